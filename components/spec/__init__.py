@@ -1,0 +1,40 @@
+"""The declaration of an environment: models, validation and the rules behind them.
+
+Public surface: EnvironmentSpec (and its parts), parse_environment, CONFIG_KEY, and the
+SecretLookup/SecretState types used to tell the validator how secrets are set.
+"""
+
+from .images import IMAGE_RULE, image_problem
+from .models import (
+    RAILWAY_REGIONS,
+    Backups,
+    BuildContext,
+    Database,
+    EnvironmentSpec,
+    HealthCheck,
+    Monitoring,
+    Release,
+    RestartPolicy,
+    Service,
+)
+from .parse import CONFIG_KEY, parse_environment
+from .references import SecretLookup, SecretState
+
+__all__ = [
+    "CONFIG_KEY",
+    "IMAGE_RULE",
+    "RAILWAY_REGIONS",
+    "Backups",
+    "BuildContext",
+    "Database",
+    "EnvironmentSpec",
+    "HealthCheck",
+    "Monitoring",
+    "Release",
+    "RestartPolicy",
+    "SecretLookup",
+    "SecretState",
+    "Service",
+    "image_problem",
+    "parse_environment",
+]

@@ -1,0 +1,166 @@
+"""The declaration of one MVS environment, as pydantic models.
+
+This is the single source of truth: resources, outputs and (later) PR summaries are derived
+from it. It knows nothing of Pulumi. Rules that involve one field live here as field types and
+validators; rules that relate several parts of the declaration live in `references.py`, so that
+every problem can be reported at once.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from .images import IMAGE_RULE, image_problem
+
+RAILWAY_REGIONS = ("us-west2", "us-east4-eqdc4a", "europe-west4-drams3a", "asia-southeast1-eqsg3a")
+
+
+def _pinned_image(value: str) -> str:
+    reason = image_problem(value)
+    if reason:
+        raise ValueError(f"{IMAGE_RULE} ({reason})")
+    return value
+
+
+ServiceName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,31}$")]
+EnvVarName = Annotated[str, StringConstraints(pattern=r"^[A-Z_][A-Z0-9_]{0,127}$")]
+SecretName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")]
+SqlIdentifier = Annotated[str, StringConstraints(pattern=r"^[a-z_][a-z0-9_]{0,62}$")]
+ImageRef = Annotated[str, StringConstraints(min_length=1, max_length=512), AfterValidator(_pinned_image)]
+Port = Annotated[int, Field(ge=1, le=65535)]
+Region = Literal[RAILWAY_REGIONS]  # type: ignore[valid-type]
+
+
+class Model(BaseModel):
+    """Strict base: unknown keys are errors (a typo must not silently become a default)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+
+
+class HealthCheck(Model):
+    """An HTTP check. Railway uses the path and the overall timeout; Docker uses all of it."""
+
+    path: Annotated[str, StringConstraints(pattern=r"^/[^\s]*$")] = "/health"
+    interval_seconds: int = Field(10, ge=1, le=3600)
+    timeout_seconds: int = Field(5, ge=1, le=300)
+    retries: int = Field(3, ge=1, le=20)
+    start_period_seconds: int = Field(10, ge=0, le=3600)
+    probe: Literal["node", "wget", "curl"] = Field(
+        "wget", description="the HTTP client inside the image that the local Docker health check runs"
+    )
+
+    @model_validator(mode="after")
+    def _timeout_below_interval(self) -> HealthCheck:
+        if self.timeout_seconds >= self.interval_seconds:
+            raise ValueError(
+                f"timeout_seconds ({self.timeout_seconds}) must be less than interval_seconds "
+                f"({self.interval_seconds})"
+            )
+        return self
+
+
+class RestartPolicy(Model):
+    """What the platform does when a container exits."""
+
+    policy: Literal["on_failure", "always", "never"] = "on_failure"
+    max_retries: int | None = Field(None, ge=1, le=100, description="only with policy on_failure; default 10")
+
+    @model_validator(mode="after")
+    def _retries_only_on_failure(self) -> RestartPolicy:
+        if self.max_retries is not None and self.policy != "on_failure":
+            raise ValueError(f"max_retries applies only to policy on_failure, not {self.policy}")
+        return self
+
+    @property
+    def retries(self) -> int:
+        return self.max_retries if self.max_retries is not None else 10
+
+
+class BuildContext(Model):
+    """A local Docker build, for the local target only."""
+
+    context: Annotated[str, StringConstraints(min_length=1)]
+    dockerfile: str = "Dockerfile"
+
+
+class Service(Model):
+    """One long-running service (backend, frontend, ...)."""
+
+    port: Port
+    build: BuildContext | None = Field(None, description="build locally instead of running the release image")
+    start_command: Annotated[str, StringConstraints(min_length=1)] | None = None
+    health_check: HealthCheck
+    restart: RestartPolicy = RestartPolicy()
+    replicas: int = Field(1, ge=1, le=50)
+    region: Region | None = None
+    env: dict[EnvVarName, str] = {}
+    secrets: dict[EnvVarName, SecretName] = Field(
+        {}, description="environment variable -> name of a secret set with `pulumi config set --secret`"
+    )
+    database_url_env: EnvVarName | None = Field(None, description="variable that receives the database URL")
+    depends_on: list[str] = []
+    public: bool = True
+    host_port: Port | None = Field(None, description="local target: port published on 127.0.0.1")
+
+
+class Database(Model):
+    """The environment's PostgreSQL database and its volume."""
+
+    engine: Literal["postgres"] = "postgres"
+    version: Literal[13, 14, 15, 16, 17]
+    name: SqlIdentifier = "mvs"
+    user: SqlIdentifier = "mvs"
+    password_secret: SecretName
+    volume_size_gb: int = Field(ge=1, le=1000)
+    image: ImageRef | None = Field(None, description="local target: the Postgres image, same major as version")
+    host_port: Port | None = Field(None, description="local target: publish Postgres on 127.0.0.1")
+    protect: bool = Field(False, description="refuse to delete the database and its volume")
+
+
+class Release(Model):
+    """Which build each service runs. Promotion copies this block from one stack to the next."""
+
+    version: Annotated[str, StringConstraints(pattern=r"^v?\d+\.\d+\.\d+(?:[-+][A-Za-z0-9.-]+)?$")]
+    images: dict[ServiceName, ImageRef] = {}
+
+
+class Backups(Model):
+    """Placeholder: schedules, retention and destinations arrive with the backups work."""
+
+    enabled: bool = False
+
+
+class Monitoring(Model):
+    enabled: bool = False
+
+
+class EnvironmentSpec(Model):
+    """One environment: where it runs, what runs there and which release."""
+
+    target: Literal["local", "railway"]
+    release: Release
+    database: Database
+    services: Annotated[dict[ServiceName, Service], Field(min_length=1)]
+    backups: Backups = Backups()
+    monitoring: Monitoring = Monitoring()
+
+    def image_for(self, service: str) -> str | None:
+        return self.release.images.get(service)
+
+    def startup_order(self) -> list[str]:
+        """Services in an order where each comes after everything it depends on."""
+        ordered: list[str] = []
+
+        def visit(name: str) -> None:
+            if name in ordered:
+                return
+            for dep in self.services[name].depends_on:
+                if dep in self.services:
+                    visit(dep)
+            ordered.append(name)
+
+        for name in sorted(self.services):
+            visit(name)
+        return ordered

@@ -1,0 +1,196 @@
+"""Rules that relate several parts of a declaration.
+
+They run on the raw mapping, not on the validated model, so that they can report their problems
+in the same message as the per-field problems: a user fixes everything in one pass. Every access
+is guarded, because the raw data may be malformed in ways the field rules already report.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, Literal
+
+from .images import tag_major
+
+SecretState = Literal["secret", "plaintext", "missing"]
+# Answers "how is the secret with this name set in the stack?"; None skips secret checks.
+SecretLookup = Callable[[str], SecretState] | None
+
+DATABASE = "database"
+_SECRET_LOOKING = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|API_KEY|PRIVATE_KEY|CREDENTIALS)")
+
+# (key path relative to the declaration, what was found, what is allowed)
+Finding = tuple[str, str, str]
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def check_references(raw: Mapping[str, Any], secrets: SecretLookup) -> list[Finding]:
+    """Every cross-part problem in `raw`, each as (key path, found, allowed)."""
+    return list(_check_all(raw, secrets))
+
+
+def _check_all(raw: Mapping[str, Any], secrets: SecretLookup) -> Iterator[Finding]:
+    target = raw.get("target")
+    services = _mapping(raw.get("services"))
+    release = _mapping(raw.get("release"))
+    images = _mapping(release.get("images"))
+    database = _mapping(raw.get("database"))
+
+    yield from _check_release_images(services, images)
+    for name, service in services.items():
+        yield from _check_service(target, str(name), _mapping(service), services, images)
+    yield from _check_dependency_cycles(services)
+    yield from _check_target_rules(target, services, database)
+    yield from _check_host_ports(services, database)
+    if secrets is not None:
+        yield from _check_secrets(services, database, secrets)
+
+
+def _check_release_images(services: Mapping[str, Any], images: Mapping[str, Any]) -> Iterator[Finding]:
+    for name in images:
+        if name not in services:
+            yield (
+                f"release.images.{name}",
+                f"an image for unknown service {name!r}",
+                f"images for declared services only: {', '.join(sorted(services)) or '(none declared)'}",
+            )
+
+
+def _check_service(
+    target: Any, name: str, service: Mapping[str, Any], services: Mapping[str, Any], images: Mapping[str, Any]
+) -> Iterator[Finding]:
+    key = f"services.{name}"
+    has_build = service.get("build") is not None
+    has_image = name in images
+    if has_build and has_image:
+        yield (f"{key}.build", "both a build context and release.images." + name, "one of the two")
+    if not has_build and not has_image:
+        yield (
+            f"release.images.{name}",
+            "nothing",
+            f"a pinned image for service {name!r} (or services.{name}.build on the local target)",
+        )
+    if has_build and target == "railway":
+        yield (f"{key}.build", "a local build context", "on the railway target, an image from release.images")
+
+    depends_on = service.get("depends_on")
+    for i, dep in enumerate(depends_on if isinstance(depends_on, list) else []):
+        if dep == name:
+            yield (f"{key}.depends_on[{i}]", repr(dep), "another service or 'database', not itself")
+        elif dep != DATABASE and dep not in services:
+            allowed = sorted(set(services) - {name}) + [DATABASE]
+            yield (f"{key}.depends_on[{i}]", repr(dep), f"one of: {', '.join(allowed)}")
+
+    env = _mapping(service.get("env"))
+    secret_env = _mapping(service.get("secrets"))
+    for var in env:
+        if isinstance(var, str) and _SECRET_LOOKING.search(var):
+            yield (
+                f"{key}.env.{var}",
+                "a plaintext value for a secret-looking variable",
+                f"services.{name}.secrets.{var}: <secret name> (set with `pulumi config set --secret`)",
+            )
+        if var in secret_env:
+            yield (f"{key}.env.{var}", "the same variable in env and secrets", "the variable in one of them")
+    url_var = service.get("database_url_env")
+    if url_var is not None and (url_var in env or url_var in secret_env):
+        yield (
+            f"{key}.database_url_env",
+            f"{url_var!r}, which env or secrets also sets",
+            "a variable set only by the database wiring",
+        )
+
+
+def _check_dependency_cycles(services: Mapping[str, Any]) -> Iterator[Finding]:
+    graph = {
+        name: [d for d in (_mapping(s).get("depends_on") or []) if isinstance(d, str) and d in services and d != name]
+        for name, s in services.items()
+        if isinstance(_mapping(s).get("depends_on") or [], list)
+    }
+    state: dict[str, str] = {}
+    reported: set[frozenset[str]] = set()
+
+    def visit(node: str, path: list[str]) -> Iterator[Finding]:
+        state[node] = "visiting"
+        for dep in graph.get(node, []):
+            if state.get(dep) == "visiting":
+                cycle = path[path.index(dep) :] + [dep]
+                if frozenset(cycle) not in reported:
+                    reported.add(frozenset(cycle))
+                    yield (f"services.{node}.depends_on", f"a cycle: {' -> '.join(cycle)}", "dependencies without cycles")
+            elif dep not in state:
+                yield from visit(dep, path + [dep])
+        state[node] = "done"
+
+    for name in sorted(graph):
+        if name not in state:
+            yield from visit(name, [name])
+
+
+def _check_target_rules(target: Any, services: Mapping[str, Any], database: Mapping[str, Any]) -> Iterator[Finding]:
+    if target == "local":
+        for name, service in services.items():
+            service = _mapping(service)
+            replicas = service.get("replicas", 1)
+            if isinstance(replicas, int) and replicas > 1:
+                yield (
+                    f"services.{name}.replicas",
+                    str(replicas),
+                    "1 on the local target (one container per service; replicas are for railway)",
+                )
+            if service.get("region") is not None:
+                yield (f"services.{name}.region", repr(service["region"]), "no region on the local target")
+        if database and database.get("image") is None:
+            yield ("database.image", "nothing", "a pinned Postgres image on the local target, e.g. postgres:15.10-alpine")
+    elif target == "railway":
+        for name, service in services.items():
+            if _mapping(service).get("host_port") is not None:
+                yield (f"services.{name}.host_port", str(service["host_port"]), "no host_port on the railway target")
+        if database.get("host_port") is not None:
+            yield ("database.host_port", str(database["host_port"]), "no host_port on the railway target")
+
+    image, version = database.get("image"), database.get("version")
+    if isinstance(image, str) and isinstance(version, int):
+        major = tag_major(image)
+        if major is not None and major != version:
+            yield ("database.image", f"{image} (major {major})", f"an image of Postgres {version}, as database.version says")
+
+
+def _check_host_ports(services: Mapping[str, Any], database: Mapping[str, Any]) -> Iterator[Finding]:
+    seen: dict[int, str] = {}
+    candidates = [(f"services.{n}", _mapping(s)) for n, s in services.items()] + [("database", database)]
+    for key, part in candidates:
+        port = part.get("host_port")
+        if port is None and key.startswith("services.") and part.get("public", True):
+            port = part.get("port")
+        if not isinstance(port, int):
+            continue
+        if port in seen:
+            yield (f"{key}.host_port", f"port {port}, already published by {seen[port]}", "a host port used once")
+        else:
+            seen[port] = key
+
+
+def _check_secrets(
+    services: Mapping[str, Any], database: Mapping[str, Any], secrets: Callable[[str], SecretState]
+) -> Iterator[Finding]:
+    refs = [("database.password_secret", database.get("password_secret"))]
+    for name, service in services.items():
+        for var, ref in _mapping(_mapping(service).get("secrets")).items():
+            refs.append((f"services.{name}.secrets.{var}", ref))
+    for key, ref in refs:
+        if not isinstance(ref, str):
+            continue
+        state = secrets(ref)
+        if state == "missing":
+            yield (key, f"secret {ref!r}, which is not set", f"a set secret: pulumi config set --secret {ref} <value>")
+        elif state == "plaintext":
+            yield (
+                key,
+                f"secret {ref!r}, which is stored in plaintext",
+                f"an encrypted value: pulumi config set --secret {ref} <value>",
+            )
