@@ -18,10 +18,11 @@ from .models import (
     Service,
 )
 from .parse import CONFIG_KEY, parse_environment
-from .references import SecretLookup, SecretState
+from .references import DATABASE, SecretLookup, SecretState
 
 __all__ = [
     "CONFIG_KEY",
+    "DATABASE",
     "IMAGE_RULE",
     "RAILWAY_REGIONS",
     "Backups",

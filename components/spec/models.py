@@ -34,9 +34,10 @@ Region = Literal[RAILWAY_REGIONS]  # type: ignore[valid-type]
 
 
 class Model(BaseModel):
-    """Strict base: unknown keys are errors (a typo must not silently become a default)."""
+    """Strict base: unknown keys are errors (a typo must not silently become a default), and
+    values keep their YAML types ("2" is not a number), so every rule sees what the file says."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class HealthCheck(Model):
@@ -55,8 +56,7 @@ class HealthCheck(Model):
     def _timeout_below_interval(self) -> HealthCheck:
         if self.timeout_seconds >= self.interval_seconds:
             raise ValueError(
-                f"timeout_seconds ({self.timeout_seconds}) must be less than interval_seconds "
-                f"({self.interval_seconds})"
+                f"timeout_seconds ({self.timeout_seconds}) must be less than interval_seconds ({self.interval_seconds})"
             )
         return self
 

@@ -35,6 +35,8 @@ def parse_environment(raw: Any, file: str, secrets: SecretLookup = None) -> Envi
         findings += findings_from_validation_error(raw, error)
     findings += check_references(raw, secrets)
     if findings:
-        raise DeclarationError([Problem(file, f"{CONFIG_KEY}.{key}", found, allowed) for key, found, allowed in findings])
+        raise DeclarationError(
+            [Problem(file, f"{CONFIG_KEY}.{key}", found, allowed) for key, found, allowed in findings]
+        )
     assert spec is not None
     return spec

@@ -45,7 +45,8 @@ def _check_all(raw: Mapping[str, Any], secrets: SecretLookup) -> Iterator[Findin
         yield from _check_service(target, str(name), _mapping(service), services, images)
     yield from _check_dependency_cycles(services)
     yield from _check_target_rules(target, services, database)
-    yield from _check_host_ports(services, database)
+    if target == "local":
+        yield from _check_host_ports(services, database)
     if secrets is not None:
         yield from _check_secrets(services, database, secrets)
 
@@ -56,7 +57,7 @@ def _check_release_images(services: Mapping[str, Any], images: Mapping[str, Any]
             yield (
                 f"release.images.{name}",
                 f"an image for unknown service {name!r}",
-                f"images for declared services only: {', '.join(sorted(services)) or '(none declared)'}",
+                f"images for declared services only: {', '.join(sorted(map(str, services))) or '(none declared)'}",
             )
 
 
@@ -79,10 +80,12 @@ def _check_service(
 
     depends_on = service.get("depends_on")
     for i, dep in enumerate(depends_on if isinstance(depends_on, list) else []):
+        if not isinstance(dep, str):
+            continue  # the model reports entries that are not names
         if dep == name:
             yield (f"{key}.depends_on[{i}]", repr(dep), "another service or 'database', not itself")
         elif dep != DATABASE and dep not in services:
-            allowed = sorted(set(services) - {name}) + [DATABASE]
+            allowed = [*sorted(map(str, services.keys() - {name})), DATABASE]
             yield (f"{key}.depends_on[{i}]", repr(dep), f"one of: {', '.join(allowed)}")
 
     env = _mapping(service.get("env"))
@@ -97,7 +100,7 @@ def _check_service(
         if var in secret_env:
             yield (f"{key}.env.{var}", "the same variable in env and secrets", "the variable in one of them")
     url_var = service.get("database_url_env")
-    if url_var is not None and (url_var in env or url_var in secret_env):
+    if isinstance(url_var, str) and (url_var in env or url_var in secret_env):
         yield (
             f"{key}.database_url_env",
             f"{url_var!r}, which env or secrets also sets",
@@ -118,15 +121,19 @@ def _check_dependency_cycles(services: Mapping[str, Any]) -> Iterator[Finding]:
         state[node] = "visiting"
         for dep in graph.get(node, []):
             if state.get(dep) == "visiting":
-                cycle = path[path.index(dep) :] + [dep]
+                cycle = [*path[path.index(dep) :], dep]
                 if frozenset(cycle) not in reported:
                     reported.add(frozenset(cycle))
-                    yield (f"services.{node}.depends_on", f"a cycle: {' -> '.join(cycle)}", "dependencies without cycles")
+                    yield (
+                        f"services.{node}.depends_on",
+                        f"a cycle: {' -> '.join(cycle)}",
+                        "dependencies without cycles",
+                    )
             elif dep not in state:
-                yield from visit(dep, path + [dep])
+                yield from visit(dep, [*path, dep])
         state[node] = "done"
 
-    for name in sorted(graph):
+    for name in sorted(graph, key=str):
         if name not in state:
             yield from visit(name, [name])
 
@@ -145,7 +152,11 @@ def _check_target_rules(target: Any, services: Mapping[str, Any], database: Mapp
             if service.get("region") is not None:
                 yield (f"services.{name}.region", repr(service["region"]), "no region on the local target")
         if database and database.get("image") is None:
-            yield ("database.image", "nothing", "a pinned Postgres image on the local target, e.g. postgres:15.10-alpine")
+            yield (
+                "database.image",
+                "nothing",
+                "a pinned Postgres image on the local target, e.g. postgres:15.10-alpine",
+            )
     elif target == "railway":
         for name, service in services.items():
             if _mapping(service).get("host_port") is not None:
@@ -157,7 +168,11 @@ def _check_target_rules(target: Any, services: Mapping[str, Any], database: Mapp
     if isinstance(image, str) and isinstance(version, int):
         major = tag_major(image)
         if major is not None and major != version:
-            yield ("database.image", f"{image} (major {major})", f"an image of Postgres {version}, as database.version says")
+            yield (
+                "database.image",
+                f"{image} (major {major})",
+                f"an image of Postgres {version}, as database.version says",
+            )
 
 
 def _check_host_ports(services: Mapping[str, Any], database: Mapping[str, Any]) -> Iterator[Finding]:

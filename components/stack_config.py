@@ -1,0 +1,84 @@
+"""Where a declaration comes from: the running stack's config, or a stack file on disk.
+
+The program reads the declaration through Pulumi's config (so `--config`, `config set --path`
+and secrets all work); the command line and the tests read the same stack files directly. Both
+paths end in `parse_environment`, so they accept and refuse exactly the same things.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import DeclarationError, Problem
+from .spec import CONFIG_KEY, EnvironmentSpec, SecretLookup, SecretState, parse_environment
+
+NAMESPACE = "mvs"
+STACKS_DIR = "stacks"
+
+
+def stack_file(stack: str) -> str:
+    """The stack file's path relative to the project root, as error messages name it."""
+    return f"{STACKS_DIR}/Pulumi.{stack}.yaml"
+
+
+def read_stack_config(path: Path, display: str | None = None) -> Mapping[str, Any]:
+    """The `config:` mapping of a stack file, or a DeclarationError naming the file."""
+    display = display or str(path)
+    try:
+        document = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise DeclarationError([Problem(display, "(file)", "no such file", "an existing stack file")]) from None
+    except yaml.YAMLError as error:
+        raise DeclarationError([Problem(display, "(file)", f"invalid YAML ({error})", "valid YAML")]) from None
+    config = document.get("config") if isinstance(document, Mapping) else None
+    if not isinstance(config, Mapping):
+        raise DeclarationError([Problem(display, "config", "nothing", f"a mapping holding {CONFIG_KEY}")])
+    return config
+
+
+def file_secret_lookup(config: Mapping[str, Any]) -> SecretLookup:
+    """How each secret is set in a stack file: `secure:` values are encrypted secrets."""
+
+    def lookup(name: str) -> SecretState:
+        value = config.get(f"{NAMESPACE}:{name}")
+        if value is None:
+            return "missing"
+        return "secret" if isinstance(value, Mapping) and "secure" in value else "plaintext"
+
+    return lookup
+
+
+def load_stack_file(path: Path, display: str | None = None, check_secrets: bool = True) -> EnvironmentSpec:
+    """Validate one stack file without Pulumi running (for `mvs validate` and the tests)."""
+    config = read_stack_config(path, display)
+    secrets = file_secret_lookup(config) if check_secrets else None
+    return parse_environment(config.get(CONFIG_KEY), display or str(path), secrets)
+
+
+def pulumi_secret_lookup(name: str) -> SecretState:
+    """How a secret is set in the running stack's config."""
+    from pulumi.runtime.config import get_config, is_config_secret
+
+    key = f"{NAMESPACE}:{name}"
+    if get_config(key) is None:
+        return "missing"
+    return "secret" if is_config_secret(key) else "plaintext"
+
+
+def load_from_pulumi() -> EnvironmentSpec:
+    """Validate the running stack's declaration; called before any resource is registered."""
+    import pulumi
+
+    raw = pulumi.Config(NAMESPACE).get_object(CONFIG_KEY.split(":", 1)[1])
+    return parse_environment(raw, stack_file(pulumi.get_stack()), pulumi_secret_lookup)
+
+
+def pulumi_secret(name: str) -> Any:
+    """The value of a declared secret as a secret Output (never a plain string)."""
+    import pulumi
+
+    return pulumi.Config(NAMESPACE).require_secret(name)

@@ -1,0 +1,84 @@
+"""Pulumi mocks that record everything a component registers.
+
+Pulumi's own Mocks see only a resource's inputs; the monitor also sees what tests of a
+component care about: dependencies, protection, parents and which inputs are secret.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+from pulumi.runtime import rpc
+from pulumi.runtime.mocks import MockMonitor
+
+# Pulumi marks a secret value in an RPC payload as {SIG_KEY: SECRET_SIG, "value": ...}.
+SIG_KEY = rpc._special_sig_key
+SECRET_SIG = rpc._special_secret_sig
+
+
+def _is_secret(value) -> bool:
+    return (
+        value.HasField("struct_value")
+        and value.struct_value.fields.get(SIG_KEY) is not None
+        and (value.struct_value.fields[SIG_KEY].string_value == SECRET_SIG)
+    )
+
+
+@dataclass
+class Registration:
+    type: str
+    name: str
+    urn: str
+    inputs: dict[str, Any]
+    dependencies: list[str]
+    property_dependencies: dict[str, list[str]]
+    protect: bool
+    parent: str
+    secret_inputs: set[str] = field(default_factory=set)
+
+
+class RecordingMocks(pulumi.runtime.Mocks):
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs):
+        outputs = dict(args.inputs)
+        if args.typ == "docker:index/remoteImage:RemoteImage":
+            outputs["imageId"] = f"sha256:{'0' * 56}{len(args.name):08x}"
+        if args.typ == "docker:index/image:Image":
+            outputs["imageName"] = args.inputs.get("imageName")
+        return f"{args.name}-id", outputs
+
+    def call(self, args: pulumi.runtime.MockCallArgs):
+        return {}
+
+
+class RecordingMonitor(MockMonitor):
+    def __init__(self, mocks: pulumi.runtime.Mocks):
+        super().__init__(mocks)
+        self.registrations: list[Registration] = []
+
+    def RegisterResource(self, request):
+        response = super().RegisterResource(request)
+        secret_inputs = {key for key, value in request.object.fields.items() if _is_secret(value)}
+        self.registrations.append(
+            Registration(
+                type=request.type,
+                name=request.name,
+                urn=response.urn,
+                inputs={k: rpc.unwrap_rpc_secret(v) for k, v in rpc.deserialize_properties(request.object).items()},
+                dependencies=list(request.dependencies),
+                property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},
+                protect=request.protect,
+                parent=request.parent,
+                secret_inputs=secret_inputs,
+            )
+        )
+        return response
+
+    def of_type(self, type_: str) -> list[Registration]:
+        return [r for r in self.registrations if r.type == type_]
+
+    def named(self, name: str) -> Registration:
+        matches = [r for r in self.registrations if r.name == name]
+        assert len(matches) == 1, f"expected one resource named {name}, found {len(matches)}"
+        return matches[0]

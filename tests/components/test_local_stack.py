@@ -1,0 +1,197 @@
+"""LocalStack under Pulumi mocks: the resource graph, its properties, ordering and secrets."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pulumi
+import pytest
+import yaml
+
+from components.environment import build_environment
+from components.spec import parse_environment
+from tests.components.recording import RecordingMocks, RecordingMonitor
+
+ROOT = Path(__file__).resolve().parents[2]
+SECRETS = {"mvs:dbPassword": "pw-Never-Shown-1", "mvs:sessionSecret": "session-Never-Shown-2"}
+CONTAINER = "docker:index/container:Container"
+
+
+def dev_raw() -> dict:
+    return copy.deepcopy(yaml.safe_load((ROOT / "stacks/Pulumi.dev.yaml").read_text())["config"]["mvs:environment"])
+
+
+@pytest.fixture
+def monitor():
+    pulumi.runtime.set_all_config(SECRETS, list(SECRETS))
+    monitor = RecordingMonitor(RecordingMocks())
+    pulumi.runtime.set_mocks(RecordingMocks(), project="mvs", stack="dev", preview=False, monitor=monitor)
+    yield monitor
+    pulumi.runtime.set_all_config({}, [])
+
+
+def build(raw: dict):
+    spec = parse_environment(raw, "stacks/Pulumi.dev.yaml")
+    return build_environment("dev", spec, ROOT)
+
+
+def registered(stack) -> pulumi.Output:
+    """Resolves once every resource of the stack has been registered with the monitor."""
+    children = [stack.network, stack.volume, stack.database, *stack.containers.values()]
+    return pulumi.Output.all(*[child.urn for child in children])
+
+
+async def resolved(output: pulumi.Output):
+    return await output.future(), await output.is_secret()
+
+
+@pulumi.runtime.test
+def test_every_container_is_healthchecked_restarted_pinned_and_networked(monitor):
+    stack = build(dev_raw())
+
+    def check(_):
+        containers = monitor.of_type(CONTAINER)
+        assert {c.name for c in containers} == {"dev-database", "dev-backend", "dev-frontend"}
+        network = monitor.named("dev-network")
+        images = {r.name: r.inputs["name"] for r in monitor.of_type("docker:index/remoteImage:RemoteImage")}
+        assert images == {
+            "dev-postgres-image": "postgres:15.10-alpine",
+            "dev-backend-image": "ghcr.io/mvs-app/backend:2.0.0",
+            "dev-frontend-image": "ghcr.io/mvs-app/frontend:2.0.0",
+        }
+        for container in containers:
+            inputs = container.inputs
+            assert inputs["healthcheck"]["tests"][0] == "CMD", container.name
+            assert inputs["restart"] in {"on-failure", "always", "unless-stopped"}, container.name
+            assert inputs["image"].startswith("sha256:"), container.name
+            assert inputs["wait"] is True, container.name
+            assert [n["name"] for n in inputs["networksAdvanced"]] == [network.inputs["name"]], container.name
+            assert network.urn in container.property_dependencies["networksAdvanced"], container.name
+            labels = {label["label"]: label["value"] for label in inputs["labels"]}
+            assert labels["com.mvs.stack"] == "dev" and labels["com.mvs.release"] == "2.0.0", container.name
+        database = monitor.named("dev-database")
+        volume = monitor.named("dev-pgdata")
+        assert database.inputs["volumes"] == [
+            {"volumeName": volume.inputs["name"], "containerPath": "/var/lib/postgresql/data"}
+        ]
+        assert database.inputs["healthcheck"]["tests"][:2] == ["CMD", "pg_isready"]
+
+    return registered(stack).apply(check)
+
+
+@pulumi.runtime.test
+def test_health_checks_and_restart_policies_follow_the_declaration(monitor):
+    raw = dev_raw()
+    raw["services"]["backend"]["health_check"].update(interval_seconds=7, timeout_seconds=2, retries=4)
+    raw["services"]["frontend"]["restart"] = {"policy": "always"}
+    stack = build(raw)
+
+    def check(_):
+        backend = monitor.named("dev-backend").inputs
+        assert backend["healthcheck"]["interval"] == "7s"
+        assert backend["healthcheck"]["timeout"] == "2s"
+        assert backend["healthcheck"]["retries"] == 4
+        assert "http://127.0.0.1:3000/health" in " ".join(backend["healthcheck"]["tests"])
+        assert backend["restart"] == "on-failure" and backend["maxRetryCount"] == 5
+        frontend = monitor.named("dev-frontend").inputs
+        assert frontend["restart"] == "always" and "maxRetryCount" not in frontend
+        assert frontend["healthcheck"]["tests"][:2] == ["CMD", "wget"]
+        assert backend["ports"] == [{"internal": 3000, "external": 3000, "ip": "127.0.0.1"}]
+
+    return registered(stack).apply(check)
+
+
+@pulumi.runtime.test
+def test_backend_waits_for_a_healthy_database_and_frontend_for_backend(monitor):
+    stack = build(dev_raw())
+
+    def check(_):
+        database = monitor.named("dev-database")
+        backend = monitor.named("dev-backend")
+        frontend = monitor.named("dev-frontend")
+        assert database.inputs["wait"] is True and database.inputs["healthcheck"]
+        assert database.urn in backend.dependencies
+        assert backend.urn in frontend.dependencies
+        order = [r.name for r in monitor.of_type(CONTAINER)]
+        assert order.index("dev-database") < order.index("dev-backend") < order.index("dev-frontend")
+
+    return registered(stack).apply(check)
+
+
+@pulumi.runtime.test
+def test_database_url_is_wired_as_a_secret(monitor):
+    stack = build(dev_raw())
+
+    def check(_):
+        backend = monitor.named("dev-backend")
+        assert "envs" in backend.secret_inputs
+        envs = dict(e.split("=", 1) for e in backend.inputs["envs"])
+        assert envs["DATABASE_URL"] == "postgresql://mvs:pw-Never-Shown-1@database:5432/mvs"
+        assert envs["SESSION_SECRET"] == SECRETS["mvs:sessionSecret"]
+        assert "envs" in monitor.named("dev-database").secret_inputs
+        assert "envs" not in monitor.named("dev-frontend").secret_inputs
+
+    return registered(stack).apply(check)
+
+
+@pulumi.runtime.test
+def test_no_output_shows_a_secret_in_plaintext(monitor):
+    stack = build(dev_raw())
+    outputs = pulumi.runtime.settings.get_root_resource().outputs
+
+    async def check_all():
+        await registered(stack).future()
+        assert {"urls", "connection_string", "release", "target"} <= set(outputs)
+        for name, value in outputs.items():
+            output = pulumi.Output.from_input(value)
+            plain, is_secret = await resolved(output)
+            leaks = [s for s in SECRETS.values() if s in repr(plain)]
+            assert not leaks or is_secret, f"output {name} shows a secret in plaintext"
+        connection, connection_secret = await resolved(pulumi.Output.from_input(outputs["connection_string"]))
+        assert connection_secret and SECRETS["mvs:dbPassword"] in connection
+
+    return pulumi.Output.from_input(check_all())
+
+
+@pulumi.runtime.test
+def test_protected_database_and_volume_when_declared(monitor):
+    raw = dev_raw()
+    raw["database"]["protect"] = True
+    stack = build(raw)
+
+    def check(_):
+        assert monitor.named("dev-database").protect and monitor.named("dev-pgdata").protect
+        assert not monitor.named("dev-backend").protect
+
+    return registered(stack).apply(check)
+
+
+@pulumi.runtime.test
+def test_local_build_context_replaces_the_release_image(monitor):
+    raw = dev_raw()
+    del raw["release"]["images"]["backend"]
+    raw["services"]["backend"]["build"] = {"context": "../mvs-backend", "dockerfile": "Dockerfile.dev"}
+    stack = build(raw)
+
+    def check(_):
+        image = monitor.named("dev-backend-image")
+        assert image.type == "docker:index/image:Image"
+        assert image.inputs["skipPush"] is True
+        assert image.inputs["build"]["dockerfile"].endswith("mvs-backend/Dockerfile.dev")
+        assert monitor.named("dev-backend").inputs["image"] == "mvs-dev-backend:local"
+
+    return registered(stack).apply(check)
+
+
+@pulumi.runtime.test
+def test_components_use_mvs_local_type_tokens(monitor):
+    stack = build(dev_raw())
+
+    def check(_):
+        component = [r for r in monitor.registrations if r.type.startswith("mvs:")]
+        assert [c.type for c in component] == ["mvs:local:Stack"]
+        children = [r for r in monitor.registrations if r.type.startswith("docker:")]
+        assert children and all(r.parent == component[0].urn for r in children)
+
+    return registered(stack).apply(check)

@@ -1,0 +1,61 @@
+"""`./mvs up dev`, the README's main job, on a machine with no Docker engine.
+
+It must stop before changing anything: no stack, no secrets, no resources, and say so.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_mvs(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run([str(ROOT / "mvs"), *args], env=env, text=True, capture_output=True, timeout=600, check=False)
+
+
+def isolated_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "PULUMI_BACKEND_URL": f"file://{tmp_path / 'state'}",
+        "PULUMI_HOME": str(tmp_path / "pulumi-home"),
+        "PULUMI_CONFIG_PASSPHRASE": "main-job-test",
+        **extra,
+    }
+
+
+def test_up_dev_without_docker_stops_before_changing_anything(tmp_path):
+    (tmp_path / "state").mkdir()
+    stack_file = ROOT / "stacks" / "Pulumi.dev.yaml"
+    before = stack_file.read_text()
+    env = isolated_env(tmp_path, DOCKER_HOST=f"unix://{tmp_path / 'no-docker.sock'}")
+
+    result = run_mvs("up", "dev", "--yes", env=env)
+
+    assert result.returncode == 3, result.stderr
+    assert "No Docker engine is reachable" in result.stderr
+    assert "Nothing was changed" in result.stderr
+    assert list((tmp_path / "state").iterdir()) == [], "no stack may be created"
+    assert stack_file.read_text() == before, "no secret may be written"
+
+
+def test_up_with_an_invalid_stack_file_stops_with_the_problems(tmp_path):
+    (tmp_path / "state").mkdir()
+    env = isolated_env(tmp_path)
+    result = run_mvs("up", "no-such-stack", env=env)
+    assert result.returncode == 2
+    assert "stacks/Pulumi.no-such-stack.yaml" in result.stderr and "no such file" in result.stderr
+    assert list((tmp_path / "state").iterdir()) == []
+
+
+def test_validate_reports_every_default_stack(tmp_path):
+    result = run_mvs("validate", "dev", env=isolated_env(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert "stacks/Pulumi.dev.yaml: valid (local, release 2.0.0)" in result.stdout
+
+
+def test_the_committed_json_schema_is_current(tmp_path):
+    result = run_mvs("schema", "--check", env=isolated_env(tmp_path))
+    assert result.returncode == 0, result.stderr
