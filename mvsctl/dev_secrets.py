@@ -16,19 +16,12 @@ from .pulumi_cli import configured_keys, set_secret
 NAMESPACE = "mvs"
 
 
-def referenced_secrets(spec: EnvironmentSpec) -> set[str]:
-    names = {spec.database.password_secret}
-    for service in spec.services.values():
-        names.update(service.secrets.values())
-    return names
-
-
 def ensure_dev_secrets(stack: str, spec: EnvironmentSpec) -> list[str]:
     """Generate every referenced secret the stack lacks; return the names generated."""
     if spec.target != "local":
         raise ValueError("secrets are generated for local stacks only")
     present = configured_keys(stack)
-    missing = sorted(n for n in referenced_secrets(spec) if f"{NAMESPACE}:{n}" not in present)
+    missing = sorted(n for n in spec.secret_names() if f"{NAMESPACE}:{n}" not in present)
     for name in missing:
         set_secret(stack, f"{NAMESPACE}:{name}", secrets.token_urlsafe(32))
     return missing

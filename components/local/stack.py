@@ -19,6 +19,7 @@ import pulumi_docker as docker
 
 from ..spec import DATABASE, EnvironmentSpec, RestartPolicy, Service
 from .healthchecks import healthy_within_seconds, http_healthcheck, postgres_healthcheck
+from .monitoring import LocalMonitoring
 
 DATABASE_HOST = DATABASE  # the Postgres container's name on the private network
 POSTGRES_PORT = 5432
@@ -92,6 +93,17 @@ class LocalStack(pulumi.ComponentResource):
             for svc, service in spec.services.items()
             if service.public
         }
+        self.monitoring = None
+        if spec.monitoring.enabled:
+            self.monitoring = LocalMonitoring(
+                name,
+                spec,
+                self.network.name,
+                secret(spec.monitoring.grafana_admin_secret),
+                self._labels("monitoring"),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=list(self.containers.values())),
+            )
+            published.update(self.monitoring.urls)
         self.urls = pulumi.Output.from_input(published)
         self.connection_string = self._connection_string()
         self.register_outputs({"urls": self.urls, "connection_string": self.connection_string})

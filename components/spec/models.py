@@ -133,7 +133,16 @@ class Backups(Model):
 
 
 class Monitoring(Model):
+    """Prometheus scraping every service, and Grafana on top (local target today)."""
+
     enabled: bool = False
+    metrics_path: Annotated[str, StringConstraints(pattern=r"^/[^\s]*$")] = "/metrics"
+    scrape_interval_seconds: int = Field(15, ge=5, le=300)
+    prometheus_image: ImageRef = "prom/prometheus:v2.55.1"
+    grafana_image: ImageRef = "grafana/grafana:11.3.0"
+    grafana_admin_secret: SecretName = "grafanaAdminPassword"
+    prometheus_host_port: Port = 9090
+    grafana_host_port: Port = 3001
 
 
 class EnvironmentSpec(Model):
@@ -145,6 +154,14 @@ class EnvironmentSpec(Model):
     services: Annotated[dict[ServiceName, Service], Field(min_length=1)]
     backups: Backups = Backups()
     monitoring: Monitoring = Monitoring()
+
+    def secret_names(self) -> set[str]:
+        """Every secret the declaration uses."""
+        names = {self.database.password_secret}
+        names.update(ref for service in self.services.values() for ref in service.secrets.values())
+        if self.monitoring.enabled:
+            names.add(self.monitoring.grafana_admin_secret)
+        return names
 
     def image_for(self, service: str) -> str | None:
         return self.release.images.get(service)

@@ -12,12 +12,14 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Literal
 
 from .images import tag_major
+from .models import Monitoring
 
 SecretState = Literal["secret", "plaintext", "missing"]
 # Answers "how is the secret with this name set in the stack?"; None skips secret checks.
 SecretLookup = Callable[[str], SecretState] | None
 
 DATABASE = "database"
+MONITORING_DEFAULTS = Monitoring()
 _SECRET_LOOKING = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|API_KEY|PRIVATE_KEY|CREDENTIALS)")
 
 # (key path relative to the declaration, what was found, what is allowed)
@@ -39,6 +41,7 @@ def _check_all(raw: Mapping[str, Any], secrets: SecretLookup) -> Iterator[Findin
     release = _mapping(raw.get("release"))
     images = _mapping(release.get("images"))
     database = _mapping(raw.get("database"))
+    monitoring = _mapping(raw.get("monitoring"))
 
     yield from _check_release_images(services, images)
     for name, service in services.items():
@@ -46,9 +49,9 @@ def _check_all(raw: Mapping[str, Any], secrets: SecretLookup) -> Iterator[Findin
     yield from _check_dependency_cycles(services)
     yield from _check_target_rules(target, services, database)
     if target == "local":
-        yield from _check_host_ports(services, database)
+        yield from _check_host_ports(services, database, monitoring)
     if secrets is not None:
-        yield from _check_secrets(services, database, secrets)
+        yield from _check_secrets(services, database, monitoring, secrets)
 
 
 def _check_release_images(services: Mapping[str, Any], images: Mapping[str, Any]) -> Iterator[Finding]:
@@ -175,25 +178,45 @@ def _check_target_rules(target: Any, services: Mapping[str, Any], database: Mapp
             )
 
 
-def _check_host_ports(services: Mapping[str, Any], database: Mapping[str, Any]) -> Iterator[Finding]:
+def _published_ports(
+    services: Mapping[str, Any], database: Mapping[str, Any], monitoring: Mapping[str, Any]
+) -> Iterator[tuple[str, Any]]:
+    """(key that sets it, host port) for every port the local target publishes."""
+    for name, service in services.items():
+        service = _mapping(service)
+        if service.get("host_port") is not None:
+            yield f"services.{name}.host_port", service["host_port"]
+        elif service.get("public", True):
+            yield f"services.{name}.port", service.get("port")
+    yield "database.host_port", database.get("host_port")
+    if monitoring.get("enabled"):
+        for field in ("prometheus_host_port", "grafana_host_port"):
+            yield f"monitoring.{field}", monitoring.get(field, getattr(MONITORING_DEFAULTS, field))
+
+
+def _check_host_ports(
+    services: Mapping[str, Any], database: Mapping[str, Any], monitoring: Mapping[str, Any]
+) -> Iterator[Finding]:
     seen: dict[int, str] = {}
-    candidates = [(f"services.{n}", _mapping(s)) for n, s in services.items()] + [("database", database)]
-    for key, part in candidates:
-        port = part.get("host_port")
-        if port is None and key.startswith("services.") and part.get("public", True):
-            port = part.get("port")
+    for key, port in _published_ports(services, database, monitoring):
         if not isinstance(port, int):
             continue
         if port in seen:
-            yield (f"{key}.host_port", f"port {port}, already published by {seen[port]}", "a host port used once")
+            yield (key, f"port {port}, already published by {seen[port]}", "a host port used once")
         else:
             seen[port] = key
 
 
 def _check_secrets(
-    services: Mapping[str, Any], database: Mapping[str, Any], secrets: Callable[[str], SecretState]
+    services: Mapping[str, Any],
+    database: Mapping[str, Any],
+    monitoring: Mapping[str, Any],
+    secrets: Callable[[str], SecretState],
 ) -> Iterator[Finding]:
     refs = [("database.password_secret", database.get("password_secret"))]
+    if monitoring.get("enabled"):
+        default = MONITORING_DEFAULTS.grafana_admin_secret
+        refs.append(("monitoring.grafana_admin_secret", monitoring.get("grafana_admin_secret", default)))
     for name, service in services.items():
         for var, ref in _mapping(_mapping(service).get("secrets")).items():
             refs.append((f"services.{name}.secrets.{var}", ref))

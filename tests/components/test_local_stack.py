@@ -2,33 +2,12 @@
 
 from __future__ import annotations
 
-import copy
-from pathlib import Path
-
 import pulumi
-import pytest
 import yaml
 
 from components.environment import build_environment
 from components.spec import parse_environment
-from tests.components.recording import RecordingMocks, RecordingMonitor
-
-ROOT = Path(__file__).resolve().parents[2]
-SECRETS = {"mvs:dbPassword": "pw-Never-Shown-1", "mvs:sessionSecret": "session-Never-Shown-2"}
-CONTAINER = "docker:index/container:Container"
-
-
-def dev_raw() -> dict:
-    return copy.deepcopy(yaml.safe_load((ROOT / "stacks/Pulumi.dev.yaml").read_text())["config"]["mvs:environment"])
-
-
-@pytest.fixture
-def monitor():
-    pulumi.runtime.set_all_config(SECRETS, list(SECRETS))
-    monitor = RecordingMonitor(RecordingMocks())
-    pulumi.runtime.set_mocks(RecordingMocks(), project="mvs", stack="dev", preview=False, monitor=monitor)
-    yield monitor
-    pulumi.runtime.set_all_config({}, [])
+from tests.components.conftest import CONTAINER, ROOT, SECRETS, dev_raw
 
 
 def build(raw: dict):
@@ -39,6 +18,8 @@ def build(raw: dict):
 def registered(stack) -> pulumi.Output:
     """Resolves once every resource of the stack has been registered with the monitor."""
     children = [stack.network, stack.volume, stack.database, *stack.containers.values()]
+    if stack.monitoring is not None:
+        children += [stack.monitoring.prometheus, stack.monitoring.grafana]
     return pulumi.Output.all(*[child.urn for child in children])
 
 
@@ -195,3 +176,41 @@ def test_components_use_mvs_local_type_tokens(monitor):
         assert children and all(r.parent == component[0].urn for r in children)
 
     return registered(stack).apply(check)
+
+
+@pulumi.runtime.test
+def test_monitoring_adds_prometheus_scraping_every_service_and_grafana(monitor):
+    raw = dev_raw()
+    raw["monitoring"] = {"enabled": True, "grafana_admin_secret": "sessionSecret", "grafana_host_port": 3300}
+    stack = build(raw)
+
+    def check(_):
+        prometheus = monitor.named("dev-prometheus")
+        grafana = monitor.named("dev-grafana")
+        config = yaml.safe_load(prometheus.inputs["uploads"][0]["content"])
+        targets = {job["job_name"]: job["static_configs"][0]["targets"] for job in config["scrape_configs"]}
+        assert targets == {"backend": ["backend:3000"], "frontend": ["frontend:8080"]}
+        for container in (prometheus, grafana):
+            assert container.inputs["healthcheck"]["tests"][0] == "CMD"
+            assert container.inputs["wait"] is True
+            assert container.inputs["image"].startswith("sha256:")
+        assert "envs" in grafana.secret_inputs
+        assert prometheus.urn in grafana.dependencies
+        assert grafana.inputs["ports"][0]["external"] == 3300
+        assert [r.type for r in monitor.registrations if r.name == "dev"] == ["mvs:local:Stack", "mvs:local:Monitoring"]
+        images = {r.inputs["name"] for r in monitor.of_type("docker:index/remoteImage:RemoteImage")}
+        assert {"prom/prometheus:v2.55.1", "grafana/grafana:11.3.0"} <= images
+
+    return pulumi.Output.all(registered(stack), stack.urls).apply(check)
+
+
+@pulumi.runtime.test
+def test_monitoring_off_adds_no_monitoring_containers(monitor):
+    stack = build(dev_raw())
+
+    def check(args):
+        _, urls = args
+        assert not [r for r in monitor.registrations if "prometheus" in r.name or "grafana" in r.name]
+        assert set(urls) == {"backend", "frontend"}
+
+    return pulumi.Output.all(registered(stack), stack.urls).apply(check)

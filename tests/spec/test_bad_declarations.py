@@ -459,6 +459,31 @@ CASES: list[tuple[str, str, Mutation, str, str, str]] = [
     ),
     ("raw-is-none", "dev", lambda r: None, ENV, "nothing", "a mapping with target, release, database and services"),
     ("raw-is-a-list", "staging", lambda r: [r], ENV, "[{'target': 'railway'", "a mapping"),
+    # monitoring
+    (
+        "grafana-port-taken-by-backend",
+        "dev",
+        lambda r: mutate(r, "monitoring", {"enabled": True, "grafana_host_port": 3000}),
+        f"{ENV}.monitoring.grafana_host_port",
+        "port 3000, already published by services.backend.port",
+        "a host port used once",
+    ),
+    (
+        "prometheus-floating-image",
+        "dev",
+        lambda r: mutate(r, "monitoring", {"enabled": True, "prometheus_image": "prom/prometheus:latest"}),
+        f"{ENV}.monitoring.prometheus_image",
+        "'prom/prometheus:latest'",
+        "never latest",
+    ),
+    (
+        "scrape-interval-too-short",
+        "dev",
+        lambda r: mutate(r, "monitoring", {"enabled": True, "scrape_interval_seconds": 1}),
+        f"{ENV}.monitoring.scrape_interval_seconds",
+        "1",
+        "greater than or equal to 5",
+    ),
 ]
 
 
@@ -657,3 +682,18 @@ def test_railway_services_may_listen_on_the_same_port(load_stack: Callable[[str]
     spec = parse_environment(stack.raw, stack.file)
 
     assert spec.services["frontend"].port == spec.services["backend"].port == 3000
+
+
+def test_monitoring_needs_its_grafana_secret_only_when_enabled(load_stack: Callable[[str], Stack]) -> None:
+    stack = load_stack("dev")
+    present = {"dbPassword", "sessionSecret"}
+
+    def lookup(name: str) -> SecretState:
+        return "secret" if name in present else "missing"
+
+    parse_environment(stack.raw, stack.file, lookup)
+    stack.raw["monitoring"] = {"enabled": True}
+    with pytest.raises(DeclarationError) as error:
+        parse_environment(stack.raw, stack.file, lookup)
+    assert [p.key for p in error.value.problems] == [f"{ENV}.monitoring.grafana_admin_secret"]
+    assert "grafanaAdminPassword" in error.value.problems[0].found
