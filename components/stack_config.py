@@ -14,9 +14,8 @@ from typing import Any
 import yaml
 
 from .errors import DeclarationError, Problem
-from .spec import CONFIG_KEY, EnvironmentSpec, SecretLookup, SecretState, parse_environment
+from .spec import CONFIG_KEY, ENVIRONMENT_KEY, NAMESPACE, EnvironmentSpec, SecretLookup, SecretState, parse_environment
 
-NAMESPACE = "mvs"
 STACKS_DIR = "stacks"
 
 
@@ -73,7 +72,7 @@ def load_from_pulumi() -> EnvironmentSpec:
     """Validate the running stack's declaration; called before any resource is registered."""
     import pulumi
 
-    raw = pulumi.Config(NAMESPACE).get_object(CONFIG_KEY.split(":", 1)[1])
+    raw = pulumi.Config(NAMESPACE).get_object(ENVIRONMENT_KEY)
     return parse_environment(raw, stack_file(pulumi.get_stack()), pulumi_secret_lookup)
 
 

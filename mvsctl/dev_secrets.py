@@ -8,20 +8,19 @@ command to set it.
 from __future__ import annotations
 
 import secrets
+from pathlib import Path
 
-from components.spec import EnvironmentSpec
+from components.spec import NAMESPACE, EnvironmentSpec
 
-from .pulumi_cli import configured_keys, set_secret
-
-NAMESPACE = "mvs"
+from .pulumi_cli import PROJECT_ROOT, configured_keys, set_secret
 
 
-def ensure_dev_secrets(stack: str, spec: EnvironmentSpec) -> list[str]:
+def ensure_dev_secrets(stack: str, spec: EnvironmentSpec, project: Path = PROJECT_ROOT) -> list[str]:
     """Generate every referenced secret the stack lacks; return the names generated."""
     if spec.target != "local":
         raise ValueError("secrets are generated for local stacks only")
-    present = configured_keys(stack)
+    present = configured_keys(stack, project)
     missing = sorted(n for n in spec.secret_names() if f"{NAMESPACE}:{n}" not in present)
     for name in missing:
-        set_secret(stack, f"{NAMESPACE}:{name}", secrets.token_urlsafe(32))
+        set_secret(stack, f"{NAMESPACE}:{name}", secrets.token_urlsafe(32), project)
     return missing

@@ -17,13 +17,15 @@ from .models import (
     RestartPolicy,
     Service,
 )
-from .parse import CONFIG_KEY, parse_environment
+from .parse import CONFIG_KEY, ENVIRONMENT_KEY, NAMESPACE, parse_environment
 from .references import DATABASE, SecretLookup, SecretState
 
 __all__ = [
     "CONFIG_KEY",
     "DATABASE",
+    "ENVIRONMENT_KEY",
     "IMAGE_RULE",
+    "NAMESPACE",
     "RAILWAY_REGIONS",
     "Backups",
     "BuildContext",

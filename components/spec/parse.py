@@ -12,7 +12,9 @@ from .models import EnvironmentSpec
 from .problems import findings_from_validation_error, show
 from .references import SecretLookup, check_references
 
-CONFIG_KEY = "mvs:environment"
+NAMESPACE = "mvs"  # the project's config namespace: the declaration and its secrets live here
+ENVIRONMENT_KEY = "environment"
+CONFIG_KEY = f"{NAMESPACE}:{ENVIRONMENT_KEY}"
 
 
 def parse_environment(raw: Any, file: str, secrets: SecretLookup = None) -> EnvironmentSpec:
