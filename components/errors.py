@@ -4,7 +4,15 @@ The hierarchy (callers catch the narrowest one they can act on):
 
     MvsError                    base of everything below
     ├── DeclarationError        a stack's declaration is invalid; carries every Problem at once
-    └── ToolError               an external command failed; carries the command, exit code, stderr
+    ├── ToolError               an external command failed; carries the command, exit code, stderr
+    ├── RailwayTokenMissing     no Railway token is configured; says which variables to set
+    └── RailwayError            a Railway API call failed; carries the operation, HTTP status, code
+        ├── RailwayRequestInvalid   400: the document or its variables do not fit the schema
+        ├── RailwayNotAuthorized    the token is unknown or may not touch this resource
+        ├── RailwayNotFound         "<Type> not found"
+        ├── RailwayRateLimited      429s outlasted the retries
+        ├── RailwayUnavailable      5xx, timeouts or network errors outlasted the retries
+        └── RailwayOutcomeUnknown   a write that is unsafe to repeat may or may not have happened
 
 A DeclarationError is raised before any resource is registered or any API call is made, so
 fixing the stack file and running again is always safe.
@@ -62,3 +70,45 @@ class ToolError(MvsError):
         if hint:
             message += f"\n{hint}"
         super().__init__(message)
+
+
+class RailwayTokenMissing(MvsError):
+    """No token to talk to Railway with."""
+
+
+class RailwayError(MvsError):
+    """A Railway API call failed. Never carries the token or variable values."""
+
+    def __init__(self, message: str, operation: str, status: int | None = None, code: str | None = None):
+        self.operation = operation
+        self.status = status
+        self.code = code
+        where = f"Railway {operation}" + (f" (HTTP {status})" if status is not None else "")
+        super().__init__(f"{where}: {message}")
+
+
+class RailwayRequestInvalid(RailwayError):
+    """The request does not fit Railway's schema: a bug in a document or in its variables."""
+
+
+class RailwayNotAuthorized(RailwayError):
+    """The token is not accepted, or may not act on this resource."""
+
+
+class RailwayNotFound(RailwayError):
+    """The resource does not exist (deleted out of band, or a wrong id)."""
+
+
+class RailwayRateLimited(RailwayError):
+    """Still rate limited after waiting Retry-After as many times as allowed."""
+
+
+class RailwayUnavailable(RailwayError):
+    """Server errors, timeouts or network errors outlasted the retries."""
+
+
+class RailwayOutcomeUnknown(RailwayError):
+    """A write that is unsafe to repeat failed after it was sent: it may have happened.
+
+    Callers look for what it would have made (and adopt it) instead of sending it again.
+    """

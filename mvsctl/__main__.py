@@ -116,6 +116,9 @@ def main(argv: list[str]) -> int:
     if argv[:1] == ["pulumi"]:
         os.chdir(PROJECT_ROOT)
         os.execvp("pulumi", ["pulumi", *argv[1:]])
+    if argv[:1] == ["emulator"]:
+        os.chdir(PROJECT_ROOT)
+        os.execv(sys.executable, [sys.executable, "-m", "railway_emulator", *argv[1:]])
     if argv[:1] == ["test"]:
         os.chdir(PROJECT_ROOT)
         os.execv(sys.executable, [sys.executable, "-m", "pytest", *argv[1:]])

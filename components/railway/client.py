@@ -1,0 +1,203 @@
+"""A small Railway GraphQL client over httpx. It knows nothing of Pulumi.
+
+Why it is careful:
+- Reads are retried with exponential backoff and full jitter; a write is repeated only when it
+  is marked retry-safe or when it provably never reached the server (connection refused). A write
+  that may have happened raises RailwayOutcomeUnknown, so the caller can adopt what it made.
+- A 429 waits for Retry-After, whatever the operation: a rate-limited request was not executed.
+- Every request has a timeout. The token is sent in a header and never logged or put in errors.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import httpx
+
+from ..errors import (
+    RailwayError,
+    RailwayNotAuthorized,
+    RailwayNotFound,
+    RailwayOutcomeUnknown,
+    RailwayRateLimited,
+    RailwayRequestInvalid,
+    RailwayTokenMissing,
+    RailwayUnavailable,
+)
+from .operations import Operation, operation
+
+DEFAULT_ENDPOINT = "https://backboard.railway.com/graphql/v2"
+ENDPOINT_ENV = "RAILWAY_API_ENDPOINT"
+ACCOUNT_TOKEN_ENV = "RAILWAY_API_TOKEN"  # account or workspace token, sent as Bearer
+PROJECT_TOKEN_ENV = "RAILWAY_TOKEN"  # project token, sent as Project-Access-Token
+
+log = logging.getLogger("mvs.railway")
+
+
+@dataclass(frozen=True)
+class RailwayToken:
+    """A token and how Railway expects it; its repr never shows the value."""
+
+    value: str = field(repr=False)
+    kind: Literal["account", "project"] = "account"
+
+    def headers(self) -> dict[str, str]:
+        if self.kind == "project":
+            return {"Project-Access-Token": self.value}
+        return {"Authorization": f"Bearer {self.value}"}
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> RailwayToken:
+        environ = os.environ if environ is None else environ
+        if environ.get(ACCOUNT_TOKEN_ENV):
+            return cls(environ[ACCOUNT_TOKEN_ENV], "account")
+        if environ.get(PROJECT_TOKEN_ENV):
+            return cls(environ[PROJECT_TOKEN_ENV], "project")
+        raise RailwayTokenMissing(
+            f"no Railway token: set {ACCOUNT_TOKEN_ENV} to an account or workspace token "
+            f"(or {PROJECT_TOKEN_ENV} to a project token)"
+        )
+
+
+@dataclass
+class RateLimitStatus:
+    """What the last response said about the rate-limit window."""
+
+    limit: int | None = None
+    remaining: int | None = None
+    reset_epoch: int | None = None
+
+    def update(self, headers: httpx.Headers) -> None:
+        for attribute, header in (
+            ("limit", "x-ratelimit-limit"),
+            ("remaining", "x-ratelimit-remaining"),
+            ("reset_epoch", "x-ratelimit-reset"),
+        ):
+            if header in headers and headers[header].isdigit():
+                setattr(self, attribute, int(headers[header]))
+
+
+@dataclass
+class RetryPolicy:
+    max_attempts: int = 6
+    base_delay: float = 0.25
+    max_delay: float = 8.0
+    max_retry_after: float = 120.0
+
+    def backoff(self, attempt: int) -> float:
+        """Full jitter: a random wait up to the exponential bound."""
+        return random.uniform(0, min(self.max_delay, self.base_delay * 2**attempt))
+
+
+class RailwayClient:
+    """Sends the project's named operations (components/railway/operations/*.graphql)."""
+
+    def __init__(
+        self,
+        token: RailwayToken,
+        endpoint: str | None = None,
+        timeout: float = 30.0,
+        retry: RetryPolicy | None = None,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        self.endpoint = endpoint or os.environ.get(ENDPOINT_ENV) or DEFAULT_ENDPOINT
+        self.retry = retry or RetryPolicy()
+        self.rate_limit = RateLimitStatus()
+        self.requests_sent = 0
+        self._sleep = sleep
+        self._http = httpx.Client(
+            headers={**token.headers(), "Content-Type": "application/json", "x-source": "mvs-infra"},
+            timeout=timeout,
+            transport=transport,
+        )
+
+    def __enter__(self) -> RailwayClient:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def execute(self, name: str, variables: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Run one operation and return its `data`, or raise the matching RailwayError."""
+        op = operation(name)
+        payload = {"query": op.document, "variables": dict(variables or {}), "operationName": op.name}
+        for attempt in range(self.retry.max_attempts):
+            last = attempt == self.retry.max_attempts - 1
+            try:
+                self.requests_sent += 1
+                response = self._http.post(self.endpoint, json=payload)
+            except (httpx.ConnectError, httpx.ConnectTimeout) as error:
+                # Never reached the server: safe to repeat any operation.
+                if last:
+                    raise RailwayUnavailable(f"cannot connect ({type(error).__name__})", name) from None
+                self._wait(name, self.retry.backoff(attempt), "connection failed")
+                continue
+            except httpx.TransportError as error:
+                self._unsent_or_unknown(op, f"no answer ({type(error).__name__})", None, last)
+                self._wait(name, self.retry.backoff(attempt), "no answer")
+                continue
+
+            self.rate_limit.update(response.headers)
+            log.debug("railway %s -> HTTP %s", name, response.status_code)
+            if response.status_code == 429:
+                if last:
+                    raise RailwayRateLimited("rate limited; retries exhausted", name, 429)
+                self._wait(name, self._retry_after(response, attempt), "rate limited")
+                continue
+            if response.status_code >= 500:
+                self._unsent_or_unknown(op, "server error", response.status_code, last)
+                self._wait(name, self.retry.backoff(attempt), f"HTTP {response.status_code}")
+                continue
+            return self._result(name, response)
+        raise AssertionError("unreachable: the last attempt always returns or raises")
+
+    def _unsent_or_unknown(self, op: Operation, what: str, status: int | None, last: bool) -> None:
+        """Raise unless the operation may be repeated (and attempts remain)."""
+        if not op.retry_safe:
+            raise RailwayOutcomeUnknown(f"{what} after the request was sent; it may have been applied", op.name, status)
+        if last:
+            raise RailwayUnavailable(f"{what}; retries exhausted", op.name, status)
+
+    def _retry_after(self, response: httpx.Response, attempt: int) -> float:
+        value = response.headers.get("retry-after", "")
+        seconds = float(value) if value.replace(".", "", 1).isdigit() else self.retry.backoff(attempt)
+        return min(seconds, self.retry.max_retry_after)
+
+    def _wait(self, name: str, seconds: float, why: str) -> None:
+        log.info("railway %s: %s; retrying in %.1fs", name, why, seconds)
+        self._sleep(seconds)
+
+    @staticmethod
+    def _result(name: str, response: httpx.Response) -> dict[str, Any]:
+        try:
+            body = response.json()
+        except ValueError:
+            raise RailwayError("the answer is not JSON", name, response.status_code) from None
+        errors = body.get("errors") or []
+        if response.status_code == 400 or (response.status_code >= 400 and errors):
+            first = errors[0] if errors else {}
+            code = first.get("extensions", {}).get("code")
+            raise RailwayRequestInvalid(first.get("message", "bad request"), name, response.status_code, code)
+        if response.status_code in (401, 403):
+            raise RailwayNotAuthorized("Not Authorized", name, response.status_code)
+        if errors:
+            message = errors[0].get("message", "unknown error")
+            code = errors[0].get("extensions", {}).get("code")
+            if message == "Not Authorized" or message.startswith("Project Token not found"):
+                raise RailwayNotAuthorized(
+                    f"{message}: check {ACCOUNT_TOKEN_ENV} or {PROJECT_TOKEN_ENV}", name, response.status_code, code
+                )
+            if message.endswith(" not found"):
+                raise RailwayNotFound(message, name, response.status_code, code)
+            raise RailwayError(message, name, response.status_code, code)
+        return body.get("data") or {}

@@ -1,0 +1,438 @@
+"""Query and mutation fields the emulator implements, as graphql-core resolvers.
+
+graphql-core's default resolver reads a field from a dict, calling it when it is a function, so
+the root object exposes one method per top-level field and views are dicts whose fields with
+arguments are functions. Types come from Railway's schema; only the behaviour lives here.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from .lifecycle import advance, start_deployment
+from .store import INSTANCE_DEFAULTS, Store, instance_key, new_id, now, variables_key
+
+
+class EmulatorError(Exception):
+    """An execution error: HTTP 200 with this message in `errors[]`, as Railway answers."""
+
+    def __init__(self, message: str, code: str = "INTERNAL_SERVER_ERROR"):
+        super().__init__(message)
+        self.code = code
+
+
+def not_found(kind: str) -> EmulatorError:
+    return EmulatorError(f"{kind} not found")
+
+
+NOT_AUTHORIZED = "Not Authorized"
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who sent the request: an account/workspace token, or a project token for one environment."""
+
+    kind: str  # "account" | "project" | "dashboard"
+    project_id: str | None = None
+    environment_id: str | None = None
+
+    def check_project(self, project_id: str) -> None:
+        if self.kind == "project" and project_id != self.project_id:
+            raise EmulatorError(NOT_AUTHORIZED)
+
+
+def connection(nodes: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "edges": [{"node": node, "cursor": node.get("id", "")} for node in nodes],
+        "pageInfo": {
+            "hasNextPage": False,
+            "hasPreviousPage": False,
+            "startCursor": nodes[0].get("id") if nodes else None,
+            "endCursor": nodes[-1].get("id") if nodes else None,
+        },
+    }
+
+
+class Root:
+    """The Query and Mutation root: one method per field the project uses."""
+
+    def __init__(self, store: Store, caller: Caller):
+        self.store = store
+        self.state = store.state
+        self.caller = caller
+
+    # ---- lookups -------------------------------------------------------------------------
+
+    def _project(self, project_id: str) -> dict[str, Any]:
+        project = self.state["projects"].get(project_id)
+        if project is None:
+            raise not_found("Project")
+        self.caller.check_project(project_id)
+        return project
+
+    def _environment(self, environment_id: str) -> dict[str, Any]:
+        environment = self.state["environments"].get(environment_id)
+        if environment is None:
+            raise not_found("Environment")
+        self.caller.check_project(environment["projectId"])
+        return environment
+
+    def _service(self, service_id: str) -> dict[str, Any]:
+        service = self.state["services"].get(service_id)
+        if service is None:
+            raise not_found("Service")
+        self.caller.check_project(service["projectId"])
+        return service
+
+    def _instance(self, environment_id: str, service_id: str) -> dict[str, Any]:
+        self._environment(environment_id)
+        self._service(service_id)
+        instance = self.state["instances"].get(instance_key(environment_id, service_id))
+        if instance is None:
+            raise not_found("ServiceInstance")
+        return instance
+
+    # ---- views ---------------------------------------------------------------------------
+
+    def _environment_view(self, environment: dict[str, Any]) -> dict[str, Any]:
+        return {**environment, "canAccess": True, "unmergedChangesCount": 0}
+
+    def _project_view(self, project: dict[str, Any]) -> dict[str, Any]:
+        pid = project["id"]
+        environments = [e for e in self.state["environments"].values() if e["projectId"] == pid]
+        services = [s for s in self.state["services"].values() if s["projectId"] == pid]
+        environments.sort(key=lambda e: e["createdAt"])
+        return {
+            **project,
+            "environments": lambda _info, **_args: connection([self._environment_view(e) for e in environments]),
+            "services": lambda _info, **_args: connection([dict(s) for s in services]),
+            "primaryEnvironmentId": environments[0]["id"] if environments else None,
+        }
+
+    def _deployment_view(self, deployment: dict[str, Any]) -> dict[str, Any]:
+        view = {k: v for k, v in deployment.items() if not k.startswith("_")}
+        view["canRollback"] = deployment["status"] in ("SUCCESS", "REMOVED")
+        view["canRedeploy"] = True
+        view["deploymentStopped"] = False
+        return view
+
+    def _instance_view(self, instance: dict[str, Any]) -> dict[str, Any]:
+        deployments = [
+            d
+            for d in self.state["deployments"].values()
+            if d["serviceId"] == instance["serviceId"] and d["environmentId"] == instance["environmentId"]
+        ]
+        deployments.sort(key=lambda d: d["createdAt"])
+        latest = self._deployment_view(deployments[-1]) if deployments else None
+        return {
+            **instance,
+            "serviceName": self.state["services"][instance["serviceId"]]["name"],
+            "latestDeployment": latest,
+            "activeDeployments": [self._deployment_view(d) for d in deployments if d["status"] == "SUCCESS"],
+            "isUpdatable": True,
+        }
+
+    # ---- queries -------------------------------------------------------------------------
+
+    def project(self, _info, id: str) -> dict[str, Any]:
+        return self._project_view(self._project(id))
+
+    def environments(self, _info, projectId: str, **_args: Any) -> dict[str, Any]:
+        project = self._project(projectId)
+        environments = [e for e in self.state["environments"].values() if e["projectId"] == project["id"]]
+        environments.sort(key=lambda e: e["createdAt"])
+        return connection([self._environment_view(e) for e in environments])
+
+    def environment(self, _info, id: str, projectId: str | None = None) -> dict[str, Any]:
+        return self._environment_view(self._environment(id))
+
+    def service(self, _info, id: str) -> dict[str, Any]:
+        return dict(self._service(id))
+
+    def serviceInstance(self, _info, environmentId: str, serviceId: str) -> dict[str, Any]:
+        return self._instance_view(self._instance(environmentId, serviceId))
+
+    def variables(
+        self,
+        _info,
+        projectId: str,
+        environmentId: str,
+        serviceId: str | None = None,
+        unrendered: bool | None = None,
+    ) -> dict[str, str]:
+        self._project(projectId)
+        self._environment(environmentId)
+        if serviceId is not None:
+            self._service(serviceId)
+        values = dict(self.state["variables"].get(variables_key(environmentId, serviceId), {}))
+        return values if unrendered else {k: self._render(environmentId, v) for k, v in values.items()}
+
+    def _render(self, environment_id: str, value: str) -> str:
+        """Resolve `${{Service.VAR}}` references the way Railway renders them for a deployment."""
+
+        def replace(match: re.Match[str]) -> str:
+            service_name, var = match.group(1), match.group(2)
+            for service in self.state["services"].values():
+                if service["name"] == service_name:
+                    return self.state["variables"].get(variables_key(environment_id, service["id"]), {}).get(var, "")
+            return ""
+
+        return re.sub(r"\$\{\{\s*([\w-]+)\.(\w+)\s*\}\}", replace, value)
+
+    def deployment(self, _info, id: str) -> dict[str, Any]:
+        with self.store.lock:
+            deployment = self.state["deployments"].get(id)
+            if deployment is None:
+                raise not_found("Deployment")
+            self.caller.check_project(deployment["projectId"])
+            advance(self.state, deployment)
+            self.store.save()
+            return self._deployment_view(deployment)
+
+    def deployments(self, _info, input: dict[str, Any], first: int | None = None, **_args: Any) -> dict[str, Any]:
+        selected = [
+            d
+            for d in self.state["deployments"].values()
+            if all(input.get(k) in (None, d[k]) for k in ("projectId", "environmentId", "serviceId"))
+        ]
+        for d in selected:
+            self.caller.check_project(d["projectId"])
+        selected.sort(key=lambda d: d["createdAt"], reverse=True)
+        return connection([self._deployment_view(d) for d in selected[: first or None]])
+
+    def projectToken(self, _info) -> dict[str, Any]:
+        if self.caller.kind != "project":
+            raise EmulatorError("Project Token not found")
+        return {"projectId": self.caller.project_id, "environmentId": self.caller.environment_id}
+
+    def me(self, _info) -> dict[str, Any]:
+        if self.caller.kind != "account":
+            raise EmulatorError(NOT_AUTHORIZED)
+        return {"id": "emulator-user", "email": "emulator@example.invalid", "name": "Emulator"}
+
+    # ---- mutations -----------------------------------------------------------------------
+
+    def _require_account(self) -> None:
+        if self.caller.kind == "project":
+            raise EmulatorError(NOT_AUTHORIZED)
+
+    def projectCreate(self, _info, input: dict[str, Any]) -> dict[str, Any]:
+        self._require_account()
+        with self.store.lock:
+            project = {
+                "id": new_id(),
+                "name": input.get("name") or "emulated-project",
+                "description": input.get("description"),
+                "isPublic": bool(input.get("isPublic", False)),
+                "prDeploys": bool(input.get("prDeploys", False)),
+                "botPrEnvironments": False,
+                "focusedPrEnvironments": False,
+                "isTempProject": False,
+                "workspaceId": input.get("workspaceId"),
+                "createdAt": now(),
+                "updatedAt": now(),
+                "deletedAt": None,
+            }
+            self.state["projects"][project["id"]] = project
+            self._create_environment(project["id"], input.get("defaultEnvironmentName") or "production")
+            self.store.save()
+            return self._project_view(project)
+
+    def projectUpdate(self, _info, id: str, input: dict[str, Any]) -> dict[str, Any]:
+        with self.store.lock:
+            project = self._project(id)
+            project.update({k: v for k, v in input.items() if v is not None or k == "description"})
+            project["updatedAt"] = now()
+            self.store.save()
+            return self._project_view(project)
+
+    def projectDelete(self, _info, id: str) -> bool:
+        self._require_account()
+        with self.store.lock:
+            self._project(id)
+            for environment in [e for e in self.state["environments"].values() if e["projectId"] == id]:
+                self._delete_environment(environment["id"])
+            for service_id in [s["id"] for s in self.state["services"].values() if s["projectId"] == id]:
+                del self.state["services"][service_id]
+            del self.state["projects"][id]
+            self.store.save()
+            return True
+
+    def _create_environment(self, project_id: str, name: str) -> dict[str, Any]:
+        for existing in self.state["environments"].values():
+            if existing["projectId"] == project_id and existing["name"] == name:
+                raise EmulatorError(f"Environment with name {name} already exists")
+        environment = {
+            "id": new_id(),
+            "name": name,
+            "projectId": project_id,
+            "isEphemeral": False,
+            "createdAt": now(),
+            "updatedAt": now(),
+            "deletedAt": None,
+        }
+        self.state["environments"][environment["id"]] = environment
+        for service in [s for s in self.state["services"].values() if s["projectId"] == project_id]:
+            self._create_instance(environment["id"], service["id"], None)
+        return environment
+
+    def environmentCreate(self, _info, input: dict[str, Any]) -> dict[str, Any]:
+        self._require_account()
+        with self.store.lock:
+            self._project(input["projectId"])
+            environment = self._create_environment(input["projectId"], input["name"])
+            environment["isEphemeral"] = bool(input.get("ephemeral", False))
+            self.store.save()
+            return self._environment_view(environment)
+
+    def _delete_environment(self, environment_id: str) -> None:
+        del self.state["environments"][environment_id]
+        for table in ("instances", "variables"):
+            for key in [k for k in self.state[table] if k.startswith(f"{environment_id}:")]:
+                del self.state[table][key]
+        for deployment_id in [d for d, v in self.state["deployments"].items() if v["environmentId"] == environment_id]:
+            del self.state["deployments"][deployment_id]
+
+    def environmentDelete(self, _info, id: str) -> bool:
+        self._require_account()
+        with self.store.lock:
+            self._environment(id)
+            self._delete_environment(id)
+            self.store.save()
+            return True
+
+    def _create_instance(self, environment_id: str, service_id: str, source: dict[str, Any] | None) -> dict[str, Any]:
+        instance = {
+            **INSTANCE_DEFAULTS,
+            "id": new_id(),
+            "serviceId": service_id,
+            "environmentId": environment_id,
+            "source": source,
+            "createdAt": now(),
+            "updatedAt": now(),
+            "deletedAt": None,
+        }
+        self.state["instances"][instance_key(environment_id, service_id)] = instance
+        return instance
+
+    def serviceCreate(self, _info, input: dict[str, Any]) -> dict[str, Any]:
+        with self.store.lock:
+            project = self._project(input["projectId"])
+            if input.get("environmentId"):
+                self._environment(input["environmentId"])
+            service = {
+                "id": new_id(),
+                "name": input.get("name") or f"service-{len(self.state['services']) + 1}",
+                "projectId": project["id"],
+                "icon": input.get("icon"),
+                "createdAt": now(),
+                "updatedAt": now(),
+                "deletedAt": None,
+            }
+            self.state["services"][service["id"]] = service
+            source = input.get("source")
+            environments = [e["id"] for e in self.state["environments"].values() if e["projectId"] == project["id"]]
+            for environment_id in environments:
+                self._create_instance(environment_id, service["id"], dict(source) if source else None)
+                if input.get("variables") and environment_id == input.get("environmentId"):
+                    self.state["variables"][variables_key(environment_id, service["id"])] = dict(input["variables"])
+                if source and source.get("image"):
+                    start_deployment(self.state, service["id"], environment_id)
+            self.store.save()
+            return dict(service)
+
+    def serviceUpdate(self, _info, id: str, input: dict[str, Any]) -> dict[str, Any]:
+        with self.store.lock:
+            service = self._service(id)
+            service.update({k: v for k, v in input.items() if v is not None})
+            service["updatedAt"] = now()
+            self.store.save()
+            return dict(service)
+
+    def serviceDelete(self, _info, id: str, environmentId: str | None = None) -> bool:
+        with self.store.lock:
+            self._service(id)
+            environments = [environmentId] if environmentId else [e for e in self.state["environments"]]
+            for environment_id in environments:
+                self.state["instances"].pop(instance_key(environment_id, id), None)
+                self.state["variables"].pop(variables_key(environment_id, id), None)
+                for deployment in self.state["deployments"].values():
+                    if deployment["serviceId"] == id and deployment["environmentId"] == environment_id:
+                        deployment["status"] = "REMOVED"
+            if not any(i["serviceId"] == id for i in self.state["instances"].values()):
+                del self.state["services"][id]
+            self.store.save()
+            return True
+
+    def serviceInstanceUpdate(
+        self,
+        _info,
+        serviceId: str,
+        input: dict[str, Any],
+        environmentId: str | None = None,
+    ) -> bool:
+        with self.store.lock:
+            service = self._service(serviceId)
+            if environmentId is None:
+                environments = [
+                    e["id"] for e in self.state["environments"].values() if e["projectId"] == service["projectId"]
+                ]
+            else:
+                environments = [environmentId]
+            for environment_id in environments:
+                instance = self._instance(environment_id, serviceId)
+                for key, value in input.items():
+                    if key == "multiRegionConfig" and value is not None:
+                        instance["numReplicas"] = sum(int(r.get("numReplicas", 1)) for r in value.values())
+                    instance[key] = dict(value) if isinstance(value, dict) else value
+                instance["updatedAt"] = now()
+            self.store.save()
+            return True
+
+    def variableCollectionUpsert(self, _info, input: dict[str, Any]) -> bool:
+        with self.store.lock:
+            self._project(input["projectId"])
+            self._environment(input["environmentId"])
+            service_id = input.get("serviceId")
+            if service_id is not None:
+                self._instance(input["environmentId"], service_id)
+            key = variables_key(input["environmentId"], service_id)
+            values = {} if input.get("replace") else dict(self.state["variables"].get(key, {}))
+            values.update(input["variables"])
+            self.state["variables"][key] = values
+            if not input.get("skipDeploys") and service_id is not None:
+                start_deployment(self.state, service_id, input["environmentId"])
+            self.store.save()
+            return True
+
+    def variableDelete(self, _info, input: dict[str, Any]) -> bool:
+        with self.store.lock:
+            self._project(input["projectId"])
+            self._environment(input["environmentId"])
+            values = self.state["variables"].get(variables_key(input["environmentId"], input.get("serviceId")), {})
+            if input["name"] not in values:
+                raise not_found("Variable")
+            del values[input["name"]]
+            self.store.save()
+            return True
+
+    def serviceInstanceDeployV2(self, _info, serviceId: str, environmentId: str, **_args: Any) -> str:
+        with self.store.lock:
+            self._instance(environmentId, serviceId)
+            deployment = start_deployment(self.state, serviceId, environmentId)
+            self.store.save()
+            return deployment["id"]
+
+    def deploymentRollback(self, _info, id: str) -> bool:
+        with self.store.lock:
+            target = self.state["deployments"].get(id)
+            if target is None:
+                raise not_found("Deployment")
+            self.caller.check_project(target["projectId"])
+            if target["status"] not in ("SUCCESS", "REMOVED"):
+                raise EmulatorError("Deployment cannot be rolled back")
+            start_deployment(self.state, target["serviceId"], target["environmentId"], rollback_of=target)
+            self.store.save()
+            return True

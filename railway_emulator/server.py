@@ -1,0 +1,296 @@
+"""The emulator's HTTP side: GraphQL over HTTP at /graphql/v2, and an admin API at /_emulator/.
+
+A GraphQL request goes: auth -> rate limit -> faults -> parse (400 GRAPHQL_PARSE_FAILED) ->
+validate against Railway's schema (400 GRAPHQL_VALIDATION_FAILED) -> coerce variables (400
+BAD_USER_INPUT) -> execute (200, with `errors[]` for execution and authorization failures).
+
+Admin API (loopback only, no token):
+    GET  /_emulator/state                   the whole model as JSON
+    POST /_emulator/reset                   empty the model
+    POST /_emulator/faults                  {"rules": [...], "seed": 0} (see faults.py)
+    POST /_emulator/rate-limit              {"limit": N, "window_seconds": S}
+    POST /_emulator/behaviour               {"service": NAME, "outcome": "SUCCESS"|"FAILED"|"CRASHED"}
+    POST /_emulator/tokens                  {"token": T, "kind": "account"|"project", "projectId", "environmentId"}
+    POST /_emulator/dashboard               {"query": ..., "variables": ...}: a change made "in the dashboard",
+                                            outside the request log and the rate limit
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from graphql import GraphQLError, GraphQLSchema, OperationDefinitionNode, execute, parse, validate
+from graphql.error import GraphQLSyntaxError
+from graphql.execution.values import get_variable_values
+
+from components.railway.schema import load_schema
+
+from .faults import Faults
+from .ratelimit import RateLimiter
+from .requestlog import RequestLog, redact
+from .resolvers import NOT_AUTHORIZED, Caller, EmulatorError, Root
+from .store import Store
+
+GRAPHQL_PATH = "/graphql/v2"
+DEFAULT_TOKEN = "emulator-account-token"
+
+
+def error_body(message: str, code: str, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {
+        "errors": [{"message": message, "extensions": {"code": code, "traceId": uuid.uuid4().hex, **(extra or {})}}]
+    }
+
+
+class Emulator:
+    """Everything but the sockets: testable by calling `graphql_request` directly."""
+
+    def __init__(
+        self,
+        schema: GraphQLSchema | None = None,
+        state_path: Path | None = None,
+        log_path: Path | None = None,
+        account_tokens: tuple[str, ...] = (DEFAULT_TOKEN,),
+    ):
+        self.schema = schema or load_schema()
+        self.store = Store(state_path)
+        self.log = RequestLog(log_path)
+        self.faults = Faults()
+        self.rate_limiter = RateLimiter()
+        self.tokens: dict[str, Caller] = {token: Caller("account") for token in account_tokens}
+
+    # ---- GraphQL ----------------------------------------------------------------------
+
+    def caller_for(self, headers: dict[str, str]) -> Caller | None:
+        authorization = headers.get("authorization", "")
+        project_token = headers.get("project-access-token")
+        if project_token:
+            caller = self.tokens.get(project_token)
+            return caller if caller is not None and caller.kind == "project" else None
+        if authorization.lower().startswith("bearer "):
+            caller = self.tokens.get(authorization[7:].strip())
+            return caller if caller is not None and caller.kind == "account" else None
+        return None
+
+    def graphql_request(self, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, str], bytes, float]:
+        """Answer one request: (status, headers, body, seconds to hold the connection first)."""
+        started = time.monotonic()
+        caller = self.caller_for(headers)
+        rate_key = headers.get("project-access-token") or headers.get("authorization") or "anonymous"
+        allowed, response_headers = self.rate_limiter.take(rate_key)
+        try:
+            request = json.loads(body or b"{}")
+        except json.JSONDecodeError:
+            request = {}
+        query, variables = request.get("query"), request.get("variables") or {}
+        operation_name = request.get("operationName")
+        entry: dict[str, Any] = {"operation": operation_name, "variables": redact(variables), "fault": None}
+
+        def finish(status: int, payload: dict[str, Any] | None, hold: float = 0.0) -> tuple:
+            entry["status"] = status
+            entry["ms"] = round((time.monotonic() - started) * 1000 + hold * 1000, 1)
+            if payload and payload.get("errors"):
+                entry["errors"] = [e.get("extensions", {}).get("code") for e in payload["errors"]]
+            self.log.write(entry)
+            data = json.dumps(payload).encode() if payload is not None else b""
+            return status, {**response_headers, "Content-Type": "application/json"}, data, hold
+
+        if not allowed:
+            entry["fault"] = "rate_limited"
+            return finish(429, error_body("Rate limit exceeded", "RATE_LIMITED"))
+
+        document = None
+        if isinstance(query, str):
+            try:
+                document = parse(query)
+                names = [
+                    d.name.value for d in document.definitions if isinstance(d, OperationDefinitionNode) and d.name
+                ]
+                entry["operation"] = operation_name or (names[0] if len(names) == 1 else None)
+            except GraphQLSyntaxError:
+                document = None
+
+        hold = 0.0
+        for rule in self.faults.pick(entry["operation"]):
+            if rule.kind == "latency":
+                hold += rule.latency_ms / 1000
+            elif rule.kind == "error":
+                entry["fault"] = "error"
+                return finish(rule.status, error_body("Upstream unavailable", "INTERNAL_SERVER_ERROR"), hold)
+            elif rule.kind == "rate_limit":
+                entry["fault"] = "rate_limit"
+                response_headers["Retry-After"] = str(rule.retry_after)
+                return finish(429, error_body("Rate limit exceeded", "RATE_LIMITED"), hold)
+            elif rule.kind == "timeout":
+                entry["fault"] = "timeout"
+                return finish(504, None, hold + rule.seconds)
+            elif rule.kind == "fail_after_commit":
+                entry["fault"] = "fail_after_commit"
+                status, payload = self._run(caller, query, document, variables, operation_name)
+                entry["committed_status"] = status
+                return finish(rule.status, error_body("Upstream connection reset", "INTERNAL_SERVER_ERROR"), hold)
+
+        status, payload = self._run(caller, query, document, variables, operation_name)
+        return finish(status, payload, hold)
+
+    def _run(
+        self, caller: Caller | None, query: Any, document: Any, variables: dict[str, Any], operation_name: str | None
+    ) -> tuple[int, dict[str, Any]]:
+        if not isinstance(query, str) or not query.strip():
+            return 400, error_body("GraphQL operations must contain a non-empty `query`", "BAD_REQUEST")
+        if document is None:
+            try:
+                parse(query)
+            except GraphQLSyntaxError as error:
+                return 400, error_body(error.message, "GRAPHQL_PARSE_FAILED")
+        problems = validate(self.schema, document)
+        if problems:
+            return 400, {"errors": [self._format(p, "GRAPHQL_VALIDATION_FAILED") for p in problems]}
+        operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+        operation = next((o for o in operations if o.name and o.name.value == operation_name), operations[0])
+        coerced = get_variable_values(self.schema, operation.variable_definitions or (), variables)
+        if isinstance(coerced, list):
+            return 400, {"errors": [self._format(p, "BAD_USER_INPUT") for p in coerced]}
+        if caller is None:
+            # Railway answers an unauthorized request with HTTP 200 and "Not Authorized"; its
+            # documented codes are only the four GraphQL ones, so this carries the generic one.
+            return 200, {"data": None, **error_body(NOT_AUTHORIZED, "INTERNAL_SERVER_ERROR")}
+        result = execute(
+            self.schema,
+            document,
+            root_value=Root(self.store, caller),
+            variable_values=variables,
+            operation_name=operation_name,
+        )
+        payload: dict[str, Any] = {"data": result.data}
+        if result.errors:
+            payload["errors"] = [self._format(e, self._code(e)) for e in result.errors]
+        return 200, payload
+
+    @staticmethod
+    def _code(error: GraphQLError) -> str:
+        original = error.original_error
+        return original.code if isinstance(original, EmulatorError) else "INTERNAL_SERVER_ERROR"
+
+    @staticmethod
+    def _format(error: GraphQLError, code: str) -> dict[str, Any]:
+        formatted = error.formatted
+        formatted["extensions"] = {"code": code, "traceId": uuid.uuid4().hex}
+        return formatted
+
+    # ---- admin ------------------------------------------------------------------------
+
+    def admin(self, method: str, path: str, body: bytes) -> tuple[int, Any]:
+        data = json.loads(body or b"{}") if method == "POST" else {}
+        if (method, path) == ("GET", "/_emulator/state"):
+            return 200, self.store.snapshot()
+        if (method, path) == ("POST", "/_emulator/reset"):
+            self.store.reset()
+            return 200, {"ok": True}
+        if (method, path) == ("POST", "/_emulator/faults"):
+            self.faults.configure(data.get("rules", []), int(data.get("seed", 0)))
+            return 200, {"ok": True}
+        if (method, path) == ("POST", "/_emulator/rate-limit"):
+            self.rate_limiter.configure(int(data["limit"]), float(data["window_seconds"]))
+            return 200, {"ok": True}
+        if (method, path) == ("POST", "/_emulator/behaviour"):
+            with self.store.lock:
+                self.store.state["behaviours"][data["service"]] = {"outcome": data["outcome"]}
+                self.store.save()
+            return 200, {"ok": True}
+        if (method, path) == ("POST", "/_emulator/tokens"):
+            self.tokens[data["token"]] = Caller(
+                data.get("kind", "account"), data.get("projectId"), data.get("environmentId")
+            )
+            return 200, {"ok": True}
+        if (method, path) == ("POST", "/_emulator/dashboard"):
+            document = parse(data["query"])
+            problems = validate(self.schema, document)
+            if problems:
+                return 400, {"errors": [p.message for p in problems]}
+            result = execute(
+                self.schema,
+                document,
+                root_value=Root(self.store, Caller("dashboard")),
+                variable_values=data.get("variables"),
+            )
+            return 200, {"data": result.data, "errors": [e.message for e in result.errors or []]}
+        return 404, {"error": f"no admin endpoint {method} {path}"}
+
+
+def make_handler(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+        def _send(self, status: int, headers: dict[str, str], body: bytes) -> None:
+            self.send_response(status)
+            for key, value in headers.items():
+                self.send_header(key, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def _body(self) -> bytes:
+            length = int(self.headers.get("Content-Length") or 0)
+            return self.rfile.read(length) if length else b""
+
+        def do_GET(self) -> None:
+            if self.path.startswith("/_emulator/"):
+                status, payload = emulator.admin("GET", self.path, b"")
+                self._send(status, {"Content-Type": "application/json"}, json.dumps(payload).encode())
+            else:
+                self._send(404, {}, b"")
+
+        def do_POST(self) -> None:
+            body = self._body()
+            path = self.path.split("?", 1)[0]
+            if path.startswith("/_emulator/"):
+                status, payload = emulator.admin("POST", path, body)
+                self._send(status, {"Content-Type": "application/json"}, json.dumps(payload).encode())
+                return
+            if path != GRAPHQL_PATH:
+                self._send(404, {}, b"")
+                return
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            status, response_headers, payload, hold = emulator.graphql_request(headers, body)
+            if hold:
+                time.sleep(hold)
+            self._send(status, response_headers, payload)
+
+    return Handler
+
+
+class EmulatorServer:
+    """The emulator on a loopback port, in a background thread."""
+
+    def __init__(self, emulator: Emulator, host: str = "127.0.0.1", port: int = 0):
+        self.emulator = emulator
+        self.httpd = ThreadingHTTPServer((host, port), make_handler(emulator))
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self.httpd.server_address[:2]
+        return f"http://{host}:{port}{GRAPHQL_PATH}"
+
+    @property
+    def admin_url(self) -> str:
+        host, port = self.httpd.server_address[:2]
+        return f"http://{host}:{port}/_emulator"
+
+    def start(self) -> EmulatorServer:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
