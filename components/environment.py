@@ -2,26 +2,41 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pulumi
 
 from .local import LocalStack
+from .railway.client import ACCOUNT_TOKEN_ENV, PROJECT_TOKEN_ENV
+from .railway.stack import RailwayStack
 from .spec import EnvironmentSpec
 from .stack_config import pulumi_secret
 
 
+def require_railway_token() -> None:
+    """Stop before any request when no Railway token is configured anywhere."""
+    if pulumi.Config("railway").get("token") or os.environ.get(ACCOUNT_TOKEN_ENV) or os.environ.get(PROJECT_TOKEN_ENV):
+        return
+    raise pulumi.RunError(
+        f"no Railway token: set {ACCOUNT_TOKEN_ENV} to an account or workspace token (or {PROJECT_TOKEN_ENV} to a "
+        "project token), or store one in the stack: `./mvs pulumi config set --secret railway:token`. "
+        "Nothing was changed."
+    )
+
+
 def build_environment(stack: str, spec: EnvironmentSpec, project_root: Path) -> pulumi.ComponentResource:
     """Register the stack's resources and its outputs (secret ones stay secret)."""
-    if spec.target != "local":
-        raise pulumi.RunError(
-            f"stack {stack!r} targets {spec.target}, which this version cannot deploy yet: the Railway "
-            "target (client, providers and emulator) is tracked as its own issue. Its declaration is valid; "
-            "check it any time with `./mvs validate " + stack + "`."
-        )
-    environment = LocalStack(stack, spec, pulumi_secret, project_root)
     pulumi.export("target", spec.target)
     pulumi.export("release", spec.release.version)
+    if spec.target == "railway":
+        require_railway_token()
+        railway = RailwayStack(stack, spec, pulumi_secret)
+        pulumi.export("project_id", railway.project.project_id)
+        pulumi.export("environment_id", railway.environment.environment_id)
+        pulumi.export("service_ids", railway.service_ids)
+        return railway
+    environment = LocalStack(stack, spec, pulumi_secret, project_root)
     pulumi.export("urls", environment.urls)
     pulumi.export("connection_string", environment.connection_string)
     return environment

@@ -49,4 +49,4 @@ def postgres_healthcheck(database: Database) -> docker.ContainerHealthcheckArgs:
 
 def healthy_within_seconds(check: HealthCheck) -> int:
     """How long Pulumi waits for a container to turn healthy before calling the create failed."""
-    return check.start_period_seconds + check.retries * (check.interval_seconds + check.timeout_seconds) + 30
+    return check.deadline_seconds() + 30

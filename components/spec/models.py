@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from .cron import cron_problem
 from .images import IMAGE_RULE, image_problem
 
 RAILWAY_REGIONS = ("us-west2", "us-east4-eqdc4a", "europe-west4-drams3a", "asia-southeast1-eqsg3a")
@@ -21,6 +22,16 @@ def _pinned_image(value: str) -> str:
     reason = image_problem(value)
     if reason:
         raise ValueError(f"{IMAGE_RULE} ({reason})")
+    return value
+
+
+UUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+
+
+def _cron(value: str) -> str:
+    reason = cron_problem(value)
+    if reason:
+        raise ValueError(f"a 5-field cron schedule in UTC, runs at least 5 minutes apart ({reason})")
     return value
 
 
@@ -51,6 +62,10 @@ class HealthCheck(Model):
     probe: Literal["node", "wget", "curl"] = Field(
         "wget", description="the HTTP client inside the image that the local Docker health check runs"
     )
+
+    def deadline_seconds(self) -> int:
+        """How long a new container may take to turn healthy before its deployment has failed."""
+        return self.start_period_seconds + self.retries * (self.interval_seconds + self.timeout_seconds)
 
     @model_validator(mode="after")
     def _timeout_below_interval(self) -> HealthCheck:
@@ -101,6 +116,12 @@ class Service(Model):
     )
     database_url_env: EnvVarName | None = Field(None, description="variable that receives the database URL")
     depends_on: list[str] = []
+    cron_schedule: Annotated[str, AfterValidator(_cron)] | None = Field(
+        None, description="railway: run as a cron job (5-field cron, UTC, at least 5 minutes apart)"
+    )
+    pre_deploy_command: list[Annotated[str, StringConstraints(min_length=1)]] | None = Field(
+        None, description="railway: commands run before each deployment (e.g. migrations)"
+    )
     public: bool = True
     host_port: Port | None = Field(None, description="local target: port published on 127.0.0.1")
 
@@ -124,6 +145,18 @@ class Release(Model):
 
     version: Annotated[str, StringConstraints(pattern=r"^v?\d+\.\d+\.\d+(?:[-+][A-Za-z0-9.-]+)?$")]
     images: dict[ServiceName, ImageRef] = {}
+
+
+class RailwaySettings(Model):
+    """Where a railway-target stack lives: one environment of a Railway project."""
+
+    project_name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9 _-]{0,63}$")] = "mvs"
+    project_id: Annotated[str, StringConstraints(pattern=UUID_PATTERN)] | None = Field(
+        None, description="adopt this existing project (never deleted by the stack) instead of creating one"
+    )
+    environment: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,31}$")] | None = Field(
+        None, description="the Railway environment's name; default: the stack's name"
+    )
 
 
 class Backups(Model):
@@ -154,6 +187,7 @@ class EnvironmentSpec(Model):
     services: Annotated[dict[ServiceName, Service], Field(min_length=1)]
     backups: Backups = Backups()
     monitoring: Monitoring = Monitoring()
+    railway: RailwaySettings = RailwaySettings()
 
     def secret_names(self) -> set[str]:
         """Every secret the declaration uses."""

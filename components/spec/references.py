@@ -81,6 +81,10 @@ def _check_service(
     if has_build and target == "railway":
         yield (f"{key}.build", "a local build context", "on the railway target, an image from release.images")
 
+    replicas = service.get("replicas", 1)
+    if service.get("cron_schedule") is not None and isinstance(replicas, int) and replicas > 1:
+        yield (f"{key}.replicas", f"{replicas} with a cron_schedule", "1: a cron service runs one replica at a time")
+
     depends_on = service.get("depends_on")
     for i, dep in enumerate(depends_on if isinstance(depends_on, list) else []):
         if not isinstance(dep, str):
@@ -152,8 +156,13 @@ def _check_target_rules(target: Any, services: Mapping[str, Any], database: Mapp
                     str(replicas),
                     "1 on the local target (one container per service; replicas are for railway)",
                 )
-            if service.get("region") is not None:
-                yield (f"services.{name}.region", repr(service["region"]), "no region on the local target")
+            for railway_only in ("region", "cron_schedule", "pre_deploy_command"):
+                if service.get(railway_only) is not None:
+                    yield (
+                        f"services.{name}.{railway_only}",
+                        repr(service[railway_only]),
+                        f"no {railway_only} on the local target (it is a Railway setting)",
+                    )
         if database and database.get("image") is None:
             yield (
                 "database.image",

@@ -17,10 +17,10 @@ from components.spec import CONFIG_KEY, RAILWAY_REGIONS, SecretState, parse_envi
 from .conftest import Stack
 
 ENV = CONFIG_KEY
-TOP_LEVEL_KEYS = "target, release, database, services, backups, monitoring"
+TOP_LEVEL_KEYS = "target, release, database, services, backups, monitoring, railway"
 SERVICE_KEYS = (
     "port, build, start_command, health_check, restart, replicas, region, env, secrets, "
-    "database_url_env, depends_on, public, host_port"
+    "database_url_env, depends_on, cron_schedule, pre_deploy_command, public, host_port"
 )
 REGIONS = "'us-west2', 'us-east4-eqdc4a', 'europe-west4-drams3a' or 'asia-southeast1-eqsg3a'"
 
@@ -459,6 +459,47 @@ CASES: list[tuple[str, str, Mutation, str, str, str]] = [
     ),
     ("raw-is-none", "dev", lambda r: None, ENV, "nothing", "a mapping with target, release, database and services"),
     ("raw-is-a-list", "staging", lambda r: [r], ENV, "[{'target': 'railway'", "a mapping"),
+    # cron and railway settings
+    (
+        "cron-with-two-replicas",
+        "staging",
+        lambda r: mutate(mutate(r, "services.backend.cron_schedule", "0 3 * * *"), "services.backend.replicas", 2),
+        f"{ENV}.services.backend.replicas",
+        "2 with a cron_schedule",
+        "a cron service runs one replica at a time",
+    ),
+    (
+        "cron-every-minute",
+        "staging",
+        lambda r: mutate(r, "services.backend.cron_schedule", "* * * * *"),
+        f"{ENV}.services.backend.cron_schedule",
+        "'* * * * *'",
+        "at least 5 minutes apart (it runs 1 minute(s) apart)",
+    ),
+    (
+        "cron-four-fields",
+        "staging",
+        lambda r: mutate(r, "services.backend.cron_schedule", "0 3 * *"),
+        f"{ENV}.services.backend.cron_schedule",
+        "'0 3 * *'",
+        "it has 4 fields, not 5",
+    ),
+    (
+        "cron-on-local",
+        "dev",
+        lambda r: mutate(r, "services.backend.cron_schedule", "0 3 * * *"),
+        f"{ENV}.services.backend.cron_schedule",
+        "'0 3 * * *'",
+        "no cron_schedule on the local target",
+    ),
+    (
+        "railway-project-id-not-uuid",
+        "staging",
+        lambda r: mutate(r, "railway", {"project_id": "my-project"}),
+        f"{ENV}.railway.project_id",
+        "'my-project'",
+        "a Railway id: a lowercase UUID",
+    ),
     # monitoring
     (
         "grafana-port-taken-by-backend",

@@ -1,0 +1,82 @@
+"""What every Railway dynamic provider shares: configuration, the client, diffing, outputs.
+
+A provider object is pickled into the stack's state, so it holds nothing but plain settings:
+`configure()` stores the token and endpoint from stack config (`railway:token`,
+`railway:endpoint`), and a client is made for each call. Without `railway:token` the
+environment's RAILWAY_API_TOKEN or RAILWAY_TOKEN is used, as the Railway CLI does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from pulumi.dynamic import ConfigureRequest, DiffResult, ResourceProvider
+
+from ..client import RailwayClient, RailwayToken, RetryPolicy
+
+UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # how a preview's unknown values reach diff()
+CONFIG_TOKEN = "railway:token"
+CONFIG_TOKEN_KIND = "railway:tokenKind"
+CONFIG_ENDPOINT = "railway:endpoint"
+CONFIG_POLL_SECONDS = "railway:pollSeconds"
+
+
+class RailwayProvider(ResourceProvider):
+    """Base class: subclasses declare their input keys and which of them force a replacement."""
+
+    inputs: tuple[str, ...] = ()
+    replace_on: tuple[str, ...] = ()
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._settings: dict[str, Any] = {}
+
+    def configure(self, req: ConfigureRequest) -> None:
+        self._settings = {
+            "token": req.config.get(CONFIG_TOKEN),
+            "token_kind": req.config.get(CONFIG_TOKEN_KIND) or "account",
+            "endpoint": req.config.get(CONFIG_ENDPOINT),
+            "poll_seconds": float(req.config.get(CONFIG_POLL_SECONDS) or 2.0),
+        }
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Never pickle settings (the token) into state: configure() sets them in each process.
+        return {}
+
+    def __setstate__(self, _state: dict[str, Any]) -> None:
+        self._settings = {}
+
+    @property
+    def poll_seconds(self) -> float:
+        return self._settings.get("poll_seconds", 2.0)
+
+    def client(self) -> RailwayClient:
+        token_value = self._settings.get("token")
+        token = (
+            RailwayToken(token_value, self._settings.get("token_kind", "account"))
+            if token_value
+            else RailwayToken.from_env()
+        )
+        return RailwayClient(token, endpoint=self._settings.get("endpoint"), retry=RetryPolicy())
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        changed = changed_keys(olds, news, self.inputs)
+        replaces = [k for k in changed if k in self.replace_on]
+        return DiffResult(changes=bool(changed), replaces=replaces, delete_before_replace=False)
+
+
+def changed_keys(olds: dict[str, Any], news: dict[str, Any], keys: Iterable[str]) -> list[str]:
+    """Inputs whose new value differs from the old one (an unknown counts as a change)."""
+    return [k for k in keys if news.get(k) == UNKNOWN or olds.get(k) != news.get(k)]
+
+
+def applied_now() -> str:
+    """A marker that changes every time a resource writes to Railway; a Deployment takes it as
+    input, so every write (including one that undoes drift) is followed by exactly one deploy."""
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def pick(props: dict[str, Any], keys: Iterable[str]) -> dict[str, Any]:
+    return {k: props.get(k) for k in keys}

@@ -1,0 +1,110 @@
+"""One deployment of a service in an environment, made when its settings or variables change.
+
+Its `fingerprint` input is a digest of everything that needs a redeploy (image, settings,
+variables), so one `pulumi up` deploys each changed service exactly once, after its settings and
+variables are written. It waits for the deployment to finish and fails with Railway's status and
+a rollback hint when the deployment does not become healthy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+import time
+from typing import Any
+
+import pulumi
+from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
+
+from ...errors import MvsError, RailwayNotFound
+from .base import RailwayProvider, pick
+
+SUCCEEDED = "SUCCESS"
+FAILED = ("FAILED", "CRASHED", "REMOVED", "SKIPPED")
+DEFAULT_TIMEOUT_SECONDS = 900.0
+
+
+class DeploymentFailed(MvsError):
+    """A deployment ended without becoming healthy."""
+
+
+def fingerprint(*parts: Any) -> str:
+    """A stable digest of whatever should trigger a redeploy when it changes."""
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+class DeploymentProvider(RailwayProvider):
+    inputs = ("service_id", "environment_id", "service_name", "fingerprint")
+    replace_on = ()
+
+    def _deploy(self, props: dict[str, Any]) -> dict[str, Any]:
+        scope = {"serviceId": props["service_id"], "environmentId": props["environment_id"]}
+        with self.client() as client:
+            deployment_id = client.execute("serviceInstanceDeployV2", scope)["serviceInstanceDeployV2"]
+            deadline = time.monotonic() + DEFAULT_TIMEOUT_SECONDS
+            last_status = None
+            while True:
+                deployment = client.execute("deployment", {"id": deployment_id})["deployment"]
+                status = deployment["status"]
+                if status != last_status:
+                    print(f"railway: {props['service_name']} deployment {deployment_id}: {status}", file=sys.stderr)
+                    last_status = status
+                if status == SUCCEEDED:
+                    return {**pick(props, self.inputs), "deployment_id": deployment_id, "status": status}
+                if status in FAILED:
+                    raise DeploymentFailed(
+                        f"deployment {deployment_id} of service {props['service_name']} ended {status}. "
+                        "The previous deployment keeps serving. To roll back, restore the previous release in the "
+                        "stack file (git revert) and run `./mvs up <stack>`; to investigate, open the deployment's "
+                        "logs in Railway."
+                    )
+                if time.monotonic() > deadline:
+                    raise DeploymentFailed(
+                        f"deployment {deployment_id} of service {props['service_name']} is still {status} after "
+                        f"{DEFAULT_TIMEOUT_SECONDS:.0f}s; check it in Railway, then run `./mvs up <stack>` again"
+                    )
+                time.sleep(self.poll_seconds)
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        outs = self._deploy(props)
+        return CreateResult(outs["deployment_id"], outs)
+
+    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        return UpdateResult(self._deploy(news))
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        try:
+            with self.client() as client:
+                deployment = client.execute("deployment", {"id": props.get("deployment_id") or id_})["deployment"]
+        except RailwayNotFound:
+            return ReadResult(None, {})
+        outs = {**pick(props, self.inputs), "deployment_id": deployment["id"], "status": deployment["status"]}
+        return ReadResult(id_, outs, pick(outs, self.inputs))
+
+    def delete(self, _id: str, _props: dict[str, Any]) -> None:
+        """Nothing to do: deployments go with the service instance."""
+
+
+class Deployment(Resource, module="railway", name="Deployment"):
+    deployment_id: pulumi.Output[str]
+    status: pulumi.Output[str]
+
+    def __init__(
+        self,
+        name: str,
+        service_id: pulumi.Input[str],
+        environment_id: pulumi.Input[str],
+        service_name: str,
+        fingerprint: pulumi.Input[str],
+        opts: pulumi.ResourceOptions | None = None,
+    ):
+        props = {
+            "service_id": service_id,
+            "environment_id": environment_id,
+            "service_name": service_name,
+            "fingerprint": fingerprint,
+            "deployment_id": None,
+            "status": None,
+        }
+        super().__init__(DeploymentProvider(), name, props, opts)

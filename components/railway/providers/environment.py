@@ -1,0 +1,62 @@
+"""A Railway environment (staging, prod) inside a project."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+from pulumi.dynamic import CreateResult, ReadResult, Resource
+
+from ...errors import RailwayNotFound, RailwayOutcomeUnknown
+from .base import RailwayProvider, pick
+
+
+def _outputs(environment: dict[str, Any]) -> dict[str, Any]:
+    return {"environment_id": environment["id"], "project_id": environment["projectId"], "name": environment["name"]}
+
+
+class EnvironmentProvider(RailwayProvider):
+    inputs = ("project_id", "name")
+    replace_on = ("project_id", "name")
+
+    def _find(self, client, project_id: str, name: str) -> dict[str, Any] | None:
+        edges = client.execute("environments", {"projectId": project_id})["environments"]["edges"]
+        return next((e["node"] for e in edges if e["node"]["name"] == name), None)
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        with self.client() as client:
+            existing = self._find(client, props["project_id"], props["name"])
+            if existing is None:
+                try:
+                    create_input = {"name": props["name"], "projectId": props["project_id"], "skipInitialDeploys": True}
+                    existing = client.execute("environmentCreate", {"input": create_input})["environmentCreate"]
+                except RailwayOutcomeUnknown:
+                    existing = self._find(client, props["project_id"], props["name"])
+                    if existing is None:
+                        raise
+            existing.setdefault("projectId", props["project_id"])
+            return CreateResult(existing["id"], _outputs(existing))
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        try:
+            with self.client() as client:
+                environment = client.execute("environment", {"id": id_})["environment"]
+        except RailwayNotFound:
+            return ReadResult(None, {})
+        outs = _outputs(environment)
+        return ReadResult(id_, outs, pick(outs, self.inputs))
+
+    def delete(self, id_: str, _props: dict[str, Any]) -> None:
+        try:
+            with self.client() as client:
+                client.execute("environmentDelete", {"id": id_})
+        except RailwayNotFound:
+            pass
+
+
+class Environment(Resource, module="railway", name="Environment"):
+    environment_id: pulumi.Output[str]
+
+    def __init__(self, name: str, project_id: pulumi.Input[str], environment_name: str, opts=None):
+        props = {"project_id": project_id, "name": environment_name, "environment_id": None}
+        super().__init__(EnvironmentProvider(), name, props, opts)

@@ -1,0 +1,73 @@
+"""A Railway service, as one environment sees it.
+
+Railway keeps a service at project level with one instance per environment. This resource owns
+the instance in its environment: it creates the service when the project has none of that name
+(without a source, so nothing deploys anywhere), adopts it otherwise, and on delete removes only
+its own environment's instance. Destroying staging therefore never touches prod.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+from pulumi.dynamic import CreateResult, ReadResult, Resource
+
+from ...errors import RailwayNotFound, RailwayOutcomeUnknown
+from .base import RailwayProvider, pick
+
+
+class ServiceProvider(RailwayProvider):
+    inputs = ("project_id", "environment_id", "name")
+    replace_on = ("project_id", "environment_id", "name")
+
+    def _find(self, client, project_id: str, name: str) -> dict[str, Any] | None:
+        edges = client.execute("project", {"id": project_id})["project"]["services"]["edges"]
+        return next((e["node"] for e in edges if e["node"]["name"] == name), None)
+
+    def _outputs(self, service_id: str, props: dict[str, Any]) -> dict[str, Any]:
+        return {**pick(props, self.inputs), "service_id": service_id}
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        with self.client() as client:
+            service = self._find(client, props["project_id"], props["name"])
+            if service is None:
+                try:
+                    service = client.execute(
+                        "serviceCreate", {"input": {"projectId": props["project_id"], "name": props["name"]}}
+                    )["serviceCreate"]
+                except RailwayOutcomeUnknown:
+                    # The create may have happened: adopt what it made rather than make a second one.
+                    service = self._find(client, props["project_id"], props["name"])
+                    if service is None:
+                        raise
+            client.execute("serviceInstance", {"environmentId": props["environment_id"], "serviceId": service["id"]})
+        return CreateResult(service["id"], self._outputs(service["id"], props))
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        try:
+            with self.client() as client:
+                instance = client.execute(
+                    "serviceInstance", {"environmentId": props["environment_id"], "serviceId": id_}
+                )["serviceInstance"]
+        except RailwayNotFound:
+            return ReadResult(None, {})
+        outs = self._outputs(id_, {**props, "name": instance["serviceName"]})
+        return ReadResult(id_, outs, pick(outs, self.inputs))
+
+    def delete(self, id_: str, props: dict[str, Any]) -> None:
+        try:
+            with self.client() as client:
+                client.execute("serviceDelete", {"id": id_, "environmentId": props["environment_id"]})
+        except RailwayNotFound:
+            pass
+
+
+class Service(Resource, module="railway", name="Service"):
+    service_id: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, project_id: pulumi.Input[str], environment_id: pulumi.Input[str], service_name: str, opts=None
+    ):
+        props = {"project_id": project_id, "environment_id": environment_id, "name": service_name, "service_id": None}
+        super().__init__(ServiceProvider(), name, props, opts)

@@ -1,0 +1,167 @@
+"""An environment on Railway, built from the declaration.
+
+One Railway project (created, or adopted by id) holds one environment per stack, so staging and
+prod live side by side: every resource here is scoped to this stack's environment, and deleting
+them removes only this environment's service instances. For each service: its settings, its
+variables (secrets stay secret; `${{Postgres.DATABASE_URL}}` stays a reference Railway resolves),
+and one deployment that runs after any of them is written (a change, or undoing drift).
+Postgres runs Railway's Postgres image as a service of its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pulumi
+
+from ..spec import DATABASE, EnvironmentSpec, Service
+from .providers.deployment import Deployment, fingerprint
+from .providers.environment import Environment
+from .providers.instance import ServiceInstance
+from .providers.project import Project
+from .providers.service import Service as RailwayService
+from .providers.variables import Variables
+
+POSTGRES_SERVICE = "Postgres"
+POSTGRES_IMAGE = "ghcr.io/railwayapp-templates/postgres-ssl:{version}"
+RESTART_POLICY = {"on_failure": "ON_FAILURE", "always": "ALWAYS", "never": "NEVER"}
+
+SecretSource = Callable[[str], pulumi.Output[str]]
+
+
+def service_settings(spec: EnvironmentSpec, name: str, service: Service) -> dict[str, Any]:
+    """The Railway settings a service's declaration asks for."""
+    return {
+        "image": spec.image_for(name),
+        "start_command": service.start_command,
+        "pre_deploy_command": service.pre_deploy_command,
+        "healthcheck_path": service.health_check.path,
+        "healthcheck_timeout": service.health_check.deadline_seconds(),
+        "restart_policy_type": RESTART_POLICY[service.restart.policy],
+        "restart_policy_max_retries": service.restart.retries,
+        "num_replicas": service.replicas,
+        "region": service.region,
+        "cron_schedule": service.cron_schedule,
+    }
+
+
+def postgres_settings(spec: EnvironmentSpec) -> dict[str, Any]:
+    return {
+        "image": spec.database.image or POSTGRES_IMAGE.format(version=spec.database.version),
+        "start_command": None,
+        "pre_deploy_command": None,
+        "healthcheck_path": None,
+        "healthcheck_timeout": None,
+        "restart_policy_type": "ALWAYS",
+        "restart_policy_max_retries": 10,
+        "num_replicas": 1,
+        "region": None,
+        "cron_schedule": None,
+    }
+
+
+class RailwayStack(pulumi.ComponentResource):
+    """The project, environment, services and deployments of one Railway environment."""
+
+    def __init__(
+        self, name: str, spec: EnvironmentSpec, secret: SecretSource, opts: pulumi.ResourceOptions | None = None
+    ):
+        super().__init__("mvs:railway:Stack", name, None, opts)
+        self._name = name
+        self._spec = spec
+        protect = spec.database.protect
+        child = pulumi.ResourceOptions(parent=self)
+
+        environment_name = spec.railway.environment or name
+        self.project = Project(
+            f"{name}-project", spec.railway.project_name, environment_name, adopt_id=spec.railway.project_id, opts=child
+        )
+        self.environment = Environment(
+            f"{name}-environment",
+            self.project.project_id,
+            environment_name,
+            opts=pulumi.ResourceOptions(parent=self, protect=protect),
+        )
+        self.deployments: dict[str, Deployment] = {}
+        self.service_ids: dict[str, pulumi.Output[str]] = {}
+
+        db = spec.database
+        self._service(
+            DATABASE,
+            POSTGRES_SERVICE,
+            postgres_settings(spec),
+            {
+                "POSTGRES_USER": db.user,
+                "POSTGRES_DB": db.name,
+                "POSTGRES_PASSWORD": secret(db.password_secret),
+                "PGDATA": "/var/lib/postgresql/data/pgdata",
+                "DATABASE_URL": "postgresql://${{POSTGRES_USER}}:${{POSTGRES_PASSWORD}}@"
+                "${{RAILWAY_PRIVATE_DOMAIN}}:5432/${{POSTGRES_DB}}",
+            },
+            depends_on=[],
+            protect=protect,
+        )
+        for service_name in spec.startup_order():
+            service = spec.services[service_name]
+            variables: dict[str, Any] = dict(service.env)
+            variables.update({var: secret(ref) for var, ref in service.secrets.items()})
+            if service.database_url_env:
+                variables[service.database_url_env] = "${{" + POSTGRES_SERVICE + ".DATABASE_URL}}"
+            self._service(
+                service_name,
+                service_name,
+                service_settings(spec, service_name, service),
+                variables,
+                depends_on=[self.deployments[dep] for dep in service.depends_on if dep in self.deployments],
+                protect=False,
+            )
+
+        self.register_outputs(
+            {
+                "project_id": self.project.project_id,
+                "environment_id": self.environment.environment_id,
+                "service_ids": self.service_ids,
+            }
+        )
+
+    def _service(
+        self,
+        key: str,
+        railway_name: str,
+        settings: dict[str, Any],
+        variables: dict[str, Any],
+        depends_on: list[pulumi.Resource],
+        protect: bool,
+    ) -> None:
+        prefix = f"{self._name}-{key}"
+        environment_id = self.environment.environment_id
+        service = RailwayService(
+            prefix,
+            self.project.project_id,
+            environment_id,
+            railway_name,
+            opts=pulumi.ResourceOptions(parent=self, protect=protect),
+        )
+        instance = ServiceInstance(
+            f"{prefix}-settings", service.service_id, environment_id, settings, opts=pulumi.ResourceOptions(parent=self)
+        )
+        secret_inside = any(isinstance(v, pulumi.Output) for v in variables.values())
+        all_variables = pulumi.Output.all(**variables)
+        vars_resource = Variables(
+            f"{prefix}-variables",
+            self.project.project_id,
+            environment_id,
+            service.service_id,
+            pulumi.Output.secret(all_variables) if secret_inside else all_variables,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.deployments[key] = Deployment(
+            f"{prefix}-deployment",
+            service.service_id,
+            environment_id,
+            railway_name,
+            pulumi.Output.all(instance.applied_at, vars_resource.applied_at).apply(lambda marks: fingerprint(*marks)),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[instance, vars_resource, *depends_on]),
+        )
+        self.service_ids[key] = service.service_id
