@@ -139,6 +139,15 @@ class Root:
     def project(self, _info, id: str) -> dict[str, Any]:
         return self._project_view(self._project(id))
 
+    def projects(self, _info, **_args: Any) -> dict[str, Any]:
+        projects = [
+            p
+            for p in self.state["projects"].values()
+            if self.caller.kind != "project" or p["id"] == self.caller.project_id
+        ]
+        projects.sort(key=lambda p: p["createdAt"])
+        return connection([self._project_view(p) for p in projects])
+
     def environments(self, _info, projectId: str, **_args: Any) -> dict[str, Any]:
         project = self._project(projectId)
         environments = [e for e in self.state["environments"].values() if e["projectId"] == project["id"]]

@@ -17,8 +17,8 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 
-from ...errors import MvsError, RailwayNotFound
-from .base import RailwayProvider, pick
+from ...errors import MvsError, RailwayNotFound, RailwayOutcomeUnknown
+from .base import RailwayProvider, now_iso, pick
 
 SUCCEEDED = "SUCCESS"
 FAILED = ("FAILED", "CRASHED", "REMOVED", "SKIPPED")
@@ -41,7 +41,7 @@ class DeploymentProvider(RailwayProvider):
     def _deploy(self, props: dict[str, Any]) -> dict[str, Any]:
         scope = {"serviceId": props["service_id"], "environmentId": props["environment_id"]}
         with self.client() as client:
-            deployment_id = client.execute("serviceInstanceDeployV2", scope)["serviceInstanceDeployV2"]
+            deployment_id = self._start(client, scope)
             deadline = time.monotonic() + DEFAULT_TIMEOUT_SECONDS
             last_status = None
             while True:
@@ -65,6 +65,18 @@ class DeploymentProvider(RailwayProvider):
                         f"{DEFAULT_TIMEOUT_SECONDS:.0f}s; check it in Railway, then run `./mvs up <stack>` again"
                     )
                 time.sleep(self.poll_seconds)
+
+    @staticmethod
+    def _start(client, scope: dict[str, str]) -> str:
+        """Start one deployment; if the answer was lost, adopt the one it started instead of a second."""
+        started = now_iso()
+        try:
+            return client.execute("serviceInstanceDeployV2", scope)["serviceInstanceDeployV2"]
+        except RailwayOutcomeUnknown:
+            edges = client.execute("deployments", {"input": scope, "first": 1})["deployments"]["edges"]
+            if edges and edges[0]["node"]["createdAt"] >= started:
+                return edges[0]["node"]["id"]
+            return client.execute("serviceInstanceDeployV2", scope)["serviceInstanceDeployV2"]
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         outs = self._deploy(props)

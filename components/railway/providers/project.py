@@ -8,8 +8,8 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 
-from ...errors import RailwayNotFound
-from .base import RailwayProvider, pick
+from ...errors import RailwayNotFound, RailwayOutcomeUnknown
+from .base import RailwayProvider, now_iso, pick
 
 FIELDS = ("name", "description")
 
@@ -36,10 +36,21 @@ class ProjectProvider(RailwayProvider):
             if props.get("adopt_id"):
                 project = client.execute("project", {"id": props["adopt_id"]})["project"]
                 return CreateResult(project["id"], _outputs(project, True, props["first_environment"]))
-            created = client.execute(
-                "projectCreate",
-                {"input": {**pick(props, FIELDS), "defaultEnvironmentName": props["first_environment"]}},
-            )["projectCreate"]
+            started = now_iso()
+            try:
+                created = client.execute(
+                    "projectCreate",
+                    {"input": {**pick(props, FIELDS), "defaultEnvironmentName": props["first_environment"]}},
+                )["projectCreate"]
+            except RailwayOutcomeUnknown:
+                # It may exist now: adopt the project of that name made since we asked, not a second one.
+                edges = client.execute("projects")["projects"]["edges"]
+                made = [
+                    e["node"] for e in edges if e["node"]["name"] == props["name"] and e["node"]["createdAt"] >= started
+                ]
+                if len(made) != 1:
+                    raise
+                created = client.execute("project", {"id": made[0]["id"]})["project"]
             return CreateResult(created["id"], _outputs(created, False, props["first_environment"]))
 
     def update(self, id_: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:

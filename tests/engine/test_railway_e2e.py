@@ -1,0 +1,248 @@
+"""staging and prod on Railway, end to end: the real `pulumi` CLI, this project's program and
+providers, a file backend and a passphrase, against the Railway emulator on loopback.
+
+Request counts come from the emulator's request log, so "exactly one deployment" means one
+serviceInstanceDeployV2 actually reached the API.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import httpx
+import pytest
+
+from railway_emulator.requestlog import read_log
+from railway_emulator.server import DEFAULT_TOKEN, Emulator, EmulatorServer
+
+from .cli import PulumiCLI, copy_project, tools_available, write_pulumi_yaml
+
+SECRETS = {"mvs:dbPassword": "db-Never-In-State-1", "mvs:sessionSecret": "session-Never-In-State-2"}
+
+
+class RailwayWorld:
+    """One emulator, one copy of the project, and the CLI pointed at both."""
+
+    def __init__(self, tmp_path: Path):
+        self.log_path = tmp_path / "requests.jsonl"
+        self.server = EmulatorServer(Emulator(log_path=self.log_path, state_path=tmp_path / "railway.json")).start()
+        project = copy_project(["__main__.py", "components", "stacks"], tmp_path / "mvs")
+        write_pulumi_yaml(project, "mvs", "stackConfigDir: stacks\n")
+        self.cli = PulumiCLI(project, tmp_path)
+        self.cli.env.update({"RAILWAY_API_TOKEN": DEFAULT_TOKEN, "RAILWAY_API_ENDPOINT": self.server.url})
+
+    def init_stack(self, stack: str) -> None:
+        self.cli.ok("stack", "init", stack)
+        for key, value in SECRETS.items():
+            self.cli.ok("config", "set", "--secret", "--stack", stack, key, input_text=value)
+        self.cli.ok("config", "set", "--stack", stack, "railway:pollSeconds", "0.01")
+
+    def admin(self, path: str, payload: dict | None = None) -> dict:
+        url = f"{self.server.admin_url}/{path}"
+        response = httpx.post(url, json=payload) if payload is not None else httpx.get(url)
+        response.raise_for_status()
+        return response.json()
+
+    def state(self) -> dict:
+        return self.admin("state")
+
+    def requests(self) -> list[dict]:
+        return read_log(self.log_path)
+
+    def environment_id(self, name: str) -> str:
+        return next(e["id"] for e in self.state()["environments"].values() if e["name"] == name)
+
+    def service_id(self, name: str) -> str:
+        return next(s["id"] for s in self.state()["services"].values() if s["name"] == name)
+
+    def dashboard(self, query: str, variables: dict) -> None:
+        result = self.admin("dashboard", {"query": query, "variables": variables})
+        assert not result["errors"], result
+
+    def changes(self, stack: str, *args: str) -> list[tuple[str, str]]:
+        steps = json.loads(self.cli.ok("preview", "--stack", stack, "--json", *args))["steps"]
+        return sorted((s["op"], s["urn"].rsplit("::", 1)[-1]) for s in steps if s["op"] != "same")
+
+
+@pytest.fixture
+def world(tmp_path):
+    assert tools_available(), "the Pulumi tools are missing: run ./mvs setup (the test command does)"
+    world = RailwayWorld(tmp_path)
+    yield world
+    world.server.stop()
+
+
+def operations(entries: list[dict]) -> Counter:
+    return Counter(e["operation"] for e in entries)
+
+
+def test_staging_lifecycle_against_the_emulator(world):
+    world.init_stack("staging")
+
+    # 1. up from empty
+    world.cli.ok("up", "--yes", "--stack", "staging")
+    state = world.state()
+    assert sorted(s["name"] for s in state["services"].values()) == ["Postgres", "backend", "frontend"]
+    assert [e["name"] for e in state["environments"].values()] == ["staging"]
+    assert all(d["status"] == "SUCCESS" for d in state["deployments"].values())
+    backend = state["instances"][f"{world.environment_id('staging')}:{world.service_id('backend')}"]
+    assert backend["source"] == {"image": "ghcr.io/mvs-app/backend:2.0.0"}
+    assert (backend["healthcheckPath"], backend["restartPolicyType"], backend["restartPolicyMaxRetries"]) == (
+        "/health",
+        "ON_FAILURE",
+        5,
+    )
+    assert backend["region"] == "europe-west4-drams3a" and backend["numReplicas"] == 1
+    variables = state["variables"][f"{world.environment_id('staging')}:{world.service_id('backend')}"]
+    assert variables["DATABASE_URL"] == "${{Postgres.DATABASE_URL}}", "references stay unrendered"
+    assert variables["SESSION_SECRET"] == SECRETS["mvs:sessionSecret"]
+    exported = json.dumps(world.cli.export_state("staging"))
+    assert not [s for s in SECRETS.values() if s in exported], "secrets must be encrypted in state"
+
+    # 2. a no-op preview passes and sends nothing to Railway
+    before = len(world.requests())
+    world.cli.ok("preview", "--expect-no-changes", "--stack", "staging")
+    assert len(world.requests()) == before
+
+    # 3. one variable changes: exactly that in the preview, one upsert and one deployment on up
+    world.cli.ok(
+        "config", "set", "--path", "--stack", "staging", "mvs:environment.services.backend.env.LOG_LEVEL", "debug"
+    )
+    assert world.changes("staging") == [
+        ("update", "staging-backend-deployment"),
+        ("update", "staging-backend-variables"),
+    ]
+    before = len(world.requests())
+    world.cli.ok("up", "--yes", "--stack", "staging")
+    sent = operations(world.requests()[before:])
+    assert sent["variableCollectionUpsert"] == 1 and sent["serviceInstanceDeployV2"] == 1
+    assert sent["serviceInstanceUpdate"] == 0 and sent["variableDelete"] == 0
+
+    # 4. a change in the dashboard: refresh shows it, up converges
+    world.dashboard(
+        "mutation($s: String!, $e: String!) { serviceInstanceUpdate(serviceId: $s, environmentId: $e, "
+        'input: {healthcheckPath: "/changed-by-hand", numReplicas: 3}) }',
+        {"s": world.service_id("backend"), "e": world.environment_id("staging")},
+    )
+    before = len(world.requests())
+    world.cli.ok("refresh", "--yes", "--skip-preview", "--stack", "staging")
+    refresh_requests = len(world.requests()) - before
+    railway_resources = [r for r in world.cli.resources("staging") if r["type"].startswith("pulumi-python:dynamic")]
+    assert refresh_requests <= len(railway_resources)
+    settings = next(r for r in world.cli.resources("staging") if r["urn"].endswith("staging-backend-settings"))
+    assert settings["outputs"]["healthcheck_path"] == "/changed-by-hand"
+    assert ("update", "staging-backend-settings") in world.changes("staging")
+    world.cli.ok("up", "--yes", "--stack", "staging")
+    backend = world.state()["instances"][f"{world.environment_id('staging')}:{world.service_id('backend')}"]
+    assert backend["healthcheckPath"] == "/health" and backend["numReplicas"] == 1
+    world.cli.ok("preview", "--refresh", "--expect-no-changes", "--stack", "staging")
+
+    # A service deleted out of band is recreated on the next up.
+    world.dashboard(
+        "mutation($s: String!, $e: String) { serviceDelete(id: $s, environmentId: $e) }",
+        {"s": world.service_id("frontend"), "e": world.environment_id("staging")},
+    )
+    world.cli.ok("up", "--yes", "--refresh", "--stack", "staging")
+    assert "frontend" in {s["name"] for s in world.state()["services"].values()}
+    world.cli.ok("preview", "--refresh", "--expect-no-changes", "--stack", "staging")
+
+    # 5. destroy leaves nothing behind
+    world.cli.ok("destroy", "--yes", "--stack", "staging")
+    assert {k: len(v) for k, v in world.state().items() if k != "behaviours"} == {
+        "projects": 0,
+        "environments": 0,
+        "services": 0,
+        "instances": 0,
+        "variables": 0,
+        "deployments": 0,
+    }
+
+
+def test_staging_and_prod_share_a_project_and_destroying_staging_keeps_prod(world):
+    world.init_stack("staging")
+    world.cli.ok("up", "--yes", "--stack", "staging")
+    project_id = json.loads(world.cli.ok("stack", "output", "--json", "--stack", "staging"))["project_id"]
+
+    world.init_stack("prod")
+    world.cli.ok("config", "set", "--path", "--stack", "prod", "mvs:environment.railway.project_id", project_id)
+    world.cli.ok("up", "--yes", "--stack", "prod")
+    state = world.state()
+    assert len(state["projects"]) == 1
+    assert sorted(e["name"] for e in state["environments"].values()) == ["prod", "staging"]
+    prod_backend = state["instances"][f"{world.environment_id('prod')}:{world.service_id('backend')}"]
+    assert prod_backend["numReplicas"] == 2 and prod_backend["restartPolicyMaxRetries"] == 3
+    prod_deployments = {
+        d for d, v in state["deployments"].items() if v["environmentId"] == world.environment_id("prod")
+    }
+
+    world.cli.ok("destroy", "--yes", "--stack", "staging")
+    state = world.state()
+    assert [e["name"] for e in state["environments"].values()] == ["prod"]
+    assert sorted(s["name"] for s in state["services"].values()) == ["Postgres", "backend", "frontend"]
+    assert prod_deployments <= set(state["deployments"]), "prod's deployments are untouched"
+    world.cli.ok("preview", "--refresh", "--expect-no-changes", "--stack", "prod")
+
+    refused = world.cli.run("destroy", "--yes", "--stack", "prod")
+    assert refused.returncode != 0
+    assert "protect" in refused.stdout + refused.stderr
+    assert len(world.state()["services"]) == 3, "nothing of prod's database was deleted"
+
+
+def test_a_crashing_deployment_fails_the_up_with_its_status_and_a_rollback_hint(world):
+    world.init_stack("staging")
+    world.admin("behaviour", {"service": "backend", "outcome": "CRASHED"})
+    result = world.cli.run("up", "--yes", "--stack", "staging")
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "of service backend ended CRASHED" in output
+    assert "To roll back" in output
+    assert "frontend" not in {
+        world.state()["services"][d["serviceId"]]["name"] for d in world.state()["deployments"].values()
+    }, "the frontend waits for a healthy backend"
+
+
+def test_up_converges_through_injected_5xx_and_429_without_duplicates(world):
+    world.init_stack("staging")
+    world.admin(
+        "faults",
+        {
+            "seed": 7,
+            "rules": [
+                {"kind": "error", "status": 503, "probability": 0.1},
+                {"kind": "rate_limit", "probability": 0.1, "retry_after": 1},
+                {"kind": "fail_after_commit", "operations": ["serviceCreate"], "count": 1},
+            ],
+        },
+    )
+    for _ in range(3):  # an up may stop on a fault that outlasts the retries; the next one continues
+        if world.cli.run("up", "--yes", "--stack", "staging").returncode == 0:
+            break
+    world.admin("faults", {"rules": []})
+    faults = Counter(e["fault"] for e in world.requests() if e["fault"])
+    assert faults["error"] > 0 and faults["rate_limit"] > 0 and faults["fail_after_commit"] == 1
+    names = [s["name"] for s in world.state()["services"].values()]
+    assert sorted(names) == ["Postgres", "backend", "frontend"], "no duplicate services"
+    assert len(world.state()["projects"]) == 1 and len(world.state()["environments"]) == 1
+    world.cli.ok("preview", "--refresh", "--expect-no-changes", "--stack", "staging")
+
+
+def test_no_token_stops_before_any_request(world):
+    world.init_stack("staging")
+    del world.cli.env["RAILWAY_API_TOKEN"]
+    result = world.cli.run("preview", "--stack", "staging")
+    assert result.returncode != 0
+    assert "RAILWAY_API_TOKEN" in result.stdout + result.stderr
+    assert world.requests() == []
+
+
+def test_a_wrong_token_names_the_variable_to_fix(world):
+    world.init_stack("staging")
+    world.cli.env["RAILWAY_API_TOKEN"] = "not-a-real-token"
+    result = world.cli.run("up", "--yes", "--stack", "staging")
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "Not Authorized: check RAILWAY_API_TOKEN" in output
+    assert "not-a-real-token" not in output
+    assert world.state()["projects"] == {}
