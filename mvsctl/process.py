@@ -36,6 +36,6 @@ def run(
     return completed.stdout or ""
 
 
-def run_attached(command: Sequence[str], *, cwd: str | None = None) -> int:
+def run_attached(command: Sequence[str], *, cwd: str | None = None, env: Mapping[str, str] | None = None) -> int:
     """Run `command` on the user's terminal (for interactive `pulumi up`); return its exit code."""
-    return subprocess.run(list(command), cwd=cwd, check=False).returncode
+    return subprocess.run(list(command), cwd=cwd, env=dict(env) if env is not None else None, check=False).returncode

@@ -29,6 +29,21 @@ def redact(value: Any, key: str = "") -> Any:
     return value
 
 
+def redact_maps(variables: Any, document: Any) -> Any:
+    """Redact operation variables typed EnvironmentVariables too, whatever the client named them."""
+    if not isinstance(variables, dict):
+        return variables
+    names = set()
+    for definition in document.definitions:
+        for node in getattr(definition, "variable_definitions", None) or ():
+            type_node = node.type
+            while hasattr(type_node, "type"):  # unwrap NonNull and List
+                type_node = type_node.type
+            if type_node.name.value == "EnvironmentVariables":
+                names.add(node.variable.name.value)
+    return {k: redact(v, "variables") if k in names and isinstance(v, dict) else v for k, v in variables.items()}
+
+
 class RequestLog:
     def __init__(self, path: Path | None):
         self.path = path

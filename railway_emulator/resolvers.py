@@ -180,11 +180,12 @@ class Root:
 
     def _render(self, environment_id: str, value: str) -> str:
         """Resolve `${{Service.VAR}}` references the way Railway renders them for a deployment."""
+        project_id = self.state["environments"][environment_id]["projectId"]
 
         def replace(match: re.Match[str]) -> str:
             service_name, var = match.group(1), match.group(2)
             for service in self.state["services"].values():
-                if service["name"] == service_name:
+                if service["name"] == service_name and service["projectId"] == project_id:
                     return self.state["variables"].get(variables_key(environment_id, service["id"]), {}).get(var, "")
             return ""
 

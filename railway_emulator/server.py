@@ -33,7 +33,7 @@ from components.railway.schema import load_schema
 
 from .faults import Faults
 from .ratelimit import RateLimiter
-from .requestlog import RequestLog, redact
+from .requestlog import RequestLog, redact, redact_maps
 from .resolvers import NOT_AUTHORIZED, Caller, EmulatorError, Root
 from .store import Store
 
@@ -87,6 +87,8 @@ class Emulator:
             request = json.loads(body or b"{}")
         except json.JSONDecodeError:
             request = {}
+        if not isinstance(request, dict):
+            request = {}  # answered below as a request without a query (400)
         query, variables = request.get("query"), request.get("variables") or {}
         operation_name = request.get("operationName")
         entry: dict[str, Any] = {"operation": operation_name, "variables": redact(variables), "fault": None}
@@ -112,6 +114,7 @@ class Emulator:
                     d.name.value for d in document.definitions if isinstance(d, OperationDefinitionNode) and d.name
                 ]
                 entry["operation"] = operation_name or (names[0] if len(names) == 1 else None)
+                entry["variables"] = redact_maps(entry["variables"], document)
             except GraphQLSyntaxError:
                 document = None
 
@@ -226,6 +229,7 @@ class Emulator:
 def make_handler(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # headers and body go out in two writes
 
         def log_message(self, format: str, *args: Any) -> None:
             return
@@ -275,7 +279,7 @@ class EmulatorServer:
         self.emulator = emulator
         self.httpd = ThreadingHTTPServer((host, port), make_handler(emulator))
         self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     @property
     def url(self) -> str:

@@ -184,12 +184,14 @@ class RailwayClient:
         except ValueError:
             raise RailwayError("the answer is not JSON", name, response.status_code) from None
         errors = body.get("errors") or []
+        if response.status_code in (401, 403):
+            raise RailwayNotAuthorized(
+                f"Not Authorized: check {ACCOUNT_TOKEN_ENV} or {PROJECT_TOKEN_ENV}", name, response.status_code
+            )
         if response.status_code == 400 or (response.status_code >= 400 and errors):
             first = errors[0] if errors else {}
             code = first.get("extensions", {}).get("code")
             raise RailwayRequestInvalid(first.get("message", "bad request"), name, response.status_code, code)
-        if response.status_code in (401, 403):
-            raise RailwayNotAuthorized("Not Authorized", name, response.status_code)
         if errors:
             message = errors[0].get("message", "unknown error")
             code = errors[0].get("extensions", {}).get("code")

@@ -39,7 +39,7 @@ def _load(path: Path) -> Operation:
     is_mutation = definitions[0].operation.value == "mutation"
     if ("mutation" in header) != is_mutation:
         raise ValueError(f"{path.name}: the header says {header!r} but the document is not")
-    retry_safe = not is_mutation or "retry-safe" in header
+    retry_safe = not is_mutation or any(part.strip().startswith("retry-safe") for part in header.split(",")[1:])
     return Operation(path.stem, text, is_mutation, retry_safe)
 
 

@@ -1,0 +1,90 @@
+"""`./mvs rehearse STACK`: a Railway stack's `pulumi up`, offline, against the emulator.
+
+It needs no Docker, no internet and no Railway account. It runs on a copy of the project with
+its own state backend and throwaway secrets, so the real stack files and state are untouched,
+and it ends with the number of Railway requests the run made.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import tempfile
+from collections import Counter
+from pathlib import Path
+
+import yaml
+
+from components.spec import NAMESPACE
+from railway_emulator.requestlog import read_log
+from railway_emulator.server import DEFAULT_TOKEN, Emulator, EmulatorServer
+
+from .process import run, run_attached
+from .pulumi_cli import PROJECT_ROOT
+
+PROGRAM_FILES = ("__main__.py", "components", "stacks")
+
+
+def copy_program(destination: Path, source: Path = PROJECT_ROOT) -> Path:
+    """A runnable copy of the Pulumi program whose Pulumi.yaml uses this checkout's venv."""
+    destination.mkdir(parents=True, exist_ok=True)
+    for name in PROGRAM_FILES:
+        path = source / name
+        if path.is_dir():
+            shutil.copytree(path, destination / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(path, destination / name)
+    write_pulumi_yaml(destination, "mvs", "stackConfigDir: stacks\n", source / "venv")
+    return destination
+
+
+def write_pulumi_yaml(directory: Path, name: str, extra: str = "", venv: Path = PROJECT_ROOT / "venv") -> None:
+    (directory / "Pulumi.yaml").write_text(
+        f"name: {name}\nruntime:\n  name: python\n  options:\n    toolchain: pip\n    virtualenv: {venv}\n{extra}"
+    )
+
+
+def strip_secrets(stack_file: Path) -> None:
+    """Drop encrypted values and the salt: they belong to the real stack's passphrase."""
+    document = yaml.safe_load(stack_file.read_text())
+    config = document.get("config", {})
+    document["config"] = {k: v for k, v in config.items() if not (isinstance(v, dict) and "secure" in v)}
+    document.pop("encryptionsalt", None)
+    stack_file.write_text(yaml.safe_dump(document, sort_keys=False))
+
+
+def rehearse(stack: str, spec_secret_names: set[str], pulumi_args: list[str]) -> int:
+    workdir = Path(tempfile.mkdtemp(prefix=f"mvs-rehearsal-{stack}-"))
+    program = copy_program(workdir / "program")
+    strip_secrets(program / "stacks" / f"Pulumi.{stack}.yaml")
+    log_path = workdir / "requests.jsonl"
+    server = EmulatorServer(Emulator(state_path=workdir / "railway.json", log_path=log_path)).start()
+    (workdir / "state").mkdir()
+    env = {
+        **os.environ,
+        "PULUMI_BACKEND_URL": f"file://{workdir / 'state'}",
+        "PULUMI_CONFIG_PASSPHRASE": secrets.token_urlsafe(16),
+        "RAILWAY_API_TOKEN": DEFAULT_TOKEN,
+        "RAILWAY_API_ENDPOINT": server.url,
+    }
+    env.pop("PULUMI_CONFIG_PASSPHRASE_FILE", None)
+    env.pop("RAILWAY_TOKEN", None)
+    try:
+        print(f"rehearsal: Railway emulator at {server.url}; work files in {workdir}")
+        run(["pulumi", "stack", "init", stack, "--non-interactive"], cwd=str(program), env=env)
+        for name in sorted(spec_secret_names):
+            run(
+                ["pulumi", "config", "set", "--secret", "--stack", stack, f"{NAMESPACE}:{name}", "--non-interactive"],
+                input_text=secrets.token_urlsafe(24),
+                cwd=str(program),
+                env=env,
+            )
+        run(["pulumi", "config", "set", "--stack", stack, "railway:pollSeconds", "0.05"], cwd=str(program), env=env)
+        code = run_attached(["pulumi", "up", "--stack", stack, *pulumi_args], cwd=str(program), env=env)
+    finally:
+        server.stop()
+    counts = Counter(entry["operation"] for entry in read_log(log_path))
+    summary = ", ".join(f"{name} {count}" for name, count in sorted(counts.items()))
+    print(f"rehearsal: {sum(counts.values())} Railway requests ({summary or 'none'})")
+    return code
