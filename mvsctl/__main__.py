@@ -14,12 +14,14 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 
 from components.errors import DeclarationError, MvsError
+from components.railway.operations import operations
 from components.spec import EnvironmentSpec
 from components.stack_config import load_stack_file, stack_file
 
-from . import schema
+from . import railway_schema, schema
 from .dev_secrets import ensure_dev_secrets
 from .docker_engine import docker_host, unreachable_message, unreachable_reason
 from .process import run_attached
@@ -97,6 +99,17 @@ def cmd_rehearse(args: argparse.Namespace) -> int:
     return rehearse(args.stack, spec.secret_names(), args.pulumi_args)
 
 
+def cmd_railway_schema(args: argparse.Namespace) -> int:
+    path = railway_schema.fetch_schema(args.out, args.endpoint)
+    print(f"wrote {path}")
+    problems = railway_schema.operation_problems(path)
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    count = len(operations())
+    print(f"{count - len({p.split(':')[0] for p in problems})} of {count} operations fit the live schema")
+    return 1 if problems else 0
+
+
 def cmd_pulumi_verb(verb: str):
     def command(args: argparse.Namespace) -> int:
         validate_stack(args.stack)
@@ -108,6 +121,11 @@ def cmd_pulumi_verb(verb: str):
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="mvs", description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     commands = root.add_subparsers(dest="command", required=True)
+
+    live_schema = commands.add_parser("railway-schema", help="fetch Railway's schema and check our operations")
+    live_schema.add_argument("--out", type=Path, default=PROJECT_ROOT / ".state" / "railway.schema.json")
+    live_schema.add_argument("--endpoint", help="default: RAILWAY_API_ENDPOINT or Railway's public endpoint")
+    live_schema.set_defaults(run=cmd_railway_schema)
 
     validate = commands.add_parser("validate", help="check stack files")
     validate.add_argument("stacks", nargs="*")

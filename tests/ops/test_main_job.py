@@ -59,3 +59,22 @@ def test_validate_reports_every_default_stack(tmp_path):
 def test_the_committed_json_schema_is_current(tmp_path):
     result = run_mvs("schema", "--check", env=isolated_env(tmp_path))
     assert result.returncode == 0, result.stderr
+
+
+def test_rehearse_staging_offline_leaves_the_real_stack_untouched(tmp_path):
+    stack_file = ROOT / "stacks" / "Pulumi.staging.yaml"
+    before = stack_file.read_text()
+    env = isolated_env(tmp_path)
+    env.pop("RAILWAY_API_TOKEN", None)
+    result = run_mvs("rehearse", "staging", "--yes", env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "+ 16 created" in result.stdout
+    assert "serviceInstanceDeployV2 3" in result.stdout
+    assert stack_file.read_text() == before
+    assert not (tmp_path / "state").exists() or list((tmp_path / "state").iterdir()) == []
+
+
+def test_rehearse_refuses_a_local_stack(tmp_path):
+    result = run_mvs("rehearse", "dev", env=isolated_env(tmp_path))
+    assert result.returncode == 2
+    assert "rehearsals are for Railway stacks" in result.stderr
