@@ -41,7 +41,6 @@ class ServiceProvider(RailwayProvider):
                     service = self._find(client, props["project_id"], props["name"])
                     if service is None:
                         raise
-            client.execute("serviceInstance", {"environmentId": props["environment_id"], "serviceId": service["id"]})
         return CreateResult(service["id"], self._outputs(service["id"], props))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:

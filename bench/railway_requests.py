@@ -1,0 +1,118 @@
+"""Railway requests and apply time for the prod stack, against the emulator.
+
+    venv/bin/python -m bench.railway_requests [--latency-ms 100]
+
+Prints the requests each operation sends (up from empty, no-op preview, no-op refresh,
+one-variable change) from the emulator's request log, and the wall time of `up` from empty with
+injected latency on every request, next to the critical-path bound: the depth of the resource
+dependency chain times the latency. Numbers are reported, not asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+from railway_emulator.requestlog import read_log
+from railway_emulator.server import DEFAULT_TOKEN, Emulator, EmulatorServer
+from tests.engine.cli import PulumiCLI, copy_project, write_pulumi_yaml
+
+SECRETS = {"mvs:dbPassword": "bench-db", "mvs:sessionSecret": "bench-session"}
+
+
+def world(tmp: Path) -> tuple[EmulatorServer, PulumiCLI, Path]:
+    log = tmp / "requests.jsonl"
+    server = EmulatorServer(Emulator(log_path=log)).start()
+    project = copy_project(["__main__.py", "components", "stacks"], tmp / "mvs")
+    write_pulumi_yaml(project, "mvs", "stackConfigDir: stacks\n")
+    cli = PulumiCLI(project, tmp)
+    cli.env.update({"RAILWAY_API_TOKEN": DEFAULT_TOKEN, "RAILWAY_API_ENDPOINT": server.url})
+    cli.ok("stack", "init", "prod")
+    for key, value in SECRETS.items():
+        cli.ok("config", "set", "--secret", "--stack", "prod", key, input_text=value)
+    cli.ok("config", "set", "--stack", "prod", "railway:pollSeconds", "0.01")
+    return server, cli, log
+
+
+def measured(log: Path, action) -> tuple[int, Counter, float]:
+    before = len(read_log(log))
+    started = time.monotonic()
+    action()
+    seconds = time.monotonic() - started
+    entries = read_log(log)[before:]
+    return len(entries), Counter(e["operation"] for e in entries), seconds
+
+
+def chain_depth(resources: list[dict]) -> int:
+    """Resources on the longest dependency chain among Railway resources."""
+    by_urn = {r["urn"]: r for r in resources if r["type"].startswith("pulumi-python:dynamic")}
+    memo: dict[str, int] = {}
+
+    def depth(urn: str) -> int:
+        if urn not in memo:
+            deps = [d for d in by_urn[urn].get("dependencies", []) if d in by_urn]
+            memo[urn] = 1 + max((depth(d) for d in deps), default=0)
+        return memo[urn]
+
+    return max(depth(u) for u in by_urn)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--latency-ms", type=int, default=100)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        server, cli, log = world(Path(tmp))
+        try:
+            rows = []
+            count, ops, up_seconds = measured(log, lambda: cli.ok("up", "--yes", "--stack", "prod"))
+            rows.append(("up from empty", count, ops))
+            count, ops, _ = measured(log, lambda: cli.ok("preview", "--expect-no-changes", "--stack", "prod"))
+            rows.append(("no-op preview", count, ops))
+            count, ops, _ = measured(log, lambda: cli.ok("refresh", "--yes", "--skip-preview", "--stack", "prod"))
+            rows.append(("no-op refresh", count, ops))
+            cli.ok("config", "set", "--path", "--stack", "prod", "mvs:environment.services.backend.env.LOG_LEVEL", "info")
+            count, ops, _ = measured(log, lambda: cli.ok("up", "--yes", "--stack", "prod"))
+            rows.append(("one-variable change", count, ops))
+            resources = cli.resources("prod")
+        finally:
+            server.stop()
+
+    railway_resources = [r for r in resources if r["type"].startswith("pulumi-python:dynamic")]
+    depth = chain_depth(resources)
+    print(f"prod stack: {len(railway_resources)} Railway resources, dependency chain depth {depth}")
+    print(f"{'operation':<22}{'requests':>9}  by operation")
+    for name, count, ops in rows:
+        detail = ", ".join(f"{k} {v}" for k, v in sorted(ops.items())) or "-"
+        print(f"{name:<22}{count:>9}  {detail}")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        server, cli, log = world(Path(tmp))
+        server.emulator.faults.configure([{"kind": "latency", "latency_ms": args.latency_ms}])
+        try:
+            count, _, seconds = measured(log, lambda: cli.ok("up", "--yes", "--stack", "prod"))
+        finally:
+            server.stop()
+    bound = depth * args.latency_ms / 1000
+    print(
+        json.dumps(
+            {
+                "latency_ms": args.latency_ms,
+                "up_seconds_no_latency": round(up_seconds, 2),
+                "up_seconds_with_latency": round(seconds, 2),
+                "requests": count,
+                "critical_path_bound_seconds": bound,
+                "ratio_to_bound": round(seconds / bound, 2),
+                "ratio_of_added_time_to_bound": round((seconds - up_seconds) / bound, 2),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
