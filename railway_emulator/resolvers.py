@@ -97,7 +97,16 @@ class Root:
     # ---- views ---------------------------------------------------------------------------
 
     def _environment_view(self, environment: dict[str, Any]) -> dict[str, Any]:
-        return {**environment, "canAccess": True, "unmergedChangesCount": 0}
+        instances = [v for v in self.state["volume_instances"].values() if v["environmentId"] == environment["id"]]
+        return {
+            **environment,
+            "canAccess": True,
+            "unmergedChangesCount": 0,
+            "volumeInstances": lambda _info, **_args: connection([self._volume_instance_view(v) for v in instances]),
+        }
+
+    def _volume_instance_view(self, instance: dict[str, Any]) -> dict[str, Any]:
+        return {**instance, "volume": dict(self.state["volumes"][instance["volumeId"]])}
 
     def _project_view(self, project: dict[str, Any]) -> dict[str, Any]:
         pid = project["id"]
@@ -302,8 +311,9 @@ class Root:
         for table in ("instances", "variables"):
             for key in [k for k in self.state[table] if k.startswith(f"{environment_id}:")]:
                 del self.state[table][key]
-        for deployment_id in [d for d, v in self.state["deployments"].items() if v["environmentId"] == environment_id]:
-            del self.state["deployments"][deployment_id]
+        for table in ("deployments", "volume_instances", "service_domains", "custom_domains"):
+            for key in [k for k, v in self.state[table].items() if v["environmentId"] == environment_id]:
+                del self.state[table][key]
 
     def environmentDelete(self, _info, id: str) -> bool:
         self._require_account()
@@ -371,6 +381,16 @@ class Root:
                 for deployment in self.state["deployments"].values():
                     if deployment["serviceId"] == id and deployment["environmentId"] == environment_id:
                         deployment["status"] = "REMOVED"
+                for table in ("service_domains", "custom_domains"):
+                    for key in [
+                        k
+                        for k, v in self.state[table].items()
+                        if v["serviceId"] == id and v["environmentId"] == environment_id
+                    ]:
+                        del self.state[table][key]
+                for volume_instance in self.state["volume_instances"].values():
+                    if volume_instance["serviceId"] == id and volume_instance["environmentId"] == environment_id:
+                        volume_instance["serviceId"] = None  # detached, data kept
             if not any(i["serviceId"] == id for i in self.state["instances"].values()):
                 del self.state["services"][id]
             self.store.save()
@@ -446,3 +466,211 @@ class Root:
             start_deployment(self.state, target["serviceId"], target["environmentId"], rollback_of=target)
             self.store.save()
             return True
+
+    # ---- volumes -------------------------------------------------------------------------
+
+    DEFAULT_VOLUME_MB = 5000  # Railway's Hobby default
+
+    def volumeCreate(self, _info, input: dict[str, Any]) -> dict[str, Any]:
+        with self.store.lock:
+            project = self._project(input["projectId"])
+            environment_id = input.get("environmentId")
+            service_id = input.get("serviceId")
+            if environment_id is not None:
+                self._environment(environment_id)
+            if service_id is not None:
+                self._service(service_id)
+                for existing in self.state["volume_instances"].values():
+                    if existing["serviceId"] == service_id and existing["environmentId"] == environment_id:
+                        raise EmulatorError("Service already has a volume attached")
+            volume = {"id": new_id(), "name": f"volume-{len(self.state['volumes']) + 1}", "projectId": project["id"]}
+            volume["createdAt"] = now()
+            self.state["volumes"][volume["id"]] = volume
+            if environment_id is not None:
+                instance = {
+                    "id": new_id(),
+                    "volumeId": volume["id"],
+                    "environmentId": environment_id,
+                    "serviceId": service_id,
+                    "mountPath": input["mountPath"],
+                    "sizeMB": self.DEFAULT_VOLUME_MB,
+                    "currentSizeMB": 0.0,
+                    "region": input.get("region"),
+                    "state": "READY",
+                    "isPendingDeletion": False,
+                    "externalId": None,
+                    "createdAt": now(),
+                    "deletedAt": None,
+                }
+                self.state["volume_instances"][instance["id"]] = instance
+            self.store.save()
+            return dict(volume)
+
+    def _volume(self, volume_id: str) -> dict[str, Any]:
+        volume = self.state["volumes"].get(volume_id)
+        if volume is None:
+            raise not_found("Volume")
+        self.caller.check_project(volume["projectId"])
+        return volume
+
+    def volumeDelete(self, _info, volumeId: str) -> bool:
+        with self.store.lock:
+            self._volume(volumeId)
+            del self.state["volumes"][volumeId]
+            for key in [k for k, v in self.state["volume_instances"].items() if v["volumeId"] == volumeId]:
+                del self.state["volume_instances"][key]
+            self.store.save()
+            return True
+
+    def volumeInstanceUpdate(
+        self,
+        _info,
+        volumeId: str,
+        input: dict[str, Any],
+        environmentId: str | None = None,
+    ) -> bool:
+        with self.store.lock:
+            self._volume(volumeId)
+            instances = [
+                v
+                for v in self.state["volume_instances"].values()
+                if v["volumeId"] == volumeId and environmentId in (None, v["environmentId"])
+            ]
+            if not instances:
+                raise not_found("VolumeInstance")
+            for instance in instances:
+                instance.update({k: v for k, v in input.items() if k in ("mountPath", "serviceId", "state")})
+            self.store.save()
+            return True
+
+    def environmentPatchCommit(
+        self,
+        _info,
+        environmentId: str,
+        patch: dict[str, Any] | None = None,
+        commitMessage: str | None = None,
+    ) -> str:
+        """Only the part the project uses: `volumes.<volumeId>.sizeMB` (grow only, as Railway allows)."""
+        with self.store.lock:
+            self._environment(environmentId)
+            for volume_id, change in ((patch or {}).get("volumes") or {}).items():
+                self._volume(volume_id)
+                for instance in self.state["volume_instances"].values():
+                    if instance["volumeId"] != volume_id or instance["environmentId"] != environmentId:
+                        continue
+                    size = change.get("sizeMB")
+                    if size is not None:
+                        if size < instance["sizeMB"]:
+                            raise EmulatorError("Volumes cannot be downsized", "BAD_USER_INPUT")
+                        instance["sizeMB"] = int(size)
+            self.store.save()
+            return new_id()
+
+    # ---- domains -------------------------------------------------------------------------
+
+    def serviceDomainCreate(self, _info, input: dict[str, Any]) -> dict[str, Any]:
+        with self.store.lock:
+            instance = self._instance(input["environmentId"], input["serviceId"])
+            service = self.state["services"][instance["serviceId"]]
+            environment = self.state["environments"][instance["environmentId"]]
+            label = f"{service['name'].lower()}-{environment['name']}-{new_id()[:6]}"
+            domain = {
+                "id": new_id(),
+                "domain": f"{label}.up.railway.app",
+                "suffix": "up.railway.app",
+                "targetPort": input.get("targetPort"),
+                "serviceId": service["id"],
+                "environmentId": environment["id"],
+                "projectId": service["projectId"],
+                "syncStatus": "ACTIVE",
+                "createdAt": now(),
+            }
+            self.state["service_domains"][domain["id"]] = domain
+            self.store.save()
+            return dict(domain)
+
+    def serviceDomainDelete(self, _info, id: str) -> bool:
+        with self.store.lock:
+            domain = self.state["service_domains"].get(id)
+            if domain is None:
+                raise not_found("ServiceDomain")
+            self.caller.check_project(domain["projectId"])
+            del self.state["service_domains"][id]
+            self.store.save()
+            return True
+
+    def customDomainCreate(self, _info, input: dict[str, Any]) -> dict[str, Any]:
+        with self.store.lock:
+            self._project(input["projectId"])
+            self._instance(input["environmentId"], input["serviceId"])
+            name = input["domain"].lower().rstrip(".")
+            if any(d["domain"] == name for d in self.state["custom_domains"].values()):
+                raise EmulatorError("Domain is already in use", "BAD_USER_INPUT")
+            labels = name.split(".")
+            host_label, zone = (labels[0], ".".join(labels[1:])) if len(labels) > 2 else ("@", name)
+            target = f"{new_id()[:8]}.up.railway.app"
+            domain = {
+                "id": new_id(),
+                "domain": name,
+                "targetPort": input.get("targetPort"),
+                "serviceId": input["serviceId"],
+                "environmentId": input["environmentId"],
+                "projectId": input["projectId"],
+                "syncStatus": "ACTIVE",
+                "isRailwayDomain": False,
+                "createdAt": now(),
+                "status": {
+                    "verified": False,
+                    "certificateStatus": "CERTIFICATE_STATUS_TYPE_VALIDATING_OWNERSHIP",
+                    "verificationDnsHost": f"_railway-verify.{host_label}" if host_label != "@" else "_railway-verify",
+                    "verificationToken": f"railway-verify={new_id().replace('-', '')}",
+                    "dnsRecords": [
+                        {
+                            "hostlabel": host_label,
+                            "fqdn": name,
+                            "zone": zone,
+                            "recordType": "DNS_RECORD_TYPE_CNAME",
+                            "purpose": "DNS_RECORD_PURPOSE_TRAFFIC_ROUTE",
+                            "requiredValue": target,
+                            "currentValue": "",
+                            "status": "DNS_RECORD_STATUS_REQUIRES_UPDATE",
+                        }
+                    ],
+                },
+            }
+            self.state["custom_domains"][domain["id"]] = domain
+            self.store.save()
+            return domain
+
+    def customDomainUpdate(self, _info, id: str, environmentId: str, targetPort: int | None = None) -> bool:
+        with self.store.lock:
+            domain = self.state["custom_domains"].get(id)
+            if domain is None or domain["environmentId"] != environmentId:
+                raise not_found("CustomDomain")
+            self.caller.check_project(domain["projectId"])
+            domain["targetPort"] = targetPort
+            self.store.save()
+            return True
+
+    def customDomainDelete(self, _info, id: str) -> bool:
+        with self.store.lock:
+            domain = self.state["custom_domains"].get(id)
+            if domain is None:
+                raise not_found("CustomDomain")
+            self.caller.check_project(domain["projectId"])
+            del self.state["custom_domains"][id]
+            self.store.save()
+            return True
+
+    def domains(self, _info, projectId: str, environmentId: str, serviceId: str) -> dict[str, Any]:
+        self._project(projectId)
+        self._instance(environmentId, serviceId)
+
+        def mine(table: str) -> list[dict[str, Any]]:
+            return [
+                dict(d)
+                for d in self.state[table].values()
+                if d["serviceId"] == serviceId and d["environmentId"] == environmentId
+            ]
+
+        return {"serviceDomains": mine("service_domains"), "customDomains": mine("custom_domains")}

@@ -21,6 +21,10 @@ EMPTY_STATE: dict[str, Any] = {
     "instances": {},  # "<environmentId>:<serviceId>" -> service instance settings
     "variables": {},  # "<environmentId>:<serviceId or ''>" -> {name: value}
     "deployments": {},
+    "volumes": {},
+    "volume_instances": {},
+    "service_domains": {},
+    "custom_domains": {},
     "behaviours": {},  # service name -> {"outcome": "SUCCESS" | "FAILED" | "CRASHED"}
 }
 

@@ -414,7 +414,7 @@ def test_an_unknown_input_field_raises_request_invalid(
 
 def test_an_operation_the_project_does_not_have_is_a_key_error(client: RailwayClient, request_log):
     with pytest.raises(KeyError):
-        client.execute("volumeCreate", {})
+        client.execute("bucketCreate", {})
     assert request_log() == []
 
 
