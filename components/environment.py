@@ -35,6 +35,9 @@ def build_environment(stack: str, spec: EnvironmentSpec, project_root: Path) -> 
         pulumi.export("project_id", railway.project.project_id)
         pulumi.export("environment_id", railway.environment.environment_id)
         pulumi.export("service_ids", railway.service_ids)
+        pulumi.export("urls", railway.urls)
+        pulumi.export("dns_records", railway.dns_records)
+        pulumi.export("connection_string", railway.connection_string)
         return railway
     environment = LocalStack(stack, spec, pulumi_secret, project_root)
     pulumi.export("urls", environment.urls)

@@ -17,13 +17,17 @@ import pulumi
 
 from ..spec import DATABASE, EnvironmentSpec, Service
 from .providers.deployment import Deployment, fingerprint
+from .providers.domains import CustomDomain, ServiceDomain
 from .providers.environment import Environment
 from .providers.instance import ServiceInstance
 from .providers.project import Project
 from .providers.service import Service as RailwayService
 from .providers.variables import Variables
+from .providers.volume import Volume
 
 POSTGRES_SERVICE = "Postgres"
+POSTGRES_DATA = "/var/lib/postgresql/data"
+POSTGRES_PORT = 5432
 POSTGRES_IMAGE = "ghcr.io/railwayapp-templates/postgres-ssl:{version}"
 RESTART_POLICY = {"on_failure": "ON_FAILURE", "always": "ALWAYS", "never": "NEVER"}
 
@@ -85,6 +89,8 @@ class RailwayStack(pulumi.ComponentResource):
         )
         self.deployments: dict[str, Deployment] = {}
         self.service_ids: dict[str, pulumi.Output[str]] = {}
+        self.urls: dict[str, pulumi.Output[str]] = {}
+        self.dns_records: dict[str, pulumi.Output[list]] = {}
 
         db = spec.database
         self._service(
@@ -95,12 +101,29 @@ class RailwayStack(pulumi.ComponentResource):
                 "POSTGRES_USER": db.user,
                 "POSTGRES_DB": db.name,
                 "POSTGRES_PASSWORD": secret(db.password_secret),
-                "PGDATA": "/var/lib/postgresql/data/pgdata",
+                "PGDATA": f"{POSTGRES_DATA}/pgdata",
                 "DATABASE_URL": "postgresql://${{POSTGRES_USER}}:${{POSTGRES_PASSWORD}}@"
-                "${{RAILWAY_PRIVATE_DOMAIN}}:5432/${{POSTGRES_DB}}",
+                f"${{{{RAILWAY_PRIVATE_DOMAIN}}}}:{POSTGRES_PORT}/${{{{POSTGRES_DB}}}}",
             },
             depends_on=[],
             protect=protect,
+            volume=(POSTGRES_DATA, db.volume_size_gb * 1000),
+        )
+        # Credentials as a secret output: the URL other tools use inside Railway's private network.
+        password = secret(db.password_secret)
+        self.connection_string = pulumi.Output.secret(
+            pulumi.Output.concat(
+                "postgresql://",
+                db.user,
+                ":",
+                password,
+                "@",
+                POSTGRES_SERVICE.lower(),
+                ".railway.internal:",
+                str(POSTGRES_PORT),
+                "/",
+                db.name,
+            )
         )
         for service_name in spec.startup_order():
             service = spec.services[service_name]
@@ -115,6 +138,9 @@ class RailwayStack(pulumi.ComponentResource):
                 variables,
                 depends_on=[self.deployments[dep] for dep in service.depends_on if dep in self.deployments],
                 protect=False,
+                port=service.port,
+                public=service.public,
+                custom_domains=service.custom_domains,
             )
 
         self.register_outputs(
@@ -122,6 +148,9 @@ class RailwayStack(pulumi.ComponentResource):
                 "project_id": self.project.project_id,
                 "environment_id": self.environment.environment_id,
                 "service_ids": self.service_ids,
+                "urls": self.urls,
+                "dns_records": self.dns_records,
+                "connection_string": self.connection_string,
             }
         )
 
@@ -133,6 +162,10 @@ class RailwayStack(pulumi.ComponentResource):
         variables: dict[str, Any],
         depends_on: list[pulumi.Resource],
         protect: bool,
+        volume: tuple[str, int] | None = None,
+        port: int | None = None,
+        public: bool = False,
+        custom_domains: list[str] = (),
     ) -> None:
         prefix = f"{self._name}-{key}"
         environment_id = self.environment.environment_id
@@ -146,6 +179,41 @@ class RailwayStack(pulumi.ComponentResource):
         instance = ServiceInstance(
             f"{prefix}-settings", service.service_id, environment_id, settings, opts=pulumi.ResourceOptions(parent=self)
         )
+        ready: list[pulumi.Resource] = [instance]
+        if volume is not None:
+            mount_path, size_mb = volume
+            ready.append(
+                Volume(
+                    f"{prefix}-volume",
+                    self.project.project_id,
+                    environment_id,
+                    service.service_id,
+                    mount_path,
+                    size_mb,
+                    opts=pulumi.ResourceOptions(parent=self, protect=protect),
+                )
+            )
+        if public and port is not None:
+            domain = ServiceDomain(
+                f"{prefix}-domain",
+                self.project.project_id,
+                environment_id,
+                service.service_id,
+                port,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            self.urls[key] = pulumi.Output.concat("https://", domain.domain)
+        for hostname in custom_domains:
+            custom = CustomDomain(
+                f"{prefix}-{hostname}",
+                self.project.project_id,
+                environment_id,
+                service.service_id,
+                hostname,
+                port,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            self.dns_records[hostname] = custom.dns_records
         secret_inside = any(isinstance(v, pulumi.Output) for v in variables.values())
         all_variables = pulumi.Output.all(**variables)
         vars_resource = Variables(
@@ -162,6 +230,6 @@ class RailwayStack(pulumi.ComponentResource):
             environment_id,
             railway_name,
             pulumi.Output.all(instance.applied_at, vars_resource.applied_at).apply(lambda marks: fingerprint(*marks)),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[instance, vars_resource, *depends_on]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*ready, vars_resource, *depends_on]),
         )
         self.service_ids[key] = service.service_id

@@ -41,6 +41,8 @@ SecretName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_-]{0
 SqlIdentifier = Annotated[str, StringConstraints(pattern=r"^[a-z_][a-z0-9_]{0,62}$")]
 ImageRef = Annotated[str, StringConstraints(min_length=1, max_length=512), AfterValidator(_pinned_image)]
 Port = Annotated[int, Field(ge=1, le=65535)]
+HOSTNAME_PATTERN = r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"
+Hostname = Annotated[str, StringConstraints(pattern=HOSTNAME_PATTERN, max_length=253)]
 Region = Literal[RAILWAY_REGIONS]  # type: ignore[valid-type]
 
 
@@ -123,6 +125,7 @@ class Service(Model):
         None, description="railway: commands run before each deployment (e.g. migrations)"
     )
     public: bool = True
+    custom_domains: list[Hostname] = Field([], description="railway: your own domains for this service")
     host_port: Port | None = Field(None, description="local target: port published on 127.0.0.1")
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from .models import UUID_PATTERN, EnvironmentSpec
+from .models import HOSTNAME_PATTERN, UUID_PATTERN, EnvironmentSpec
 
 # Friendlier words for the name patterns used in models.py.
 PATTERN_HELP = {
@@ -25,6 +25,7 @@ PATTERN_HELP = {
     r"^[a-z_][a-z0-9_]{0,62}$": "a SQL identifier: lowercase letters, digits and '_' (max 63)",
     r"^/[^\s]*$": "a path starting with '/' and without spaces",
     r"^v?\d+\.\d+\.\d+(?:[-+][A-Za-z0-9.-]+)?$": "a semantic version such as 2.0.3",
+    HOSTNAME_PATTERN: "a lowercase DNS name such as api.mvs.example",
     UUID_PATTERN: "a Railway id: a lowercase UUID such as 0b5e2b6c-3f1a-4c2e-9d1e-2a7c5b8e9f10",
     r"^[A-Za-z0-9][A-Za-z0-9 _-]{0,63}$": "a project name of letters, digits, ' ', '_' and '-' (max 64)",
 }

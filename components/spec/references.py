@@ -156,8 +156,8 @@ def _check_target_rules(target: Any, services: Mapping[str, Any], database: Mapp
                     str(replicas),
                     "1 on the local target (one container per service; replicas are for railway)",
                 )
-            for railway_only in ("region", "cron_schedule", "pre_deploy_command"):
-                if service.get(railway_only) is not None:
+            for railway_only in ("region", "cron_schedule", "pre_deploy_command", "custom_domains"):
+                if service.get(railway_only) not in (None, []):
                     yield (
                         f"services.{name}.{railway_only}",
                         repr(service[railway_only]),

@@ -95,6 +95,17 @@ def test_staging_lifecycle_against_the_emulator(world):
         5,
     )
     assert backend["region"] == "europe-west4-drams3a" and backend["numReplicas"] == 1
+    (volume,) = state["volume_instances"].values()
+    assert (volume["serviceId"], volume["mountPath"]) == (world.service_id("Postgres"), "/var/lib/postgresql/data")
+    assert volume["sizeMB"] == 10_000, "volume_size_gb 10 of staging"
+    outputs = json.loads(world.cli.ok("stack", "output", "--json", "--stack", "staging"))
+    assert outputs["connection_string"] == "[secret]"
+    assert sorted(outputs["urls"]) == ["backend", "frontend"]
+    assert all(url.startswith("https://") and url.endswith(".up.railway.app") for url in outputs["urls"].values())
+    shown = json.loads(world.cli.ok("stack", "output", "--json", "--show-secrets", "--stack", "staging"))
+    assert (
+        shown["connection_string"] == f"postgresql://mvs:{SECRETS['mvs:dbPassword']}@postgres.railway.internal:5432/mvs"
+    )
     variables = state["variables"][f"{world.environment_id('staging')}:{world.service_id('backend')}"]
     assert variables["DATABASE_URL"] == "${{Postgres.DATABASE_URL}}", "references stay unrendered"
     assert variables["SESSION_SECRET"] == SECRETS["mvs:sessionSecret"]
@@ -150,14 +161,8 @@ def test_staging_lifecycle_against_the_emulator(world):
 
     # 5. destroy leaves nothing behind
     world.cli.ok("destroy", "--yes", "--stack", "staging")
-    assert {k: len(v) for k, v in world.state().items() if k != "behaviours"} == {
-        "projects": 0,
-        "environments": 0,
-        "services": 0,
-        "instances": 0,
-        "variables": 0,
-        "deployments": 0,
-    }
+    leftovers = {table: len(rows) for table, rows in world.state().items() if table != "behaviours" and rows}
+    assert leftovers == {}
 
 
 def test_staging_and_prod_share_a_project_and_destroying_staging_keeps_prod(world):
@@ -176,18 +181,28 @@ def test_staging_and_prod_share_a_project_and_destroying_staging_keeps_prod(worl
     prod_deployments = {
         d for d, v in state["deployments"].items() if v["environmentId"] == world.environment_id("prod")
     }
+    prod_volumes = {
+        v["id"] for v in state["volume_instances"].values() if v["environmentId"] == world.environment_id("prod")
+    }
+    assert len(prod_volumes) == 1
+    assert {d["domain"] for d in state["custom_domains"].values()} == {"api.mvs.example", "mvs.example"}
+    records = json.loads(world.cli.ok("stack", "output", "--json", "--stack", "prod"))["dns_records"]
+    assert {r["type"] for r in records["api.mvs.example"]} == {"CNAME", "TXT"}
 
     world.cli.ok("destroy", "--yes", "--stack", "staging")
     state = world.state()
     assert [e["name"] for e in state["environments"].values()] == ["prod"]
     assert sorted(s["name"] for s in state["services"].values()) == ["Postgres", "backend", "frontend"]
     assert prod_deployments <= set(state["deployments"]), "prod's deployments are untouched"
+    assert prod_volumes == {v["id"] for v in state["volume_instances"].values()}, "prod's volume is untouched"
+    assert len(state["custom_domains"]) == 2
     world.cli.ok("preview", "--refresh", "--expect-no-changes", "--stack", "prod")
 
     refused = world.cli.run("destroy", "--yes", "--stack", "prod")
     assert refused.returncode != 0
     assert "protect" in refused.stdout + refused.stderr
     assert len(world.state()["services"]) == 3, "nothing of prod's database was deleted"
+    assert world.state()["volume_instances"], "prod's database volume survives"
 
 
 def test_a_crashing_deployment_fails_the_up_with_its_status_and_a_rollback_hint(world):

@@ -20,7 +20,7 @@ ENV = CONFIG_KEY
 TOP_LEVEL_KEYS = "target, release, database, services, backups, monitoring, railway"
 SERVICE_KEYS = (
     "port, build, start_command, health_check, restart, replicas, region, env, secrets, "
-    "database_url_env, depends_on, cron_schedule, pre_deploy_command, public, host_port"
+    "database_url_env, depends_on, cron_schedule, pre_deploy_command, public, custom_domains, host_port"
 )
 REGIONS = "'us-west2', 'us-east4-eqdc4a', 'europe-west4-drams3a' or 'asia-southeast1-eqsg3a'"
 
@@ -499,6 +499,22 @@ CASES: list[tuple[str, str, Mutation, str, str, str]] = [
         f"{ENV}.railway.project_id",
         "'my-project'",
         "a Railway id: a lowercase UUID",
+    ),
+    (
+        "custom-domain-not-a-hostname",
+        "staging",
+        lambda r: mutate(r, "services.frontend.custom_domains", ["https://mvs.example"]),
+        f"{ENV}.services.frontend.custom_domains[0]",
+        "'https://mvs.example'",
+        "a lowercase DNS name",
+    ),
+    (
+        "custom-domain-on-local",
+        "dev",
+        lambda r: mutate(r, "services.frontend.custom_domains", ["mvs.example"]),
+        f"{ENV}.services.frontend.custom_domains",
+        "['mvs.example']",
+        "no custom_domains on the local target",
     ),
     # monitoring
     (

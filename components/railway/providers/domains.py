@@ -1,0 +1,183 @@
+"""Domains of a service in one environment: Railway's own (`*.up.railway.app`) and custom ones.
+
+A custom domain's DNS records (the CNAME to create, the TXT verification record) are outputs,
+so whoever runs DNS can see what to set.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
+
+from ...errors import RailwayNotFound, RailwayOutcomeUnknown
+from .base import RailwayProvider, pick
+
+SCOPE = ("project_id", "environment_id", "service_id")
+
+
+def _scope(props: dict[str, Any]) -> dict[str, str]:
+    return {
+        "projectId": props["project_id"],
+        "environmentId": props["environment_id"],
+        "serviceId": props["service_id"],
+    }
+
+
+def dns_records(domain: dict[str, Any]) -> list[dict[str, Any]]:
+    status = domain.get("status") or {}
+    records = [
+        {"type": r["recordType"].removeprefix("DNS_RECORD_TYPE_"), "name": r["fqdn"], "value": r["requiredValue"]}
+        for r in status.get("dnsRecords") or []
+    ]
+    if status.get("verificationDnsHost") and status.get("verificationToken"):
+        zone = next((r["zone"] for r in status.get("dnsRecords") or []), "")
+        host = status["verificationDnsHost"]
+        records.append(
+            {"type": "TXT", "name": f"{host}.{zone}" if zone else host, "value": status["verificationToken"]}
+        )
+    return records
+
+
+class ServiceDomainProvider(RailwayProvider):
+    inputs = (*SCOPE, "target_port")
+    replace_on = (*SCOPE, "target_port")
+
+    def _outputs(self, props: dict[str, Any], domain: dict[str, Any]) -> dict[str, Any]:
+        return {**pick(props, self.inputs), "domain_id": domain["id"], "domain": domain["domain"]}
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        with self.client() as client:
+            existing = client.execute("domains", _scope(props))["domains"]["serviceDomains"]
+            if existing:
+                domain = existing[0]  # Railway gives a service one generated domain; adopt it
+            else:
+                create_input = {
+                    "environmentId": props["environment_id"],
+                    "serviceId": props["service_id"],
+                    "targetPort": props["target_port"],
+                }
+                try:
+                    domain = client.execute("serviceDomainCreate", {"input": create_input})["serviceDomainCreate"]
+                except RailwayOutcomeUnknown:
+                    made = client.execute("domains", _scope(props))["domains"]["serviceDomains"]
+                    if not made:
+                        raise
+                    domain = made[0]
+        return CreateResult(domain["id"], self._outputs(props, domain))
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        try:
+            with self.client() as client:
+                found = client.execute("domains", _scope(props))["domains"]["serviceDomains"]
+        except RailwayNotFound:
+            return ReadResult(None, {})
+        domain = next((d for d in found if d["id"] == id_), None)
+        if domain is None:
+            return ReadResult(None, {})
+        outs = self._outputs({**props, "target_port": domain["targetPort"]}, domain)
+        return ReadResult(id_, outs, pick(outs, self.inputs))
+
+    def delete(self, id_: str, _props: dict[str, Any]) -> None:
+        try:
+            with self.client() as client:
+                client.execute("serviceDomainDelete", {"id": id_})
+        except RailwayNotFound:
+            pass
+
+
+class CustomDomainProvider(RailwayProvider):
+    inputs = (*SCOPE, "domain", "target_port")
+    replace_on = (*SCOPE, "domain")
+
+    def _outputs(self, props: dict[str, Any], domain: dict[str, Any]) -> dict[str, Any]:
+        status = domain.get("status") or {}
+        return {
+            **pick(props, self.inputs),
+            "domain_id": domain["id"],
+            "dns_records": dns_records(domain),
+            "verified": bool(status.get("verified")),
+            "certificate_status": status.get("certificateStatus"),
+        }
+
+    def _find(self, client, props: dict[str, Any]) -> dict[str, Any] | None:
+        found = client.execute("domains", _scope(props))["domains"]["customDomains"]
+        return next((d for d in found if d["domain"] == props["domain"]), None)
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        with self.client() as client:
+            domain = self._find(client, props)
+            if domain is None:
+                create_input = {**_scope(props), "domain": props["domain"], "targetPort": props["target_port"]}
+                try:
+                    domain = client.execute("customDomainCreate", {"input": create_input})["customDomainCreate"]
+                except RailwayOutcomeUnknown:
+                    domain = self._find(client, props)
+                    if domain is None:
+                        raise
+        return CreateResult(domain["id"], self._outputs(props, domain))
+
+    def update(self, id_: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        with self.client() as client:
+            client.execute(
+                "customDomainUpdate",
+                {"id": id_, "environmentId": news["environment_id"], "targetPort": news["target_port"]},
+            )
+            domain = self._find(client, news)
+        if domain is None:
+            raise RailwayNotFound("CustomDomain not found", "domains")
+        return UpdateResult(self._outputs(news, domain))
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        try:
+            with self.client() as client:
+                found = client.execute("domains", _scope(props))["domains"]["customDomains"]
+        except RailwayNotFound:
+            return ReadResult(None, {})
+        domain = next((d for d in found if d["id"] == id_), None)
+        if domain is None:
+            return ReadResult(None, {})
+        outs = self._outputs({**props, "domain": domain["domain"], "target_port": domain["targetPort"]}, domain)
+        return ReadResult(id_, outs, pick(outs, self.inputs))
+
+    def delete(self, id_: str, _props: dict[str, Any]) -> None:
+        try:
+            with self.client() as client:
+                client.execute("customDomainDelete", {"id": id_})
+        except RailwayNotFound:
+            pass
+
+
+class ServiceDomain(Resource, module="railway", name="ServiceDomain"):
+    domain: pulumi.Output[str]
+
+    def __init__(self, name: str, project_id, environment_id, service_id, target_port: int, opts=None):
+        props = {
+            "project_id": project_id,
+            "environment_id": environment_id,
+            "service_id": service_id,
+            "target_port": target_port,
+            "domain_id": None,
+            "domain": None,
+        }
+        super().__init__(ServiceDomainProvider(), name, props, opts)
+
+
+class CustomDomain(Resource, module="railway", name="CustomDomain"):
+    dns_records: pulumi.Output[list]
+    verified: pulumi.Output[bool]
+
+    def __init__(self, name: str, project_id, environment_id, service_id, domain: str, target_port: int, opts=None):
+        props = {
+            "project_id": project_id,
+            "environment_id": environment_id,
+            "service_id": service_id,
+            "domain": domain,
+            "target_port": target_port,
+            "domain_id": None,
+            "dns_records": None,
+            "verified": None,
+            "certificate_status": None,
+        }
+        super().__init__(CustomDomainProvider(), name, props, opts)
