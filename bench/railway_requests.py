@@ -19,7 +19,7 @@ from pathlib import Path
 
 from railway_emulator.requestlog import read_log
 from railway_emulator.server import DEFAULT_TOKEN, Emulator, EmulatorServer
-from tests.engine.cli import PulumiCLI, copy_project, write_pulumi_yaml
+from tests.engine.cli import PulumiCLI, copy_program
 
 SECRETS = {"mvs:dbPassword": "bench-db", "mvs:sessionSecret": "bench-session"}
 
@@ -27,8 +27,7 @@ SECRETS = {"mvs:dbPassword": "bench-db", "mvs:sessionSecret": "bench-session"}
 def world(tmp: Path) -> tuple[EmulatorServer, PulumiCLI, Path]:
     log = tmp / "requests.jsonl"
     server = EmulatorServer(Emulator(log_path=log)).start()
-    project = copy_project(["__main__.py", "components", "stacks"], tmp / "mvs")
-    write_pulumi_yaml(project, "mvs", "stackConfigDir: stacks\n")
+    project = copy_program(tmp / "mvs")
     cli = PulumiCLI(project, tmp)
     cli.env.update({"RAILWAY_API_TOKEN": DEFAULT_TOKEN, "RAILWAY_API_ENDPOINT": server.url})
     cli.ok("stack", "init", "prod")
@@ -76,7 +75,9 @@ def main() -> None:
             rows.append(("no-op preview", count, ops))
             count, ops, _ = measured(log, lambda: cli.ok("refresh", "--yes", "--skip-preview", "--stack", "prod"))
             rows.append(("no-op refresh", count, ops))
-            cli.ok("config", "set", "--path", "--stack", "prod", "mvs:environment.services.backend.env.LOG_LEVEL", "info")
+            cli.ok(
+                "config", "set", "--path", "--stack", "prod", "mvs:environment.services.backend.env.LOG_LEVEL", "info"
+            )
             count, ops, _ = measured(log, lambda: cli.ok("up", "--yes", "--stack", "prod"))
             rows.append(("one-variable change", count, ops))
             resources = cli.resources("prod")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import shutil
 import tempfile
 from collections import Counter
 from pathlib import Path
@@ -21,28 +20,7 @@ from railway_emulator.requestlog import read_log
 from railway_emulator.server import DEFAULT_TOKEN, Emulator, EmulatorServer
 
 from .process import run, run_attached
-from .pulumi_cli import PROJECT_ROOT
-
-PROGRAM_FILES = ("__main__.py", "components", "stacks")
-
-
-def copy_program(destination: Path, source: Path = PROJECT_ROOT) -> Path:
-    """A runnable copy of the Pulumi program whose Pulumi.yaml uses this checkout's venv."""
-    destination.mkdir(parents=True, exist_ok=True)
-    for name in PROGRAM_FILES:
-        path = source / name
-        if path.is_dir():
-            shutil.copytree(path, destination / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(path, destination / name)
-    write_pulumi_yaml(destination, "mvs", "stackConfigDir: stacks\n", source / "venv")
-    return destination
-
-
-def write_pulumi_yaml(directory: Path, name: str, extra: str = "", venv: Path = PROJECT_ROOT / "venv") -> None:
-    (directory / "Pulumi.yaml").write_text(
-        f"name: {name}\nruntime:\n  name: python\n  options:\n    toolchain: pip\n    virtualenv: {venv}\n{extra}"
-    )
+from .workspace import copy_program
 
 
 def strip_secrets(stack_file: Path) -> None:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 from pathlib import Path
+
+from mvsctl.workspace import copy_program, copy_project, write_pulumi_yaml
+
+__all__ = ["PulumiCLI", "copy_program", "copy_project", "tools_available", "write_pulumi_yaml"]
 
 ROOT = Path(__file__).resolve().parents[2]
 TOOLS_BIN = ROOT / ".tools" / "bin"
@@ -57,22 +60,3 @@ class PulumiCLI:
 
     def resources(self, stack: str) -> list[dict]:
         return self.export_state(stack)["deployment"].get("resources") or []
-
-
-def copy_project(files: list[str], destination: Path, source: Path = ROOT) -> Path:
-    """Copy parts of a project and point its Pulumi.yaml at the repo's virtualenv."""
-    destination.mkdir(parents=True, exist_ok=True)
-    for name in files:
-        path = source / name
-        if path.is_dir():
-            shutil.copytree(path, destination / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(path, destination / name)
-    return destination
-
-
-def write_pulumi_yaml(directory: Path, name: str, extra: str = "") -> None:
-    (directory / "Pulumi.yaml").write_text(
-        f"name: {name}\nruntime:\n  name: python\n  options:\n    toolchain: pip\n"
-        f"    virtualenv: {ROOT / 'venv'}\n{extra}"
-    )

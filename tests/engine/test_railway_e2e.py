@@ -17,7 +17,7 @@ import pytest
 from railway_emulator.requestlog import read_log
 from railway_emulator.server import DEFAULT_TOKEN, Emulator, EmulatorServer
 
-from .cli import PulumiCLI, copy_project, tools_available, write_pulumi_yaml
+from .cli import PulumiCLI, copy_program, tools_available
 
 SECRETS = {"mvs:dbPassword": "db-Never-In-State-1", "mvs:sessionSecret": "session-Never-In-State-2"}
 
@@ -28,8 +28,7 @@ class RailwayWorld:
     def __init__(self, tmp_path: Path):
         self.log_path = tmp_path / "requests.jsonl"
         self.server = EmulatorServer(Emulator(log_path=self.log_path, state_path=tmp_path / "railway.json")).start()
-        project = copy_project(["__main__.py", "components", "stacks"], tmp_path / "mvs")
-        write_pulumi_yaml(project, "mvs", "stackConfigDir: stacks\n")
+        project = copy_program(tmp_path / "mvs")
         self.cli = PulumiCLI(project, tmp_path)
         self.cli.env.update({"RAILWAY_API_TOKEN": DEFAULT_TOKEN, "RAILWAY_API_ENDPOINT": self.server.url})
 
@@ -78,55 +77,63 @@ def operations(entries: list[dict]) -> Counter:
     return Counter(e["operation"] for e in entries)
 
 
-def test_staging_lifecycle_against_the_emulator(world):
-    world.init_stack("staging")
+# What each default stack declares for the backend and the database volume.
+EXPECTED = {
+    "staging": {"replicas": 1, "max_retries": 5, "volume_mb": 10_000},
+    "prod": {"replicas": 2, "max_retries": 3, "volume_mb": 50_000},
+}
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_lifecycle_against_the_emulator(world, stack):
+    expected = EXPECTED[stack]
+    world.init_stack(stack)
 
     # 1. up from empty
-    world.cli.ok("up", "--yes", "--stack", "staging")
+    world.cli.ok("up", "--yes", "--stack", stack)
     state = world.state()
     assert sorted(s["name"] for s in state["services"].values()) == ["Postgres", "backend", "frontend"]
-    assert [e["name"] for e in state["environments"].values()] == ["staging"]
+    assert [e["name"] for e in state["environments"].values()] == [stack]
     assert all(d["status"] == "SUCCESS" for d in state["deployments"].values())
-    backend = state["instances"][f"{world.environment_id('staging')}:{world.service_id('backend')}"]
+    backend = state["instances"][f"{world.environment_id(stack)}:{world.service_id('backend')}"]
     assert backend["source"] == {"image": "ghcr.io/mvs-app/backend:2.0.0"}
     assert (backend["healthcheckPath"], backend["restartPolicyType"], backend["restartPolicyMaxRetries"]) == (
         "/health",
         "ON_FAILURE",
-        5,
+        expected["max_retries"],
     )
-    assert backend["region"] == "europe-west4-drams3a" and backend["numReplicas"] == 1
+    assert backend["region"] == "europe-west4-drams3a" and backend["numReplicas"] == expected["replicas"]
     (volume,) = state["volume_instances"].values()
     assert (volume["serviceId"], volume["mountPath"]) == (world.service_id("Postgres"), "/var/lib/postgresql/data")
-    assert volume["sizeMB"] == 10_000, "volume_size_gb 10 of staging"
-    outputs = json.loads(world.cli.ok("stack", "output", "--json", "--stack", "staging"))
+    assert volume["sizeMB"] == expected["volume_mb"], "volume_size_gb of the stack"
+    outputs = json.loads(world.cli.ok("stack", "output", "--json", "--stack", stack))
     assert outputs["connection_string"] == "[secret]"
     assert sorted(outputs["urls"]) == ["backend", "frontend"]
     assert all(url.startswith("https://") and url.endswith(".up.railway.app") for url in outputs["urls"].values())
-    shown = json.loads(world.cli.ok("stack", "output", "--json", "--show-secrets", "--stack", "staging"))
+    shown = json.loads(world.cli.ok("stack", "output", "--json", "--show-secrets", "--stack", stack))
     assert (
         shown["connection_string"] == f"postgresql://mvs:{SECRETS['mvs:dbPassword']}@postgres.railway.internal:5432/mvs"
     )
-    variables = state["variables"][f"{world.environment_id('staging')}:{world.service_id('backend')}"]
+    variables = state["variables"][f"{world.environment_id(stack)}:{world.service_id('backend')}"]
     assert variables["DATABASE_URL"] == "${{Postgres.DATABASE_URL}}", "references stay unrendered"
     assert variables["SESSION_SECRET"] == SECRETS["mvs:sessionSecret"]
-    exported = json.dumps(world.cli.export_state("staging"))
+    exported = json.dumps(world.cli.export_state(stack))
     assert not [s for s in SECRETS.values() if s in exported], "secrets must be encrypted in state"
+    assert DEFAULT_TOKEN not in exported, "the Railway token never reaches state"
 
     # 2. a no-op preview passes and sends nothing to Railway
     before = len(world.requests())
-    world.cli.ok("preview", "--expect-no-changes", "--stack", "staging")
+    world.cli.ok("preview", "--expect-no-changes", "--stack", stack)
     assert len(world.requests()) == before
 
     # 3. one variable changes: exactly that in the preview, one upsert and one deployment on up
-    world.cli.ok(
-        "config", "set", "--path", "--stack", "staging", "mvs:environment.services.backend.env.LOG_LEVEL", "debug"
-    )
-    assert world.changes("staging") == [
-        ("update", "staging-backend-deployment"),
-        ("update", "staging-backend-variables"),
+    world.cli.ok("config", "set", "--path", "--stack", stack, "mvs:environment.services.backend.env.LOG_LEVEL", "debug")
+    assert world.changes(stack) == [
+        ("update", f"{stack}-backend-deployment"),
+        ("update", f"{stack}-backend-variables"),
     ]
     before = len(world.requests())
-    world.cli.ok("up", "--yes", "--stack", "staging")
+    world.cli.ok("up", "--yes", "--stack", stack)
     sent = operations(world.requests()[before:])
     assert sent["variableCollectionUpsert"] == 1 and sent["serviceInstanceDeployV2"] == 1
     assert sent["serviceInstanceUpdate"] == 0 and sent["variableDelete"] == 0
@@ -135,32 +142,37 @@ def test_staging_lifecycle_against_the_emulator(world):
     world.dashboard(
         "mutation($s: String!, $e: String!) { serviceInstanceUpdate(serviceId: $s, environmentId: $e, "
         'input: {healthcheckPath: "/changed-by-hand", numReplicas: 3}) }',
-        {"s": world.service_id("backend"), "e": world.environment_id("staging")},
+        {"s": world.service_id("backend"), "e": world.environment_id(stack)},
     )
     before = len(world.requests())
-    world.cli.ok("refresh", "--yes", "--skip-preview", "--stack", "staging")
+    world.cli.ok("refresh", "--yes", "--skip-preview", "--stack", stack)
     refresh_requests = len(world.requests()) - before
-    railway_resources = [r for r in world.cli.resources("staging") if r["type"].startswith("pulumi-python:dynamic")]
+    railway_resources = [r for r in world.cli.resources(stack) if r["type"].startswith("pulumi-python:dynamic")]
     assert refresh_requests <= len(railway_resources)
-    settings = next(r for r in world.cli.resources("staging") if r["urn"].endswith("staging-backend-settings"))
+    settings = next(r for r in world.cli.resources(stack) if r["urn"].endswith(f"{stack}-backend-settings"))
     assert settings["outputs"]["healthcheck_path"] == "/changed-by-hand"
-    assert ("update", "staging-backend-settings") in world.changes("staging")
-    world.cli.ok("up", "--yes", "--stack", "staging")
-    backend = world.state()["instances"][f"{world.environment_id('staging')}:{world.service_id('backend')}"]
-    assert backend["healthcheckPath"] == "/health" and backend["numReplicas"] == 1
-    world.cli.ok("preview", "--refresh", "--expect-no-changes", "--stack", "staging")
+    assert ("update", f"{stack}-backend-settings") in world.changes(stack)
+    world.cli.ok("up", "--yes", "--stack", stack)
+    backend = world.state()["instances"][f"{world.environment_id(stack)}:{world.service_id('backend')}"]
+    assert backend["healthcheckPath"] == "/health" and backend["numReplicas"] == expected["replicas"]
+    world.cli.ok("preview", "--refresh", "--expect-no-changes", "--stack", stack)
 
     # A service deleted out of band is recreated on the next up.
     world.dashboard(
         "mutation($s: String!, $e: String) { serviceDelete(id: $s, environmentId: $e) }",
-        {"s": world.service_id("frontend"), "e": world.environment_id("staging")},
+        {"s": world.service_id("frontend"), "e": world.environment_id(stack)},
     )
-    world.cli.ok("up", "--yes", "--refresh", "--stack", "staging")
+    world.cli.ok("up", "--yes", "--refresh", "--stack", stack)
     assert "frontend" in {s["name"] for s in world.state()["services"].values()}
-    world.cli.ok("preview", "--refresh", "--expect-no-changes", "--stack", "staging")
+    world.cli.ok("preview", "--refresh", "--expect-no-changes", "--stack", stack)
 
-    # 5. destroy leaves nothing behind
-    world.cli.ok("destroy", "--yes", "--stack", "staging")
+    # 5. destroy: staging leaves nothing behind; prod's protected database refuses
+    if stack == "prod":
+        refused = world.cli.run("destroy", "--yes", "--stack", stack)
+        assert refused.returncode != 0 and "protect" in refused.stdout + refused.stderr
+        assert world.state()["volume_instances"] and len(world.state()["services"]) == 3
+        return
+    world.cli.ok("destroy", "--yes", "--stack", stack)
     leftovers = {table: len(rows) for table, rows in world.state().items() if table != "behaviours" and rows}
     assert leftovers == {}
 

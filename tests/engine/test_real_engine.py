@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from .cli import ROOT, PulumiCLI, copy_project, tools_available, write_pulumi_yaml
+from .cli import ROOT, PulumiCLI, copy_program, copy_project, tools_available, write_pulumi_yaml
 
 SECRET_NOTE = "note-Never-In-State-42"
 PROGRAM = Path(__file__).parent / "program"
@@ -101,8 +101,7 @@ def test_a_provider_without_its_token_fails_clearly(records_stack):
 def project_stack(tmp_path):
     """This project's own program and stack files, in a copy so the repo's stack files stay clean."""
     assert tools_available(), "the Pulumi tools are missing: run ./mvs setup (the test command does)"
-    workdir = copy_project(["__main__.py", "components", "stacks"], tmp_path / "mvs")
-    write_pulumi_yaml(workdir, "mvs", "stackConfigDir: stacks\n")
+    workdir = copy_program(tmp_path / "mvs")
     cli = PulumiCLI(workdir, tmp_path)
     cli.ok("stack", "init", "dev")
     cli.ok("config", "set", "--secret", "--stack", "dev", "mvs:dbPassword", input_text="pw-Never-Shown")

@@ -7,14 +7,13 @@ import yaml
 
 from components.stack_config import load_stack_file
 from mvsctl.dev_secrets import ensure_dev_secrets
-from tests.engine.cli import PulumiCLI, copy_project, tools_available, write_pulumi_yaml
+from tests.engine.cli import PulumiCLI, copy_program, tools_available
 
 
 @pytest.fixture
 def dev_project(tmp_path, monkeypatch):
     assert tools_available(), "the Pulumi tools are missing: run ./mvs setup (the test command does)"
-    project = copy_project(["__main__.py", "components", "stacks"], tmp_path / "mvs")
-    write_pulumi_yaml(project, "mvs", "stackConfigDir: stacks\n")
+    project = copy_program(tmp_path / "mvs")
     cli = PulumiCLI(project, tmp_path)
     for key, value in cli.env.items():
         monkeypatch.setenv(key, value)

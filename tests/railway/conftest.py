@@ -6,7 +6,6 @@ RetryPolicy, so no test waits on a backoff and none asserts on wall-clock time.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,17 +25,8 @@ MAX_ATTEMPTS = 3
 
 
 def start_server(log_path: Path, state_path: Path) -> EmulatorServer:
-    """An EmulatorServer on a free loopback port, tuned for speed only (not for behaviour).
-
-    serve_forever() looks for a shutdown request every 0.5 s by default, which would make every
-    stop() cost half a second, so the thread polls faster. The handler writes headers and body in
-    two sends, which Nagle's algorithm and delayed ACKs turn into ~40 ms per request, so
-    TCP_NODELAY is set on the handler class make_handler() built for this server alone.
-    """
-    server = EmulatorServer(Emulator(log_path=log_path, state_path=state_path))
-    server.httpd.RequestHandlerClass.disable_nagle_algorithm = True
-    server.thread = threading.Thread(target=server.httpd.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
-    return server.start()
+    """An EmulatorServer on a free loopback port."""
+    return EmulatorServer(Emulator(log_path=log_path, state_path=state_path)).start()
 
 
 @dataclass

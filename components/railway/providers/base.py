@@ -14,6 +14,7 @@ from typing import Any
 
 from pulumi.dynamic import ConfigureRequest, DiffResult, ResourceProvider
 
+from ...errors import RailwayNotFound
 from ..client import RailwayClient, RailwayToken, RetryPolicy
 
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # how a preview's unknown values reach diff()
@@ -60,6 +61,23 @@ class RailwayProvider(ResourceProvider):
             else RailwayToken.from_env()
         )
         return RailwayClient(token, endpoint=self._settings.get("endpoint"), retry=RetryPolicy())
+
+    def call(self, operation: str, variables: dict[str, Any] | None = None, field: str | None = None) -> Any:
+        """One operation on a fresh client; returns its result field (by default, named like it)."""
+        with self.client() as client:
+            return client.execute(operation, variables)[field or operation]
+
+    def lookup(self, operation: str, variables: dict[str, Any] | None = None, field: str | None = None) -> Any:
+        """Like call(), but None when Railway answers "<Type> not found": for read(), where that
+        means the resource was deleted out of band."""
+        try:
+            return self.call(operation, variables, field)
+        except RailwayNotFound:
+            return None
+
+    def delete_quietly(self, operation: str, variables: dict[str, Any]) -> None:
+        """A delete that counts "already gone" as done."""
+        self.lookup(operation, variables)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         changed = changed_keys(olds, news, self.inputs)

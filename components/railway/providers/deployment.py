@@ -17,7 +17,7 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 
-from ...errors import MvsError, RailwayNotFound, RailwayOutcomeUnknown
+from ...errors import MvsError, RailwayOutcomeUnknown
 from .base import RailwayProvider, now_iso, pick
 
 SUCCEEDED = "SUCCESS"
@@ -86,10 +86,8 @@ class DeploymentProvider(RailwayProvider):
         return UpdateResult(self._deploy(news))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        try:
-            with self.client() as client:
-                deployment = client.execute("deployment", {"id": props.get("deployment_id") or id_})["deployment"]
-        except RailwayNotFound:
+        deployment = self.lookup("deployment", {"id": props.get("deployment_id") or id_})
+        if deployment is None:
             return ReadResult(None, {})
         outs = {**pick(props, self.inputs), "deployment_id": deployment["id"], "status": deployment["status"]}
         return ReadResult(id_, outs, pick(outs, self.inputs))

@@ -68,23 +68,15 @@ class ServiceDomainProvider(RailwayProvider):
         return CreateResult(domain["id"], self._outputs(props, domain))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        try:
-            with self.client() as client:
-                found = client.execute("domains", _scope(props))["domains"]["serviceDomains"]
-        except RailwayNotFound:
-            return ReadResult(None, {})
-        domain = next((d for d in found if d["id"] == id_), None)
+        found = self.lookup("domains", _scope(props)) or {"serviceDomains": []}
+        domain = next((d for d in found["serviceDomains"] if d["id"] == id_), None)
         if domain is None:
             return ReadResult(None, {})
         outs = self._outputs({**props, "target_port": domain["targetPort"]}, domain)
         return ReadResult(id_, outs, pick(outs, self.inputs))
 
     def delete(self, id_: str, _props: dict[str, Any]) -> None:
-        try:
-            with self.client() as client:
-                client.execute("serviceDomainDelete", {"id": id_})
-        except RailwayNotFound:
-            pass
+        self.delete_quietly("serviceDomainDelete", {"id": id_})
 
 
 class CustomDomainProvider(RailwayProvider):
@@ -130,23 +122,15 @@ class CustomDomainProvider(RailwayProvider):
         return UpdateResult(self._outputs(news, domain))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        try:
-            with self.client() as client:
-                found = client.execute("domains", _scope(props))["domains"]["customDomains"]
-        except RailwayNotFound:
-            return ReadResult(None, {})
-        domain = next((d for d in found if d["id"] == id_), None)
+        found = self.lookup("domains", _scope(props)) or {"customDomains": []}
+        domain = next((d for d in found["customDomains"] if d["id"] == id_), None)
         if domain is None:
             return ReadResult(None, {})
         outs = self._outputs({**props, "domain": domain["domain"], "target_port": domain["targetPort"]}, domain)
         return ReadResult(id_, outs, pick(outs, self.inputs))
 
     def delete(self, id_: str, _props: dict[str, Any]) -> None:
-        try:
-            with self.client() as client:
-                client.execute("customDomainDelete", {"id": id_})
-        except RailwayNotFound:
-            pass
+        self.delete_quietly("customDomainDelete", {"id": id_})
 
 
 class ServiceDomain(Resource, module="railway", name="ServiceDomain"):

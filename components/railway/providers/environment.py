@@ -7,7 +7,7 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, Resource
 
-from ...errors import RailwayNotFound, RailwayOutcomeUnknown
+from ...errors import RailwayOutcomeUnknown
 from .base import RailwayProvider, pick
 
 
@@ -38,20 +38,14 @@ class EnvironmentProvider(RailwayProvider):
             return CreateResult(existing["id"], _outputs(existing))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        try:
-            with self.client() as client:
-                environment = client.execute("environment", {"id": id_})["environment"]
-        except RailwayNotFound:
+        environment = self.lookup("environment", {"id": id_})
+        if environment is None:
             return ReadResult(None, {})
         outs = _outputs(environment)
         return ReadResult(id_, outs, pick(outs, self.inputs))
 
     def delete(self, id_: str, _props: dict[str, Any]) -> None:
-        try:
-            with self.client() as client:
-                client.execute("environmentDelete", {"id": id_})
-        except RailwayNotFound:
-            pass
+        self.delete_quietly("environmentDelete", {"id": id_})
 
 
 class Environment(Resource, module="railway", name="Environment"):

@@ -12,7 +12,6 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 
-from ...errors import RailwayNotFound
 from .base import RailwayProvider, applied_now, pick
 
 # our input name -> ServiceInstance / ServiceInstanceUpdateInput field
@@ -69,12 +68,10 @@ class ServiceInstanceProvider(RailwayProvider):
         return UpdateResult(self._apply(news))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        try:
-            with self.client() as client:
-                instance = client.execute(
-                    "serviceInstance", {"environmentId": props["environment_id"], "serviceId": props["service_id"]}
-                )["serviceInstance"]
-        except RailwayNotFound:
+        instance = self.lookup(
+            "serviceInstance", {"environmentId": props["environment_id"], "serviceId": props["service_id"]}
+        )
+        if instance is None:
             return ReadResult(None, {})
         current = {**pick(props, ("service_id", "environment_id")), **settings_from_api(instance)}
         return ReadResult(id_, {**current, "applied_at": props.get("applied_at")}, current)

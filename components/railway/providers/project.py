@@ -59,10 +59,8 @@ class ProjectProvider(RailwayProvider):
         return UpdateResult(_outputs(updated, bool(news.get("adopt_id")), news["first_environment"]))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        try:
-            with self.client() as client:
-                project = client.execute("project", {"id": id_})["project"]
-        except RailwayNotFound:
+        project = self.lookup("project", {"id": id_})
+        if project is None:
             return ReadResult(None, {})
         outs = _outputs(project, bool(props.get("adopt_id")), props.get("first_environment"))
         return ReadResult(id_, outs, pick(outs, self.inputs))

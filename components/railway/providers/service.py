@@ -13,7 +13,7 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, Resource
 
-from ...errors import RailwayNotFound, RailwayOutcomeUnknown
+from ...errors import RailwayOutcomeUnknown
 from .base import RailwayProvider, pick
 
 
@@ -44,22 +44,14 @@ class ServiceProvider(RailwayProvider):
         return CreateResult(service["id"], self._outputs(service["id"], props))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        try:
-            with self.client() as client:
-                instance = client.execute(
-                    "serviceInstance", {"environmentId": props["environment_id"], "serviceId": id_}
-                )["serviceInstance"]
-        except RailwayNotFound:
+        instance = self.lookup("serviceInstance", {"environmentId": props["environment_id"], "serviceId": id_})
+        if instance is None:
             return ReadResult(None, {})
         outs = self._outputs(id_, {**props, "name": instance["serviceName"]})
         return ReadResult(id_, outs, pick(outs, self.inputs))
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
-        try:
-            with self.client() as client:
-                client.execute("serviceDelete", {"id": id_, "environmentId": props["environment_id"]})
-        except RailwayNotFound:
-            pass
+        self.delete_quietly("serviceDelete", {"id": id_, "environmentId": props["environment_id"]})
 
 
 class Service(Resource, module="railway", name="Service"):

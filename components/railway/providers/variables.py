@@ -50,10 +50,8 @@ class VariablesProvider(RailwayProvider):
         return UpdateResult(self._write(news, olds.get("variables") or {}))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        try:
-            with self.client() as client:
-                current = client.execute("variables", {**self._scope(props), "unrendered": True})["variables"]
-        except RailwayNotFound:
+        current = self.lookup("variables", {**self._scope(props), "unrendered": True})
+        if current is None:
             return ReadResult(None, {})
         current_inputs = {**pick(props, self.inputs), "variables": dict(current)}
         return ReadResult(id_, {**current_inputs, "applied_at": props.get("applied_at")}, current_inputs)

@@ -106,11 +106,7 @@ class VolumeProvider(RailwayProvider):
         return ReadResult(id_, outs, pick(outs, self.inputs))
 
     def delete(self, id_: str, _props: dict[str, Any]) -> None:
-        try:
-            with self.client() as client:
-                client.execute("volumeDelete", {"volumeId": id_})
-        except RailwayNotFound:
-            pass
+        self.delete_quietly("volumeDelete", {"volumeId": id_})
 
 
 class Volume(Resource, module="railway", name="Volume"):

@@ -1,0 +1,132 @@
+"""The dynamic providers called directly against the emulator (the engine's part is in
+tests/engine): token handling, adoption after lost answers, drift, and the volume size rule."""
+
+from __future__ import annotations
+
+import pickle
+
+import dill
+import pytest
+from pulumi.dynamic import ConfigureRequest
+
+from components.railway.providers.base import UNKNOWN
+from components.railway.providers.deployment import DeploymentFailed, DeploymentProvider
+from components.railway.providers.environment import EnvironmentProvider
+from components.railway.providers.project import ProjectProvider
+from components.railway.providers.service import ServiceProvider
+from components.railway.providers.variables import VariablesProvider
+from components.railway.providers.volume import VolumeCannotShrink, VolumeProvider
+
+from .conftest import ACCOUNT_TOKEN
+
+
+class StackConfig:
+    """What the engine hands configure(): the whole stack config, secrets decrypted."""
+
+    def __init__(self, values: dict[str, str]):
+        self.values = values
+
+    def get(self, key: str):
+        return self.values.get(key)
+
+
+def configured(provider_class, emulator):
+    provider = provider_class()
+    config = {"railway:token": ACCOUNT_TOKEN, "railway:endpoint": emulator.url, "railway:pollSeconds": "0"}
+    provider.configure(ConfigureRequest(StackConfig(config)))
+    return provider
+
+
+@pytest.fixture
+def world(emulator):
+    """A project with a staging environment and a backend service, made through the providers."""
+    project = configured(ProjectProvider, emulator).create(
+        {"adopt_id": None, "name": "mvs", "description": "", "first_environment": "staging"}
+    )
+    environment = configured(EnvironmentProvider, emulator).create({"project_id": project.id, "name": "staging"})
+    service = configured(ServiceProvider, emulator).create(
+        {"project_id": project.id, "environment_id": environment.id, "name": "backend"}
+    )
+    return {"project_id": project.id, "environment_id": environment.id, "service_id": service.id}
+
+
+def test_the_token_is_never_pickled_into_state(emulator):
+    provider = configured(ServiceProvider, emulator)
+    for dumped in (dill.dumps(provider, recurse=True), pickle.dumps(provider)):
+        assert ACCOUNT_TOKEN.encode() not in dumped
+    assert configured(ServiceProvider, emulator).client() is not None
+
+
+def test_without_a_token_the_environment_is_used_and_its_absence_is_named(emulator, monkeypatch):
+    provider = ServiceProvider()
+    provider.configure(ConfigureRequest(StackConfig({"railway:endpoint": emulator.url})))
+    monkeypatch.delenv("RAILWAY_API_TOKEN", raising=False)
+    monkeypatch.delenv("RAILWAY_TOKEN", raising=False)
+    with pytest.raises(Exception, match="RAILWAY_API_TOKEN"):
+        provider.client()
+    monkeypatch.setenv("RAILWAY_API_TOKEN", ACCOUNT_TOKEN)
+    assert provider.lookup("projects")["edges"] == []
+
+
+def test_a_service_create_whose_answer_is_lost_adopts_instead_of_duplicating(emulator, world):
+    emulator.faults({"kind": "fail_after_commit", "operations": ["serviceCreate"], "count": 1})
+    created = configured(ServiceProvider, emulator).create({**world, "name": "frontend"})
+    services = [s["name"] for s in emulator.state()["services"].values()]
+    assert sorted(services) == ["backend", "frontend"]
+    assert created.id == next(i for i, s in emulator.state()["services"].items() if s["name"] == "frontend")
+
+
+def test_a_deployment_whose_answer_is_lost_is_adopted_not_repeated(emulator, world):
+    emulator.faults({"kind": "fail_after_commit", "operations": ["serviceInstanceDeployV2"], "count": 1})
+    props = {**{k: world[k] for k in ("service_id", "environment_id")}, "service_name": "backend", "fingerprint": "x"}
+    result = configured(DeploymentProvider, emulator).create(props)
+    deployments = emulator.state()["deployments"]
+    assert list(deployments) == [result.id] and result.outs["status"] == "SUCCESS"
+
+
+def test_a_failed_health_check_fails_the_deployment_with_a_rollback_hint(emulator, world):
+    emulator.behaviour("backend", "FAILED")
+    props = {**{k: world[k] for k in ("service_id", "environment_id")}, "service_name": "backend", "fingerprint": "x"}
+    with pytest.raises(DeploymentFailed, match=r"ended FAILED.*To roll back"):
+        configured(DeploymentProvider, emulator).create(props)
+
+
+def test_variables_read_shows_drift_and_a_deleted_service_reads_as_gone(emulator, world):
+    provider = configured(VariablesProvider, emulator)
+    props = {**world, "variables": {"A": "1", "REF": "${{Postgres.DATABASE_URL}}"}}
+    created = provider.create(props)
+    emulator.dashboard(
+        "mutation($i: VariableCollectionUpsertInput!) { variableCollectionUpsert(input: $i) }",
+        {"i": {**{k[0:-3] + "Id": v for k, v in world.items()}, "variables": {"B": "added by hand"}}},
+    )
+    drifted = provider.read(created.id, created.outs)
+    assert drifted.outs["variables"] == {"A": "1", "REF": "${{Postgres.DATABASE_URL}}", "B": "added by hand"}
+    assert provider.diff(created.id, drifted.outs, props).changes is True
+
+    emulator.dashboard("mutation($s: String!) { serviceDelete(id: $s) }", {"s": world["service_id"]})
+    gone = configured(ServiceProvider, emulator).read(world["service_id"], {**world, "name": "backend"})
+    assert gone.id is None
+
+
+def test_diff_replaces_only_what_railway_cannot_update(emulator):
+    provider = ServiceProvider()
+    olds = {"project_id": "p", "environment_id": "e", "name": "backend"}
+    assert provider.diff("id", olds, dict(olds)).changes is False
+    renamed = provider.diff("id", olds, {**olds, "name": "api"})
+    assert renamed.changes and renamed.replaces == ["name"]
+    unknown = VariablesProvider().diff("id", {"variables": {"A": "1"}}, {"variables": UNKNOWN})
+    assert unknown.changes and unknown.replaces == []
+
+
+def test_a_volume_grows_but_never_shrinks(emulator, world):
+    provider = configured(VolumeProvider, emulator)
+    props = {**world, "mount_path": "/var/lib/postgresql/data", "size_mb": 8000}
+    created = provider.create(props)
+    assert created.outs["size_mb"] == 8000
+    (instance,) = emulator.state()["volume_instances"].values()
+    assert instance["sizeMB"] == 8000 and instance["mountPath"] == "/var/lib/postgresql/data"
+    grown = provider.update(created.id, created.outs, {**props, "size_mb": 12000})
+    assert grown.outs["size_mb"] == 12000
+    with pytest.raises(VolumeCannotShrink, match="cannot shrink; declare at least 12000 MB"):
+        provider.update(created.id, grown.outs, {**props, "size_mb": 4000})
+    assert next(iter(emulator.state()["volume_instances"].values()))["sizeMB"] == 12000
