@@ -3,9 +3,11 @@
     venv/bin/python -m bench.railway_requests [--latency-ms 100]
 
 Prints the requests each operation sends (up from empty, no-op preview, no-op refresh,
-one-variable change) from the emulator's request log, and the wall time of `up` from empty with
-injected latency on every request, next to the critical-path bound: the depth of the resource
-dependency chain times the latency. Numbers are reported, not asserted.
+one-variable change) from the emulator's request log, and the time that injected latency on every
+request adds to `up` from empty (best of --repeat fresh runs with and without it), next to the
+critical-path bound: the depth of the resource dependency chain times the latency. The engine's
+own start-up dominates the total, so the added time is the figure to compare. Numbers are
+reported, not asserted.
 """
 
 from __future__ import annotations
@@ -63,13 +65,14 @@ def chain_depth(resources: list[dict]) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--latency-ms", type=int, default=100)
+    parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
         server, cli, log = world(Path(tmp))
         try:
             rows = []
-            count, ops, up_seconds = measured(log, lambda: cli.ok("up", "--yes", "--stack", "prod"))
+            count, ops, _ = measured(log, lambda: cli.ok("up", "--yes", "--stack", "prod"))
             rows.append(("up from empty", count, ops))
             count, ops, _ = measured(log, lambda: cli.ok("preview", "--expect-no-changes", "--stack", "prod"))
             rows.append(("no-op preview", count, ops))
@@ -92,27 +95,34 @@ def main() -> None:
         detail = ", ".join(f"{k} {v}" for k, v in sorted(ops.items())) or "-"
         print(f"{name:<22}{count:>9}  {detail}")
 
-    with tempfile.TemporaryDirectory() as tmp:
-        server, cli, log = world(Path(tmp))
-        server.emulator.faults.configure([{"kind": "latency", "latency_ms": args.latency_ms}])
-        try:
-            count, _, seconds = measured(log, lambda: cli.ok("up", "--yes", "--stack", "prod"))
-        finally:
-            server.stop()
+    no_latency = min(timed_up(0) for _ in range(args.repeat))
+    with_latency = min(timed_up(args.latency_ms) for _ in range(args.repeat))
     bound = depth * args.latency_ms / 1000
     print(
         json.dumps(
             {
                 "latency_ms": args.latency_ms,
-                "up_seconds_no_latency": round(up_seconds, 2),
-                "up_seconds_with_latency": round(seconds, 2),
-                "requests": count,
+                "repeat (best of)": args.repeat,
+                "up_seconds_no_latency": round(no_latency, 2),
+                "up_seconds_with_latency": round(with_latency, 2),
+                "added_seconds": round(with_latency - no_latency, 2),
                 "critical_path_bound_seconds": bound,
-                "ratio_to_bound": round(seconds / bound, 2),
-                "ratio_of_added_time_to_bound": round((seconds - up_seconds) / bound, 2),
+                "added_time_over_bound": round((with_latency - no_latency) / bound, 2),
             }
         )
     )
+
+
+def timed_up(latency_ms: int) -> float:
+    """Wall time of `up` from empty on a fresh emulator that delays every request."""
+    with tempfile.TemporaryDirectory() as tmp:
+        server, cli, log = world(Path(tmp))
+        if latency_ms:
+            server.emulator.faults.configure([{"kind": "latency", "latency_ms": latency_ms}])
+        try:
+            return measured(log, lambda: cli.ok("up", "--yes", "--stack", "prod"))[2]
+        finally:
+            server.stop()
 
 
 if __name__ == "__main__":
