@@ -2,9 +2,11 @@
 
 A deployment moves one step each time it is read, so a client that polls sees every state in
 order and tests never wait on a clock. Its end is decided when it starts, from the behaviour set
-for the service (through the admin API): `SUCCESS` by default; `FAILED` when the simulated health
-check at the instance's healthcheckPath never passes; `CRASHED` when the process exits. A
-successful deployment replaces the previous one, which becomes REMOVED.
+for the service through the admin API:
+- the simulated health check: when the image is said to answer only some paths
+  (`healthy_paths`), a deployment whose healthcheckPath is not one of them ends FAILED;
+- `outcome`: force SUCCESS, FAILED or CRASHED (the process exits after starting).
+By default it ends SUCCESS. A successful deployment replaces the previous one (REMOVED).
 """
 
 from __future__ import annotations
@@ -33,6 +35,10 @@ def start_deployment(
             "instance": copy.deepcopy(instance),
             "variables": dict(state["variables"].get(variables_key(environment_id, service_id), {})),
         }
+        healthy_paths = behaviour.get("healthy_paths")
+        path = instance.get("healthcheckPath")
+        if healthy_paths is not None and path and path not in healthy_paths:
+            outcome = "FAILED"
     reason = None
     if outcome == "FAILED":
         reason = f"Healthcheck failed at path {snapshot['instance'].get('healthcheckPath') or '/'}"

@@ -10,6 +10,7 @@ Admin API (loopback only, no token):
     POST /_emulator/faults                  {"rules": [...], "seed": 0} (see faults.py)
     POST /_emulator/rate-limit              {"limit": N, "window_seconds": S}
     POST /_emulator/behaviour               {"service": NAME, "outcome": "SUCCESS"|"FAILED"|"CRASHED"}
+                                            or {"service": NAME, "healthy_paths": ["/health", ...]}
     POST /_emulator/tokens                  {"token": T, "kind": "account"|"project", "projectId", "environmentId"}
     POST /_emulator/dashboard               {"query": ..., "variables": ...}: a change made "in the dashboard",
                                             outside the request log and the rate limit
@@ -203,7 +204,8 @@ class Emulator:
             return 200, {"ok": True}
         if (method, path) == ("POST", "/_emulator/behaviour"):
             with self.store.lock:
-                self.store.state["behaviours"][data["service"]] = {"outcome": data["outcome"]}
+                behaviour = {k: data[k] for k in ("outcome", "healthy_paths") if k in data}
+                self.store.state["behaviours"][data["service"]] = behaviour
                 self.store.save()
             return 200, {"ok": True}
         if (method, path) == ("POST", "/_emulator/tokens"):

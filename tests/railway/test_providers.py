@@ -130,3 +130,27 @@ def test_a_volume_grows_but_never_shrinks(emulator, world):
     with pytest.raises(VolumeCannotShrink, match="cannot shrink; declare at least 12000 MB"):
         provider.update(created.id, grown.outs, {**props, "size_mb": 4000})
     assert next(iter(emulator.state()["volume_instances"].values()))["sizeMB"] == 12000
+
+
+def test_the_simulated_health_check_fails_a_deployment_at_a_path_the_image_does_not_serve(emulator, world):
+    emulator.admin("behaviour", {"service": "backend", "healthy_paths": ["/health"]})
+    scope = {k: world[k] for k in ("service_id", "environment_id")}
+    instance_input = {"serviceId": scope["service_id"], "environmentId": scope["environment_id"]}
+    props = {**scope, "service_name": "backend", "fingerprint": "x"}
+
+    emulator.dashboard(
+        "mutation($s: String!, $e: String) { serviceInstanceUpdate(serviceId: $s, environmentId: $e, "
+        'input: {healthcheckPath: "/health"}) }',
+        {"s": instance_input["serviceId"], "e": instance_input["environmentId"]},
+    )
+    assert configured(DeploymentProvider, emulator).create(props).outs["status"] == "SUCCESS"
+
+    emulator.dashboard(
+        "mutation($s: String!, $e: String) { serviceInstanceUpdate(serviceId: $s, environmentId: $e, "
+        'input: {healthcheckPath: "/healthz"}) }',
+        {"s": instance_input["serviceId"], "e": instance_input["environmentId"]},
+    )
+    with pytest.raises(DeploymentFailed, match="ended FAILED"):
+        configured(DeploymentProvider, emulator).create(props)
+    failed = [d for d in emulator.state()["deployments"].values() if d["status"] == "FAILED"]
+    assert failed[0]["meta"]["reason"] == "Healthcheck failed at path /healthz"
