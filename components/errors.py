@@ -5,6 +5,9 @@ The hierarchy (callers catch the narrowest one they can act on):
     MvsError                    base of everything below
     ├── DeclarationError        a stack's declaration is invalid; carries every Problem at once
     ├── ToolError               an external command failed; carries the command, exit code, stderr
+    ├── BackupError             a backup, restore or verification could not be done
+    │   ├── BackupCorrupt           a dump does not match its manifest (size or sha256)
+    │   └── RestoreRefused          the target database is not empty and --force was not given
     ├── RailwayTokenMissing     no Railway token is configured; says which variables to set
     └── RailwayError            a Railway API call failed; carries the operation, HTTP status, code
         ├── RailwayRequestInvalid   400: the document or its variables do not fit the schema
@@ -112,3 +115,15 @@ class RailwayOutcomeUnknown(RailwayError):
 
     Callers look for what it would have made (and adopt it) instead of sending it again.
     """
+
+
+class BackupError(MvsError):
+    """A backup, restore or verification could not be done; nothing was deleted because of it."""
+
+
+class BackupCorrupt(BackupError):
+    """A dump does not match its manifest: it was truncated or changed after it was taken."""
+
+
+class RestoreRefused(BackupError):
+    """Restoring would overwrite a database that holds data."""

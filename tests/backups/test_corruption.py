@@ -1,0 +1,77 @@
+"""A truncated or altered dump is caught by verify and restore, and nothing is deleted for it."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+
+import pytest
+
+from backup_runner import operations
+from backup_runner.destinations import DirectoryDestination
+from backup_runner.manifest import dump_key, manifest_key
+from backup_runner.retention import Retention
+from components.errors import BackupCorrupt
+
+from .conftest import seed
+
+
+def quiet(_message: str) -> None:
+    return None
+
+
+def damage(destination, key: str, how: str) -> None:
+    with destination.open(key) as stream:
+        data = bytearray(stream.read())
+    if how == "flip":
+        data[len(data) // 2] ^= 0x01
+    else:
+        data = data[: len(data) * 2 // 3]
+    destination.put(key, io.BytesIO(bytes(data)))
+
+
+@pytest.mark.parametrize("how", ["flip", "truncate"])
+def test_damage_is_detected_by_verify_and_restore(database, destination, how):
+    seed(database)
+    manifest = operations.run_backup(database, destination, quiet)
+    damage(destination, dump_key(manifest.backup_id), how)
+
+    with pytest.raises(BackupCorrupt, match=f"backup {manifest.backup_id} is corrupt"):
+        operations.verify(database, destination, progress=quiet)
+    with pytest.raises(BackupCorrupt, match="Nothing was restored or deleted"):
+        operations.restore(database, destination, progress=quiet)
+    assert operations.prune(destination, Retention(daily=0, weekly=0, monthly=0)) == []
+    assert destination.size(dump_key(manifest.backup_id)) is not None
+    assert destination.size(manifest_key(manifest.backup_id)) is not None
+
+
+def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "backup_runner", *args],
+        env={**os.environ, **env},
+        text=True,
+        capture_output=True,
+        timeout=300,
+    )
+
+
+def test_the_cli_exit_codes_say_what_happened(database, tmp_path):
+    seed(database)
+    env = {"DATABASE_URL": database, "BACKUP_DESTINATION": str(tmp_path / "backups")}
+    taken = run_cli("run", env=env)
+    assert taken.returncode == 0, taken.stderr
+    backup_id = taken.stdout.strip()
+    assert "good" in run_cli("list", env=env).stdout
+    verified = run_cli("verify", env=env)
+    assert verified.returncode == 0 and "passed" in verified.stdout, verified.stderr
+
+    refused = run_cli("restore", "--target-db", database.rsplit("dbname=", 1)[-1].split()[0], env=env)
+    assert refused.returncode == 4 and "not empty" in refused.stderr
+
+    damage(DirectoryDestination(tmp_path / "backups"), dump_key(backup_id), "flip")
+    corrupt = run_cli("verify", env=env)
+    assert corrupt.returncode == 3 and "is corrupt" in corrupt.stderr
+    missing = run_cli("run", env={"DATABASE_URL": database, "BACKUP_DESTINATION": ""})
+    assert missing.returncode != 0 and "BACKUP_DESTINATION" in missing.stderr
