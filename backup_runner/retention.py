@@ -6,15 +6,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from components.spec.models import Retention
 
-
-class Retention(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    daily: int = Field(7, ge=0, le=366)
-    weekly: int = Field(4, ge=0, le=520)
-    monthly: int = Field(6, ge=0, le=1200)
+__all__ = ["Retention", "backups_to_keep"]
 
 
 def _newest_per_period(taken: list[tuple[datetime, str]], period, count: int) -> set[str]:

@@ -38,6 +38,8 @@ def build_environment(stack: str, spec: EnvironmentSpec, project_root: Path) -> 
         pulumi.export("urls", railway.urls)
         pulumi.export("dns_records", railway.dns_records)
         pulumi.export("connection_string", railway.connection_string)
+        if railway.backups is not None:
+            pulumi.export("backups", railway.backups)
         return railway
     environment = LocalStack(stack, spec, pulumi_secret, project_root)
     pulumi.export("urls", environment.urls)

@@ -28,6 +28,12 @@ def not_found(kind: str) -> EmulatorError:
 
 
 NOT_AUTHORIZED = "Not Authorized"
+# Railway's documented volume backup schedules: when they run and how long their backups are kept.
+BACKUP_SCHEDULES = {
+    "DAILY": ("0 0 * * *", 6 * 24 * 3600),
+    "WEEKLY": ("0 0 * * 0", 30 * 24 * 3600),
+    "MONTHLY": ("0 0 1 * *", 90 * 24 * 3600),
+}
 
 
 @dataclass(frozen=True)
@@ -519,6 +525,7 @@ class Root:
             del self.state["volumes"][volumeId]
             for key in [k for k, v in self.state["volume_instances"].items() if v["volumeId"] == volumeId]:
                 del self.state["volume_instances"][key]
+                self.state["backup_schedules"].pop(key, None)
             self.store.save()
             return True
 
@@ -674,3 +681,38 @@ class Root:
             ]
 
         return {"serviceDomains": mine("service_domains"), "customDomains": mine("custom_domains")}
+
+    # ---- volume backup schedules ---------------------------------------------------------
+
+    def _volume_instance(self, volume_instance_id: str) -> dict[str, Any]:
+        instance = self.state["volume_instances"].get(volume_instance_id)
+        if instance is None:
+            raise not_found("VolumeInstance")
+        self._volume(instance["volumeId"])
+        return instance
+
+    def volumeInstanceBackupScheduleList(self, _info, volumeInstanceId: str) -> list[dict[str, Any]]:
+        self._volume_instance(volumeInstanceId)
+        return [dict(s) for s in self.state["backup_schedules"].get(volumeInstanceId, [])]
+
+    def volumeInstanceBackupScheduleUpdate(self, _info, volumeInstanceId: str, kinds: list[str]) -> bool:
+        with self.store.lock:
+            self._volume_instance(volumeInstanceId)
+            current = {s["kind"]: s for s in self.state["backup_schedules"].get(volumeInstanceId, [])}
+            schedules = []
+            for kind in sorted(set(kinds)):
+                cron, retention = BACKUP_SCHEDULES[kind]
+                schedules.append(
+                    current.get(kind)
+                    or {
+                        "id": new_id(),
+                        "name": kind.title(),
+                        "cron": cron,
+                        "kind": kind,
+                        "retentionSeconds": retention,
+                        "createdAt": now(),
+                    }
+                )
+            self.state["backup_schedules"][volumeInstanceId] = schedules
+            self.store.save()
+            return True

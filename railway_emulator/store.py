@@ -25,6 +25,7 @@ EMPTY_STATE: dict[str, Any] = {
     "volume_instances": {},
     "service_domains": {},
     "custom_domains": {},
+    "backup_schedules": {},  # volume instance id -> [schedule]
     "behaviours": {},  # service name -> {"outcome": "SUCCESS" | "FAILED" | "CRASHED"}
 }
 

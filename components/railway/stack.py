@@ -16,6 +16,7 @@ from typing import Any
 import pulumi
 
 from ..spec import DATABASE, EnvironmentSpec, Service
+from .providers.backup_schedules import BackupSchedules
 from .providers.deployment import Deployment, fingerprint
 from .providers.domains import CustomDomain, ServiceDomain
 from .providers.environment import Environment
@@ -65,6 +66,22 @@ def postgres_settings(spec: EnvironmentSpec) -> dict[str, Any]:
     }
 
 
+def runner_settings(image: str, start_command: str, cron_schedule: str) -> dict[str, Any]:
+    """A cron service running the backup runner: one replica, no health check, no restarts."""
+    return {
+        "image": image,
+        "start_command": start_command,
+        "pre_deploy_command": None,
+        "healthcheck_path": None,
+        "healthcheck_timeout": None,
+        "restart_policy_type": "NEVER",
+        "restart_policy_max_retries": 10,
+        "num_replicas": 1,
+        "region": None,
+        "cron_schedule": cron_schedule,
+    }
+
+
 class RailwayStack(pulumi.ComponentResource):
     """The project, environment, services and deployments of one Railway environment."""
 
@@ -93,7 +110,7 @@ class RailwayStack(pulumi.ComponentResource):
         self.dns_records: dict[str, pulumi.Output[list]] = {}
 
         db = spec.database
-        self._service(
+        database_volume = self._service(
             DATABASE,
             POSTGRES_SERVICE,
             postgres_settings(spec),
@@ -125,6 +142,7 @@ class RailwayStack(pulumi.ComponentResource):
                 db.name,
             )
         )
+        self.backups = self._backups(spec, secret, database_volume, protect) if spec.backups.enabled else None
         for service_name in spec.startup_order():
             service = spec.services[service_name]
             variables: dict[str, Any] = dict(service.env)
@@ -151,6 +169,7 @@ class RailwayStack(pulumi.ComponentResource):
                 "urls": self.urls,
                 "dns_records": self.dns_records,
                 "connection_string": self.connection_string,
+                "backups": self.backups,
             }
         )
 
@@ -166,7 +185,7 @@ class RailwayStack(pulumi.ComponentResource):
         port: int | None = None,
         public: bool = False,
         custom_domains: list[str] = (),
-    ) -> None:
+    ) -> Volume | None:
         prefix = f"{self._name}-{key}"
         environment_id = self.environment.environment_id
         service = RailwayService(
@@ -180,19 +199,19 @@ class RailwayStack(pulumi.ComponentResource):
             f"{prefix}-settings", service.service_id, environment_id, settings, opts=pulumi.ResourceOptions(parent=self)
         )
         ready: list[pulumi.Resource] = [instance]
+        volume_resource = None
         if volume is not None:
             mount_path, size_mb = volume
-            ready.append(
-                Volume(
-                    f"{prefix}-volume",
-                    self.project.project_id,
-                    environment_id,
-                    service.service_id,
-                    mount_path,
-                    size_mb,
-                    opts=pulumi.ResourceOptions(parent=self, protect=protect),
-                )
+            volume_resource = Volume(
+                f"{prefix}-volume",
+                self.project.project_id,
+                environment_id,
+                service.service_id,
+                mount_path,
+                size_mb,
+                opts=pulumi.ResourceOptions(parent=self, protect=protect),
             )
+            ready.append(volume_resource)
         if public and port is not None:
             domain = ServiceDomain(
                 f"{prefix}-domain",
@@ -233,3 +252,58 @@ class RailwayStack(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[*ready, vars_resource, *depends_on]),
         )
         self.service_ids[key] = service.service_id
+        return volume_resource
+
+    def _backups(
+        self, spec: EnvironmentSpec, secret: SecretSource, database_volume: Volume | None, protect: bool
+    ) -> dict[str, Any]:
+        """Railway's volume schedules, and the runner as two cron services: dumps and the drill."""
+        backups = spec.backups
+        destination = backups.destination
+        outputs: dict[str, Any] = {
+            "destination": f"s3://{destination.bucket}/{destination.prefix}",
+            "dump_schedule": backups.dump_schedule,
+            "verify_schedule": backups.verify_schedule,
+            "retention": backups.retention.model_dump(),
+        }
+        if backups.volume_schedules and database_volume is not None:
+            schedules = BackupSchedules(
+                f"{self._name}-database-backup-schedules",
+                database_volume.volume_instance_id,
+                list(backups.volume_schedules),
+                opts=pulumi.ResourceOptions(parent=self, protect=protect),
+            )
+            outputs["volume_schedules"] = schedules.schedules
+        variables: dict[str, Any] = {
+            "DATABASE_URL": "${{" + POSTGRES_SERVICE + ".DATABASE_URL}}",
+            "BACKUP_DESTINATION": outputs["destination"],
+            "AWS_ACCESS_KEY_ID": secret(destination.access_key_secret),
+            "AWS_SECRET_ACCESS_KEY": secret(destination.secret_key_secret),
+            "RETAIN_DAILY": str(backups.retention.daily),
+            "RETAIN_WEEKLY": str(backups.retention.weekly),
+            "RETAIN_MONTHLY": str(backups.retention.monthly),
+        }
+        if destination.endpoint:
+            variables["AWS_ENDPOINT_URL"] = destination.endpoint
+        if destination.region:
+            variables["AWS_REGION"] = destination.region
+        jobs = {"backup": ("run", backups.dump_schedule), "backup-verify": ("verify", backups.verify_schedule)}
+        for job, (command, schedule) in jobs.items():
+            if schedule is None:
+                continue
+            start = (
+                "python -m backup_runner run && python -m backup_runner prune"
+                if command == "run"
+                else ("python -m backup_runner verify")
+            )
+            self._service(
+                job,
+                job,
+                runner_settings(backups.runner_image, f'/bin/sh -c "{start}"', schedule),
+                dict(variables),
+                depends_on=[self.deployments[DATABASE]],
+                protect=False,
+            )
+        if backups.verify_schedule is not None:
+            outputs["last_drill_started_at"] = self.deployments["backup-verify"].latest_started_at
+        return outputs

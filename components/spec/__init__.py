@@ -7,6 +7,7 @@ SecretLookup/SecretState types used to tell the validator how secrets are set.
 from .images import IMAGE_RULE, image_problem
 from .models import (
     RAILWAY_REGIONS,
+    BackupDestination,
     Backups,
     BuildContext,
     Database,
@@ -15,6 +16,7 @@ from .models import (
     Monitoring,
     Release,
     RestartPolicy,
+    Retention,
     Service,
 )
 from .parse import CONFIG_KEY, ENVIRONMENT_KEY, NAMESPACE, parse_environment
@@ -27,6 +29,7 @@ __all__ = [
     "IMAGE_RULE",
     "NAMESPACE",
     "RAILWAY_REGIONS",
+    "BackupDestination",
     "Backups",
     "BuildContext",
     "Database",
@@ -35,6 +38,7 @@ __all__ = [
     "Monitoring",
     "Release",
     "RestartPolicy",
+    "Retention",
     "SecretLookup",
     "SecretState",
     "Service",

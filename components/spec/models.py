@@ -162,10 +162,78 @@ class RailwaySettings(Model):
     )
 
 
+class Retention(Model):
+    """How many backups to keep: the newest of each of the last N days, weeks and months
+    (grandfather-father-son); the newest good backup is always kept."""
+
+    daily: int = Field(7, ge=0, le=366)
+    weekly: int = Field(4, ge=0, le=520)
+    monthly: int = Field(6, ge=0, le=1200)
+
+
+class BackupDestination(Model):
+    """Where logical dumps go: a directory (dev's named volume) or an S3-compatible bucket."""
+
+    kind: Literal["directory", "s3"]
+    path: Annotated[str, StringConstraints(pattern=r"^/[^\s]*$")] | None = Field(
+        None, description="directory: the path inside the backup container"
+    )
+    bucket: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")] | None = None
+    prefix: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._/-]{1,200}$")] = "mvs"
+    endpoint: Annotated[str, StringConstraints(pattern=r"^https?://[^\s]+$")] | None = Field(
+        None, description="s3: an S3-compatible endpoint; default AWS"
+    )
+    region: Annotated[str, StringConstraints(pattern=r"^[a-z0-9-]{2,32}$")] | None = None
+    access_key_secret: SecretName | None = None
+    secret_key_secret: SecretName | None = None
+
+    @model_validator(mode="after")
+    def _fields_of_its_kind(self) -> BackupDestination:
+        if self.kind == "directory":
+            wrong = [
+                f
+                for f in ("bucket", "endpoint", "region", "access_key_secret", "secret_key_secret")
+                if getattr(self, f)
+            ]
+            if self.path is None or wrong:
+                raise ValueError(f"a directory destination takes path only (found {', '.join(wrong) or 'no path'})")
+        else:
+            missing = [f for f in ("bucket", "access_key_secret", "secret_key_secret") if getattr(self, f) is None]
+            if missing or self.path is not None:
+                raise ValueError(
+                    "an s3 destination needs bucket, access_key_secret and secret_key_secret, and no path "
+                    f"(missing: {', '.join(missing) or '-'}{'; path given' if self.path else ''})"
+                )
+        return self
+
+
 class Backups(Model):
-    """Placeholder: schedules, retention and destinations arrive with the backups work."""
+    """Backups of the database, each one proven by restoring it.
+
+    Railway volume backup schedules (Railway keeps daily ones 6 days, weekly 1 month, monthly 3
+    months) plus logical dumps on a cron schedule to a destination, pruned by retention, and a
+    verification drill that restores the newest dump into a scratch database.
+    """
 
     enabled: bool = False
+    volume_schedules: list[Literal["DAILY", "WEEKLY", "MONTHLY"]] = Field(
+        [], description="railway: backup schedules on the Postgres volume"
+    )
+    dump_schedule: Annotated[str, AfterValidator(_cron)] | None = Field(
+        None, description="logical dumps: 5-field cron, UTC, at least 5 minutes apart"
+    )
+    retention: Retention = Retention()
+    destination: BackupDestination | None = None
+    verify_schedule: Annotated[str, AfterValidator(_cron)] | None = Field(
+        None, description="the restore drill: 5-field cron, UTC"
+    )
+    runner_image: ImageRef = "ghcr.io/mvs-app/backup-runner:0.1.0"
+
+    @model_validator(mode="after")
+    def _schedules_once_each(self) -> Backups:
+        if len(set(self.volume_schedules)) != len(self.volume_schedules):
+            raise ValueError(f"volume_schedules lists a schedule twice: {self.volume_schedules}")
+        return self
 
 
 class Monitoring(Model):
@@ -198,6 +266,9 @@ class EnvironmentSpec(Model):
         names.update(ref for service in self.services.values() for ref in service.secrets.values())
         if self.monitoring.enabled:
             names.add(self.monitoring.grafana_admin_secret)
+        destination = self.backups.destination
+        if self.backups.enabled and destination is not None and destination.kind == "s3":
+            names.update({destination.access_key_secret, destination.secret_key_secret})
         return names
 
     def image_for(self, service: str) -> str | None:

@@ -48,10 +48,11 @@ def _check_all(raw: Mapping[str, Any], secrets: SecretLookup) -> Iterator[Findin
         yield from _check_service(target, str(name), _mapping(service), services, images)
     yield from _check_dependency_cycles(services)
     yield from _check_target_rules(target, services, database)
+    yield from _check_backups(target, _mapping(raw.get("backups")))
     if target == "local":
         yield from _check_host_ports(services, database, monitoring)
     if secrets is not None:
-        yield from _check_secrets(services, database, monitoring, secrets)
+        yield from _check_secrets(services, database, monitoring, raw.get("backups"), secrets)
 
 
 def _check_release_images(services: Mapping[str, Any], images: Mapping[str, Any]) -> Iterator[Finding]:
@@ -187,6 +188,21 @@ def _check_target_rules(target: Any, services: Mapping[str, Any], database: Mapp
             )
 
 
+def _check_backups(target: Any, backups: Mapping[str, Any]) -> Iterator[Finding]:
+    if not backups.get("enabled"):
+        return
+    destination = backups.get("destination")
+    for required in ("destination", "dump_schedule"):
+        if backups.get(required) is None:
+            yield (f"backups.{required}", "nothing", f"a {required.replace('_', ' ')} when backups are enabled")
+    kind = _mapping(destination).get("kind")
+    wanted = {"local": "directory", "railway": "s3"}.get(target)
+    if wanted and kind and kind != wanted:
+        yield ("backups.destination.kind", repr(kind), f"{wanted!r} on the {target} target")
+    if target == "local" and backups.get("volume_schedules"):
+        yield ("backups.volume_schedules", repr(backups["volume_schedules"]), "none on the local target (Railway only)")
+
+
 def _published_ports(
     services: Mapping[str, Any], database: Mapping[str, Any], monitoring: Mapping[str, Any]
 ) -> Iterator[tuple[str, Any]]:
@@ -220,9 +236,15 @@ def _check_secrets(
     services: Mapping[str, Any],
     database: Mapping[str, Any],
     monitoring: Mapping[str, Any],
+    raw_backups: Any,
     secrets: Callable[[str], SecretState],
 ) -> Iterator[Finding]:
     refs = [("database.password_secret", database.get("password_secret"))]
+    backups = _mapping(raw_backups)
+    destination = _mapping(backups.get("destination"))
+    if backups.get("enabled") and destination.get("kind") == "s3":
+        for field in ("access_key_secret", "secret_key_secret"):
+            refs.append((f"backups.destination.{field}", destination.get(field)))
     if monitoring.get("enabled"):
         default = MONITORING_DEFAULTS.grafana_admin_secret
         refs.append(("monitoring.grafana_admin_secret", monitoring.get("grafana_admin_secret", default)))

@@ -19,7 +19,13 @@ from railway_emulator.server import DEFAULT_TOKEN, Emulator, EmulatorServer
 
 from .cli import PulumiCLI, copy_program, tools_available
 
-SECRETS = {"mvs:dbPassword": "db-Never-In-State-1", "mvs:sessionSecret": "session-Never-In-State-2"}
+SECRETS = {
+    "mvs:dbPassword": "db-Never-In-State-1",
+    "mvs:sessionSecret": "session-Never-In-State-2",
+    "mvs:backupAccessKey": "access-Never-In-State-3",
+    "mvs:backupSecretKey": "key-Never-In-State-4",
+}
+SERVICES = ["Postgres", "backend", "backup", "backup-verify", "frontend"]
 
 
 class RailwayWorld:
@@ -79,8 +85,20 @@ def operations(entries: list[dict]) -> Counter:
 
 # What each default stack declares for the backend and the database volume.
 EXPECTED = {
-    "staging": {"replicas": 1, "max_retries": 5, "volume_mb": 10_000},
-    "prod": {"replicas": 2, "max_retries": 3, "volume_mb": 50_000},
+    "staging": {
+        "replicas": 1,
+        "max_retries": 5,
+        "volume_mb": 10_000,
+        "volume_schedules": ["DAILY", "WEEKLY"],
+        "dump_schedule": "15 3 * * *",
+    },
+    "prod": {
+        "replicas": 2,
+        "max_retries": 3,
+        "volume_mb": 50_000,
+        "volume_schedules": ["DAILY", "MONTHLY", "WEEKLY"],
+        "dump_schedule": "0 */6 * * *",
+    },
 }
 
 
@@ -92,7 +110,7 @@ def test_lifecycle_against_the_emulator(world, stack):
     # 1. up from empty
     world.cli.ok("up", "--yes", "--stack", stack)
     state = world.state()
-    assert sorted(s["name"] for s in state["services"].values()) == ["Postgres", "backend", "frontend"]
+    assert sorted(s["name"] for s in state["services"].values()) == SERVICES
     assert [e["name"] for e in state["environments"].values()] == [stack]
     assert all(d["status"] == "SUCCESS" for d in state["deployments"].values())
     backend = state["instances"][f"{world.environment_id(stack)}:{world.service_id('backend')}"]
@@ -108,6 +126,17 @@ def test_lifecycle_against_the_emulator(world, stack):
     assert volume["sizeMB"] == expected["volume_mb"], "volume_size_gb of the stack"
     outputs = json.loads(world.cli.ok("stack", "output", "--json", "--stack", stack))
     assert outputs["connection_string"] == "[secret]"
+    schedules = state["backup_schedules"][volume["id"]]
+    assert sorted(s["kind"] for s in schedules) == expected["volume_schedules"]
+    assert [s["kind"] for s in outputs["backups"]["volume_schedules"]] == expected["volume_schedules"]
+    assert outputs["backups"]["destination"] == f"s3://mvs-backups/{stack}"
+    assert outputs["backups"]["last_drill_started_at"]
+    backup_job = state["instances"][f"{world.environment_id(stack)}:{world.service_id('backup')}"]
+    assert backup_job["cronSchedule"] == expected["dump_schedule"] and backup_job["numReplicas"] == 1
+    assert "backup_runner run && python -m backup_runner prune" in backup_job["startCommand"]
+    job_variables = state["variables"][f"{world.environment_id(stack)}:{world.service_id('backup')}"]
+    assert job_variables["DATABASE_URL"] == "${{Postgres.DATABASE_URL}}"
+    assert job_variables["AWS_SECRET_ACCESS_KEY"] == SECRETS["mvs:backupSecretKey"]
     assert sorted(outputs["urls"]) == ["backend", "frontend"]
     assert all(url.startswith("https://") and url.endswith(".up.railway.app") for url in outputs["urls"].values())
     shown = json.loads(world.cli.ok("stack", "output", "--json", "--show-secrets", "--stack", stack))
@@ -157,6 +186,17 @@ def test_lifecycle_against_the_emulator(world, stack):
     assert backend["healthcheckPath"] == "/health" and backend["numReplicas"] == expected["replicas"]
     world.cli.ok("preview", "--refresh", "--expect-no-changes", "--stack", stack)
 
+    # A backup schedule switched off in the dashboard shows on refresh and comes back on up.
+    world.dashboard(
+        "mutation($v: String!) { volumeInstanceBackupScheduleUpdate(volumeInstanceId: $v, kinds: [DAILY]) }",
+        {"v": volume["id"]},
+    )
+    world.cli.ok("refresh", "--yes", "--skip-preview", "--stack", stack)
+    assert ("update", f"{stack}-database-backup-schedules") in world.changes(stack)
+    world.cli.ok("up", "--yes", "--stack", stack)
+    restored = sorted(s["kind"] for s in world.state()["backup_schedules"][volume["id"]])
+    assert restored == expected["volume_schedules"]
+
     # A service deleted out of band is recreated on the next up.
     world.dashboard(
         "mutation($s: String!, $e: String) { serviceDelete(id: $s, environmentId: $e) }",
@@ -170,7 +210,7 @@ def test_lifecycle_against_the_emulator(world, stack):
     if stack == "prod":
         refused = world.cli.run("destroy", "--yes", "--stack", stack)
         assert refused.returncode != 0 and "protect" in refused.stdout + refused.stderr
-        assert world.state()["volume_instances"] and len(world.state()["services"]) == 3
+        assert world.state()["volume_instances"] and len(world.state()["services"]) == len(SERVICES)
         return
     world.cli.ok("destroy", "--yes", "--stack", stack)
     leftovers = {table: len(rows) for table, rows in world.state().items() if table != "behaviours" and rows}
@@ -204,7 +244,7 @@ def test_staging_and_prod_share_a_project_and_destroying_staging_keeps_prod(worl
     world.cli.ok("destroy", "--yes", "--stack", "staging")
     state = world.state()
     assert [e["name"] for e in state["environments"].values()] == ["prod"]
-    assert sorted(s["name"] for s in state["services"].values()) == ["Postgres", "backend", "frontend"]
+    assert sorted(s["name"] for s in state["services"].values()) == SERVICES
     assert prod_deployments <= set(state["deployments"]), "prod's deployments are untouched"
     assert prod_volumes == {v["id"] for v in state["volume_instances"].values()}, "prod's volume is untouched"
     assert len(state["custom_domains"]) == 2
@@ -213,7 +253,7 @@ def test_staging_and_prod_share_a_project_and_destroying_staging_keeps_prod(worl
     refused = world.cli.run("destroy", "--yes", "--stack", "prod")
     assert refused.returncode != 0
     assert "protect" in refused.stdout + refused.stderr
-    assert len(world.state()["services"]) == 3, "nothing of prod's database was deleted"
+    assert len(world.state()["services"]) == len(SERVICES), "nothing of prod's database was deleted"
     assert world.state()["volume_instances"], "prod's database volume survives"
 
 
@@ -250,7 +290,7 @@ def test_up_converges_through_injected_5xx_and_429_without_duplicates(world):
     faults = Counter(e["fault"] for e in world.requests() if e["fault"])
     assert faults["error"] > 0 and faults["rate_limit"] > 0 and faults["fail_after_commit"] == 1
     names = [s["name"] for s in world.state()["services"].values()]
-    assert sorted(names) == ["Postgres", "backend", "frontend"], "no duplicate services"
+    assert sorted(names) == SERVICES, "no duplicate services"
     assert len(world.state()["projects"]) == 1 and len(world.state()["environments"]) == 1
     world.cli.ok("preview", "--refresh", "--expect-no-changes", "--stack", "staging")
 

@@ -68,8 +68,8 @@ def test_rehearse_staging_offline_leaves_the_real_stack_untouched(tmp_path):
     env.pop("RAILWAY_API_TOKEN", None)
     result = run_mvs("rehearse", "staging", "--yes", env=env)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "+ 19 created" in result.stdout
-    assert "serviceInstanceDeployV2 3" in result.stdout
+    assert "+ 28 created" in result.stdout
+    assert "serviceInstanceDeployV2 5" in result.stdout
     assert stack_file.read_text() == before
     assert not (tmp_path / "state").exists() or list((tmp_path / "state").iterdir()) == []
 

@@ -516,6 +516,80 @@ CASES: list[tuple[str, str, Mutation, str, str, str]] = [
         "['mvs.example']",
         "no custom_domains on the local target",
     ),
+    # backups
+    (
+        "backups-enabled-without-destination",
+        "staging",
+        lambda r: delete(r, "backups.destination"),
+        f"{ENV}.backups.destination",
+        "nothing",
+        "a destination when backups are enabled",
+    ),
+    (
+        "backup-dumps-every-minute",
+        "staging",
+        lambda r: mutate(r, "backups.dump_schedule", "*/2 * * * *"),
+        f"{ENV}.backups.dump_schedule",
+        "'*/2 * * * *'",
+        "at least 5 minutes apart",
+    ),
+    (
+        "backup-directory-on-railway",
+        "staging",
+        lambda r: mutate(r, "backups.destination", {"kind": "directory", "path": "/backups"}),
+        f"{ENV}.backups.destination.kind",
+        "'directory'",
+        "'s3' on the railway target",
+    ),
+    (
+        "backup-s3-without-keys",
+        "staging",
+        lambda r: mutate(r, "backups.destination", {"kind": "s3", "bucket": "mvs-backups"}),
+        f"{ENV}.backups.destination",
+        "'kind': 's3'",
+        "needs bucket, access_key_secret and secret_key_secret",
+    ),
+    (
+        "backup-unknown-volume-schedule",
+        "staging",
+        lambda r: mutate(r, "backups.volume_schedules", ["HOURLY"]),
+        f"{ENV}.backups.volume_schedules[0]",
+        "'HOURLY'",
+        "'DAILY', 'WEEKLY' or 'MONTHLY'",
+    ),
+    (
+        "backup-schedule-twice",
+        "prod",
+        lambda r: mutate(r, "backups.volume_schedules", ["DAILY", "DAILY"]),
+        f"{ENV}.backups",
+        "'volume_schedules': ['DAILY', 'DAILY']",
+        "lists a schedule twice",
+    ),
+    (
+        "backup-retention-negative",
+        "prod",
+        lambda r: mutate(r, "backups.retention.daily", -1),
+        f"{ENV}.backups.retention.daily",
+        "-1",
+        "greater than or equal to 0",
+    ),
+    (
+        "volume-schedules-on-local",
+        "dev",
+        lambda r: mutate(
+            r,
+            "backups",
+            {
+                "enabled": True,
+                "dump_schedule": "0 3 * * *",
+                "volume_schedules": ["DAILY"],
+                "destination": {"kind": "directory", "path": "/backups"},
+            },
+        ),
+        f"{ENV}.backups.volume_schedules",
+        "['DAILY']",
+        "none on the local target",
+    ),
     # monitoring
     (
         "grafana-port-taken-by-backend",
@@ -652,7 +726,9 @@ def test_all_secrets_set_parses(load_stack: Callable[[str], Stack], stack_name: 
     spec = parse_environment(stack.raw, stack.file, lookup)
 
     assert spec.database.password_secret == "dbPassword"
-    assert lookup.asked == {"dbPassword", "sessionSecret"}
+    backup_keys = {"backupAccessKey", "backupSecretKey"} if spec.backups.enabled else set()
+    assert lookup.asked == {"dbPassword", "sessionSecret"} | backup_keys
+    assert spec.secret_names() == lookup.asked
 
 
 @pytest.mark.parametrize(
@@ -660,6 +736,7 @@ def test_all_secrets_set_parses(load_stack: Callable[[str], Stack], stack_name: 
     [
         ("dbPassword", f"{ENV}.database.password_secret"),
         ("sessionSecret", f"{ENV}.services.backend.secrets.SESSION_SECRET"),
+        ("backupSecretKey", f"{ENV}.backups.destination.secret_key_secret"),
     ],
 )
 @pytest.mark.parametrize("stack_name", ["staging", "prod"])

@@ -51,7 +51,12 @@ class DeploymentProvider(RailwayProvider):
                     print(f"railway: {props['service_name']} deployment {deployment_id}: {status}", file=sys.stderr)
                     last_status = status
                 if status == SUCCEEDED:
-                    return {**pick(props, self.inputs), "deployment_id": deployment_id, "status": status}
+                    return {
+                        **pick(props, self.inputs),
+                        "deployment_id": deployment_id,
+                        "status": status,
+                        "latest_started_at": deployment["createdAt"],
+                    }
                 if status in FAILED:
                     raise DeploymentFailed(
                         f"deployment {deployment_id} of service {props['service_name']} ended {status}. "
@@ -86,10 +91,18 @@ class DeploymentProvider(RailwayProvider):
         return UpdateResult(self._deploy(news))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        deployment = self.lookup("deployment", {"id": props.get("deployment_id") or id_})
-        if deployment is None:
+        """The service's newest deployment: ours, or a later one (a cron run, a dashboard redeploy)."""
+        scope = {"serviceId": props["service_id"], "environmentId": props["environment_id"]}
+        found = self.lookup("deployments", {"input": scope, "first": 1})
+        if found is None or not found["edges"]:
             return ReadResult(None, {})
-        outs = {**pick(props, self.inputs), "deployment_id": deployment["id"], "status": deployment["status"]}
+        latest = found["edges"][0]["node"]
+        outs = {
+            **pick(props, self.inputs),
+            "deployment_id": props.get("deployment_id") or id_,
+            "status": latest["status"] if latest["id"] == (props.get("deployment_id") or id_) else props.get("status"),
+            "latest_started_at": latest["createdAt"],
+        }
         return ReadResult(id_, outs, pick(outs, self.inputs))
 
     def delete(self, _id: str, _props: dict[str, Any]) -> None:
@@ -99,6 +112,7 @@ class DeploymentProvider(RailwayProvider):
 class Deployment(Resource, module="railway", name="Deployment"):
     deployment_id: pulumi.Output[str]
     status: pulumi.Output[str]
+    latest_started_at: pulumi.Output[str]
 
     def __init__(
         self,
@@ -116,5 +130,6 @@ class Deployment(Resource, module="railway", name="Deployment"):
             "fingerprint": fingerprint,
             "deployment_id": None,
             "status": None,
+            "latest_started_at": None,
         }
         super().__init__(DeploymentProvider(), name, props, opts)

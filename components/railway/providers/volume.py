@@ -111,6 +111,7 @@ class VolumeProvider(RailwayProvider):
 
 class Volume(Resource, module="railway", name="Volume"):
     volume_id: pulumi.Output[str]
+    volume_instance_id: pulumi.Output[str]
     size_mb: pulumi.Output[int]
 
     def __init__(
