@@ -1,20 +1,11 @@
-"""Real PostgreSQL 15 and a real S3-compatible server (moto's server mode), both on loopback.
-
-PostgreSQL comes from Debian's packages (/usr/lib/postgresql/15/bin, or MVS_PG_BIN); the server
-is made with initdb in a temporary directory and started on a free port for this test session.
-initdb refuses to run as root, so as root it runs as the `postgres` user.
-"""
+"""Real PostgreSQL 15 (pgserver.py) and a real S3-compatible server (moto's server mode), both
+on loopback, for the backup tests."""
 
 from __future__ import annotations
 
 import os
-import shutil
-import socket
-import subprocess
-import tempfile
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import psycopg
 import pytest
@@ -22,52 +13,16 @@ import pytest
 from backup_runner import postgres
 from backup_runner.destinations import DirectoryDestination, S3Destination
 
-PG_BIN = Path(os.environ.get("MVS_PG_BIN", "/usr/lib/postgresql/15/bin"))
+from .pgserver import PG_BIN, free_port, running_postgres
 
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def as_postgres_user(command: list[str]) -> list[str]:
-    return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
+__all__ = ["PG_BIN"]
 
 
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[str]:
     """The URL of a fresh PostgreSQL 15 server's `postgres` database."""
-    assert (PG_BIN / "initdb").exists(), (
-        f"PostgreSQL 15 server binaries not found in {PG_BIN} (apt-get install postgresql-15)"
-    )
-    # Not under pytest's tmp dirs: they are private to root, and the server runs as `postgres`.
-    base = Path(tempfile.mkdtemp(prefix="mvs-postgres-"))
-    data, sockets = base / "data", base / "sockets"
-    sockets.mkdir()
-    if os.geteuid() == 0:
-        shutil.chown(base, "postgres")
-        shutil.chown(sockets, "postgres")
-    subprocess.run(
-        as_postgres_user([str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "--no-sync"]),
-        check=True,
-        capture_output=True,
-    )
-    port = free_port()
-    options = f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=50"
-    subprocess.run(
-        as_postgres_user(
-            [str(PG_BIN / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(base / "log"), "-w", "start"]
-        ),
-        check=True,
-        capture_output=True,
-    )
-    try:
-        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
-    finally:
-        subprocess.run(
-            as_postgres_user([str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]), check=False
-        )
+    with running_postgres() as url:
+        yield url
 
 
 @pytest.fixture

@@ -1,0 +1,104 @@
+"""Backup and restore throughput of the runner against the raw PostgreSQL tools.
+
+    venv/bin/python -m bench.backup_throughput [--scale 70]
+
+On a pgbench database (scale 70 is about 1 GB), it times:
+- `run` (pg_dump -Fc streamed with sha256, read back from the destination, manifest) against a
+  raw `pg_dump -Fc -f FILE`, and compares their sizes;
+- `verify` (checked fetch, pg_restore into a scratch database, row counts, amcheck) and `restore`
+  against a raw `pg_restore` into an empty database.
+Numbers are printed, not asserted; the goal is both within 1.1x of the raw tools.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from backup_runner import operations, postgres
+from backup_runner.destinations import DirectoryDestination
+from tests.backups.pgserver import PG_BIN, running_postgres
+
+
+def timed(action) -> tuple[float, object]:
+    started = time.monotonic()
+    result = action()
+    return time.monotonic() - started, result
+
+
+def quiet(_message: str) -> None:
+    return None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--scale", type=int, default=70)
+    args = parser.parse_args()
+
+    with running_postgres() as server, tempfile.TemporaryDirectory(prefix="mvs-bench-") as tmp:
+        work = Path(tmp)
+        postgres.create_database(server, "bench")
+        url = postgres.with_database(server, "bench")
+        init_seconds, _ = timed(
+            lambda: subprocess.run(
+                [str(PG_BIN / "pgbench"), "-i", "-s", str(args.scale), "-q", url], check=True, capture_output=True
+            )
+        )
+        import psycopg
+
+        with psycopg.connect(url) as conn:
+            db_size = conn.execute("SELECT pg_database_size('bench')").fetchone()[0]
+
+        raw_file = work / "raw.dump"
+        raw_dump, _ = timed(lambda: subprocess.run(["pg_dump", "-Fc", "-f", str(raw_file), "-d", url], check=True))
+        raw_bytes = raw_file.stat().st_size
+        destination = DirectoryDestination(work / "backups")
+        ours_dump, manifest = timed(lambda: operations.run_backup(url, destination, quiet))
+
+        postgres.create_database(server, "raw_restore")
+        raw_restore, _ = timed(
+            lambda: subprocess.run(
+                [
+                    "pg_restore",
+                    "--no-owner",
+                    "--no-acl",
+                    "-d",
+                    postgres.with_database(server, "raw_restore"),
+                    str(raw_file),
+                ],
+                check=True,
+            )
+        )
+        ours_restore, _ = timed(lambda: operations.restore(url, destination, "ours_restore", progress=quiet))
+        ours_verify, verification = timed(lambda: operations.verify(url, destination, progress=quiet))
+
+    print(
+        json.dumps(
+            {
+                "pgbench_scale": args.scale,
+                "database_bytes": db_size,
+                "pgbench_init_seconds": round(init_seconds, 1),
+                "raw_pg_dump_seconds": round(raw_dump, 2),
+                "runner_backup_seconds": round(ours_dump, 2),
+                "backup_time_ratio": round(ours_dump / raw_dump, 3),
+                "raw_dump_bytes": raw_bytes,
+                "runner_dump_bytes": manifest.size_bytes,
+                "raw_pg_restore_seconds": round(raw_restore, 2),
+                "runner_restore_seconds": round(ours_restore, 2),
+                "restore_time_ratio": round(ours_restore / raw_restore, 3),
+                "runner_verify_seconds": round(ours_verify, 2),
+                "verify_time_ratio_to_raw_restore": round(ours_verify / raw_restore, 3),
+                "verify_passed": verification.passed,
+                "amcheck": verification.amcheck,
+            },
+            indent=1,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

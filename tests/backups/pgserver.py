@@ -1,0 +1,71 @@
+"""A throwaway PostgreSQL 15 server on a loopback port, for tests and benchmarks.
+
+PostgreSQL comes from Debian's packages (/usr/lib/postgresql/15/bin, or MVS_PG_BIN); the server
+is made with initdb in a temporary directory and stopped and removed afterwards. initdb refuses
+to run as root, so as root it runs as the `postgres` user.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+PG_BIN = Path(os.environ.get("MVS_PG_BIN", "/usr/lib/postgresql/15/bin"))
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def as_postgres_user(command: list[str]) -> list[str]:
+    return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
+
+
+@contextlib.contextmanager
+def running_postgres(fsync: bool = False) -> Iterator[str]:
+    """Yields the URL of the new server's `postgres` database."""
+    assert (PG_BIN / "initdb").exists(), (
+        f"PostgreSQL 15 server binaries not found in {PG_BIN} (apt-get install postgresql-15)"
+    )
+    # Not under pytest's tmp dirs: they are private to root, and the server runs as `postgres`.
+    base = Path(tempfile.mkdtemp(prefix="mvs-postgres-"))
+    data, sockets = base / "data", base / "sockets"
+    sockets.mkdir()
+    if os.geteuid() == 0:
+        shutil.chown(base, "postgres")
+        shutil.chown(sockets, "postgres")
+    try:
+        subprocess.run(
+            as_postgres_user([str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "--no-sync"]),
+            check=True,
+            capture_output=True,
+        )
+        port = free_port()
+        options = f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c max_connections=50"
+        if not fsync:
+            options += " -c fsync=off"
+        subprocess.run(
+            as_postgres_user(
+                [str(PG_BIN / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(base / "log"), "-w", "start"]
+            ),
+            check=True,
+            capture_output=True,
+        )
+        try:
+            yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+        finally:
+            subprocess.run(
+                as_postgres_user([str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]),
+                check=False,
+                capture_output=True,
+            )
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
