@@ -5,6 +5,7 @@ Configuration comes from the environment, as the stacks set it:
     BACKUP_DESTINATION      a directory, or s3://bucket/prefix (with AWS_ENDPOINT_URL,
                             AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY for S3-compatible stores)
     RETAIN_DAILY, RETAIN_WEEKLY, RETAIN_MONTHLY   how many of each to keep (prune)
+    BACKUP_HEARTBEAT        the scheduler's heartbeat file (schedule, health)
 
 Exit codes: 0 done (verify: passed), 1 verify failed, 2 bad usage or configuration,
 3 a backup is corrupt, 4 restore refused, 5 any other failure.
@@ -21,6 +22,7 @@ from components.errors import BackupCorrupt, MvsError, RestoreRefused
 from . import operations
 from .destinations import open_destination
 from .retention import Retention
+from .schedule import Job, healthy, run_schedule
 
 EXIT_VERIFY_FAILED, EXIT_USAGE, EXIT_CORRUPT, EXIT_REFUSED, EXIT_FAILED = 1, 2, 3, 4, 5
 
@@ -42,6 +44,17 @@ def _retention() -> Retention:
     )
 
 
+def _backup_and_prune(url: str, destination) -> None:
+    operations.run_backup(url, destination)
+    operations.prune(destination, _retention())
+
+
+def _verify_or_raise(url: str, destination) -> None:
+    result = operations.verify(url, destination)
+    if not result.passed:
+        raise MvsError(f"verify {result.backup_id} failed: {'; '.join(result.problems)}")
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="backup-runner", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
@@ -57,7 +70,14 @@ def main(argv: list[str]) -> int:
     restore.add_argument("--force", action="store_true", help="replace the contents of a non-empty target")
     verify = commands.add_parser("verify", help="restore into a scratch database and check it")
     verify.add_argument("--backup", help="backup id (default: the newest good one)")
+    schedule = commands.add_parser("schedule", help="stay running; back up (and prune, and verify) on cron schedules")
+    schedule.add_argument("--backup-cron", required=True, help="when to back up and prune (UTC cron)")
+    schedule.add_argument("--verify-cron", help="when to run the restore drill (UTC cron)")
+    commands.add_parser("health", help="exit 0 when the scheduler's heartbeat is fresh")
     args = parser.parse_args(argv)
+
+    if args.command == "health":
+        return 0 if healthy() else EXIT_VERIFY_FAILED
 
     destination = open_destination(_require("BACKUP_DESTINATION"))
     try:
@@ -74,6 +94,12 @@ def main(argv: list[str]) -> int:
             print(f"{verb} {len(deleted)}: {', '.join(deleted) or '-'}")
             return 0
         url = _require("DATABASE_URL")
+        if args.command == "schedule":
+            jobs = [Job("backup", args.backup_cron, lambda: _backup_and_prune(url, destination))]
+            if args.verify_cron:
+                jobs.append(Job("verify", args.verify_cron, lambda: _verify_or_raise(url, destination)))
+            run_schedule(jobs)
+            return 0
         if args.command == "run":
             manifest = operations.run_backup(url, destination)
             print(manifest.backup_id)

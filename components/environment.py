@@ -44,4 +44,6 @@ def build_environment(stack: str, spec: EnvironmentSpec, project_root: Path) -> 
     environment = LocalStack(stack, spec, pulumi_secret, project_root)
     pulumi.export("urls", environment.urls)
     pulumi.export("connection_string", environment.connection_string)
+    if environment.backups is not None:
+        pulumi.export("backups", environment.backups.summary)
     return environment

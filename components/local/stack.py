@@ -18,6 +18,7 @@ import pulumi
 import pulumi_docker as docker
 
 from ..spec import DATABASE, EnvironmentSpec, RestartPolicy, Service
+from .backups import LocalBackups
 from .healthchecks import healthy_within_seconds, http_healthcheck, postgres_healthcheck
 from .monitoring import LocalMonitoring
 
@@ -104,6 +105,18 @@ class LocalStack(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self, depends_on=list(self.containers.values())),
             )
             published.update(self.monitoring.urls)
+        self.backups = None
+        if spec.backups.enabled:
+            db = spec.database
+            self.backups = LocalBackups(
+                name,
+                spec,
+                self.network.name,
+                database_url(db.user, secret(db.password_secret), DATABASE_HOST, POSTGRES_PORT, db.name),
+                self._labels("backup"),
+                project_root,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.database]),
+            )
         self.urls = pulumi.Output.from_input(published)
         self.connection_string = self._connection_string()
         self.register_outputs({"urls": self.urls, "connection_string": self.connection_string})

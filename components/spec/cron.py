@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import itertools
 import re
+from datetime import UTC, datetime, timedelta
 
 MIN_INTERVAL_MINUTES = 5
 _FIELD = re.compile(r"^(\*|\d+(-\d+)?)(/\d+)?(,(\*|\d+(-\d+)?)(/\d+)?)*$")
 _RANGES = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 7))
 
 
-def _minutes(field: str) -> list[int] | None:
-    """The minutes a minute field fires at, or None when it cannot be expanded."""
+def expand(field: str, low: int = 0, high: int = 59) -> list[int] | None:
+    """The values a cron field stands for within [low, high], or None when it cannot be expanded."""
     result: set[int] = set()
     for part in field.split(","):
         base, _, step_text = part.partition("/")
@@ -19,15 +20,50 @@ def _minutes(field: str) -> list[int] | None:
         if step < 1:
             return None
         if base == "*":
-            low, high = 0, 59
+            first, last = low, high
         elif "-" in base:
-            low, high = (int(x) for x in base.split("-"))
+            first, last = (int(x) for x in base.split("-"))
         else:
-            low = high = int(base)
+            first = last = int(base)
             if step_text:
-                high = 59
-        result.update(range(low, high + 1, step))
+                last = high
+        result.update(range(first, last + 1, step))
     return sorted(result)
+
+
+def _minutes(field: str) -> list[int] | None:
+    return expand(field, 0, 59)
+
+
+def next_run(schedule: str, after: datetime) -> datetime:
+    """The first time after `after` (UTC, whole minutes) that `schedule` fires, as cron reads it:
+    when both day-of-month and day-of-week are restricted, either one matching is enough."""
+    minute_f, hour_f, day_f, month_f, weekday_f = schedule.split()
+    minutes, hours = set(expand(minute_f, 0, 59)), set(expand(hour_f, 0, 23))
+    days, months = set(expand(day_f, 1, 31)), set(expand(month_f, 1, 12))
+    weekdays = {d % 7 for d in expand(weekday_f, 0, 7)}
+    day_any, weekday_any = day_f == "*", weekday_f == "*"
+
+    def day_matches(t: datetime) -> bool:
+        by_day, by_weekday = t.day in days, (t.weekday() + 1) % 7 in weekdays
+        if day_any or weekday_any:
+            return by_day and by_weekday
+        return by_day or by_weekday
+
+    t = after.astimezone(UTC).replace(second=0, microsecond=0) + timedelta(minutes=1)
+    limit = t + timedelta(days=366 * 5)
+    while t < limit:
+        if t.month not in months:
+            t = (t.replace(day=1, hour=0, minute=0) + timedelta(days=32)).replace(day=1)
+        elif not day_matches(t):
+            t = t.replace(hour=0, minute=0) + timedelta(days=1)
+        elif t.hour not in hours:
+            t = t.replace(minute=0) + timedelta(hours=1)
+        elif t.minute not in minutes:
+            t += timedelta(minutes=1)
+        else:
+            return t
+    raise ValueError(f"cron schedule {schedule!r} never fires")
 
 
 def cron_problem(schedule: str) -> str | None:

@@ -20,6 +20,8 @@ def registered(stack) -> pulumi.Output:
     children = [stack.network, stack.volume, stack.database, *stack.containers.values()]
     if stack.monitoring is not None:
         children += [stack.monitoring.prometheus, stack.monitoring.grafana]
+    if stack.backups is not None:
+        children += [stack.backups.volume, stack.backups.container]
     return pulumi.Output.all(*[child.urn for child in children])
 
 
@@ -33,7 +35,7 @@ def test_every_container_is_healthchecked_restarted_pinned_and_networked(monitor
 
     def check(_):
         containers = monitor.of_type(CONTAINER)
-        assert {c.name for c in containers} == {"dev-database", "dev-backend", "dev-frontend"}
+        assert {c.name for c in containers} == {"dev-database", "dev-backend", "dev-frontend", "dev-backup"}
         network = monitor.named("dev-network")
         images = {r.name: r.inputs["name"] for r in monitor.of_type("docker:index/remoteImage:RemoteImage")}
         assert images == {
@@ -45,7 +47,8 @@ def test_every_container_is_healthchecked_restarted_pinned_and_networked(monitor
             inputs = container.inputs
             assert inputs["healthcheck"]["tests"][0] == "CMD", container.name
             assert inputs["restart"] in {"on-failure", "always", "unless-stopped"}, container.name
-            assert inputs["image"].startswith("sha256:"), container.name
+            built_here = container.name == "dev-backup" and inputs["image"] == "mvs-backup-runner:dev"
+            assert inputs["image"].startswith("sha256:") or built_here, container.name
             assert inputs["wait"] is True, container.name
             assert [n["name"] for n in inputs["networksAdvanced"]] == [network.inputs["name"]], container.name
             assert network.urn in container.property_dependencies["networksAdvanced"], container.name
@@ -170,10 +173,10 @@ def test_components_use_mvs_local_type_tokens(monitor):
     stack = build(dev_raw())
 
     def check(_):
-        component = [r for r in monitor.registrations if r.type.startswith("mvs:")]
-        assert [c.type for c in component] == ["mvs:local:Stack"]
+        components = {r.type: r.urn for r in monitor.registrations if r.type.startswith("mvs:")}
+        assert sorted(components) == ["mvs:local:Backups", "mvs:local:Stack"]
         children = [r for r in monitor.registrations if r.type.startswith("docker:")]
-        assert children and all(r.parent == component[0].urn for r in children)
+        assert children and all(r.parent in components.values() for r in children)
 
     return registered(stack).apply(check)
 
@@ -197,7 +200,8 @@ def test_monitoring_adds_prometheus_scraping_every_service_and_grafana(monitor):
         assert "envs" in grafana.secret_inputs
         assert prometheus.urn in grafana.dependencies
         assert grafana.inputs["ports"][0]["external"] == 3300
-        assert [r.type for r in monitor.registrations if r.name == "dev"] == ["mvs:local:Stack", "mvs:local:Monitoring"]
+        components = sorted(r.type for r in monitor.registrations if r.name == "dev")
+        assert components == ["mvs:local:Backups", "mvs:local:Monitoring", "mvs:local:Stack"]
         images = {r.inputs["name"] for r in monitor.of_type("docker:index/remoteImage:RemoteImage")}
         assert {"prom/prometheus:v2.55.1", "grafana/grafana:11.3.0"} <= images
 
@@ -214,3 +218,29 @@ def test_monitoring_off_adds_no_monitoring_containers(monitor):
         assert set(urls) == {"backend", "frontend"}
 
     return pulumi.Output.all(registered(stack), stack.urls).apply(check)
+
+
+@pulumi.runtime.test
+def test_backups_run_the_runner_built_here_on_schedule_into_a_named_volume(monitor):
+    stack = build(dev_raw())
+
+    def check(_):
+        backup = monitor.named("dev-backup")
+        volume = monitor.named("dev-backups")
+        image = monitor.named("dev-backup-runner-image")
+        assert image.inputs["build"]["dockerfile"].endswith("backup_runner/Dockerfile")
+        assert image.inputs["build"]["context"] == str(ROOT) and image.inputs["skipPush"] is True
+        command = backup.inputs["command"]
+        assert command[:4] == ["python", "-m", "backup_runner", "schedule"]
+        assert command[command.index("--backup-cron") + 1] == "0 * * * *"
+        assert command[command.index("--verify-cron") + 1] == "30 12 * * *"
+        assert backup.inputs["volumes"] == [{"volumeName": volume.inputs["name"], "containerPath": "/backups"}]
+        assert "envs" in backup.secret_inputs
+        envs = dict(e.split("=", 1) for e in backup.inputs["envs"])
+        assert envs["DATABASE_URL"] == "postgresql://mvs:pw-Never-Shown-1@database:5432/mvs"
+        assert envs["BACKUP_DESTINATION"] == "/backups" and envs["RETAIN_DAILY"] == "3"
+        assert backup.inputs["healthcheck"]["tests"] == ["CMD", "python", "-m", "backup_runner", "health"]
+        backups_component = next(r for r in monitor.registrations if r.type == "mvs:local:Backups")
+        assert monitor.named("dev-database").urn in backups_component.dependencies
+
+    return registered(stack).apply(check)

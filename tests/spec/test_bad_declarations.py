@@ -726,7 +726,8 @@ def test_all_secrets_set_parses(load_stack: Callable[[str], Stack], stack_name: 
     spec = parse_environment(stack.raw, stack.file, lookup)
 
     assert spec.database.password_secret == "dbPassword"
-    backup_keys = {"backupAccessKey", "backupSecretKey"} if spec.backups.enabled else set()
+    s3 = spec.backups.enabled and spec.backups.destination.kind == "s3"
+    backup_keys = {"backupAccessKey", "backupSecretKey"} if s3 else set()
     assert lookup.asked == {"dbPassword", "sessionSecret"} | backup_keys
     assert spec.secret_names() == lookup.asked
 

@@ -1,0 +1,86 @@
+"""The dev stack's backups: the backup runner, built from this repo, in a container of its own.
+
+Docker has no cron, so the runner's `schedule` command keeps running and fires the declared
+schedules itself; its heartbeat is the container's health check. Dumps go to a named volume, so
+they outlive the containers.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pulumi
+import pulumi_docker as docker
+
+from ..spec import EnvironmentSpec
+
+RUNNER_DOCKERFILE = "backup_runner/Dockerfile"
+
+
+class LocalBackups(pulumi.ComponentResource):
+    def __init__(
+        self,
+        name: str,
+        spec: EnvironmentSpec,
+        network_name: pulumi.Input[str],
+        database_url: pulumi.Output[str],
+        labels: list[docker.ContainerLabelArgs],
+        project_root: Path,
+        opts: pulumi.ResourceOptions | None = None,
+    ):
+        super().__init__("mvs:local:Backups", name, None, opts)
+        backups = spec.backups
+        path = backups.destination.path
+        self.volume = docker.Volume(
+            f"{name}-backups",
+            name=f"mvs-{name}-backups",
+            labels=[docker.VolumeLabelArgs(label=x.label, value=x.value) for x in labels],
+            opts=pulumi.ResourceOptions(parent=self, protect=spec.database.protect),
+        )
+        image = docker.Image(
+            f"{name}-backup-runner-image",
+            image_name=f"mvs-backup-runner:{name}",
+            build=docker.DockerBuildArgs(context=str(project_root), dockerfile=str(project_root / RUNNER_DOCKERFILE)),
+            skip_push=True,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        command = ["python", "-m", "backup_runner", "schedule", "--backup-cron", backups.dump_schedule]
+        if backups.verify_schedule:
+            command += ["--verify-cron", backups.verify_schedule]
+        plain_env = [
+            f"BACKUP_DESTINATION={path}",
+            "BACKUP_HEARTBEAT=/tmp/backup-runner.heartbeat",
+            f"RETAIN_DAILY={backups.retention.daily}",
+            f"RETAIN_WEEKLY={backups.retention.weekly}",
+            f"RETAIN_MONTHLY={backups.retention.monthly}",
+        ]
+        self.container = docker.Container(
+            f"{name}-backup",
+            name=f"mvs-{name}-backup",
+            image=image.image_name,
+            command=command,
+            envs=pulumi.Output.secret(database_url.apply(lambda url: [f"DATABASE_URL={url}", *plain_env])),
+            volumes=[docker.ContainerVolumeArgs(volume_name=self.volume.name, container_path=path)],
+            healthcheck=docker.ContainerHealthcheckArgs(
+                tests=["CMD", "python", "-m", "backup_runner", "health"],
+                interval="60s",
+                timeout="10s",
+                retries=3,
+                start_period="30s",
+            ),
+            restart="unless-stopped",
+            networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=network_name, aliases=["backup"])],
+            labels=labels,
+            wait=True,
+            wait_timeout=120,
+            must_run=True,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.summary = {
+            "destination": pulumi.Output.concat("docker volume ", self.volume.name, " at ", path),
+            "dump_schedule": backups.dump_schedule,
+            "verify_schedule": backups.verify_schedule,
+            "retention": backups.retention.model_dump(),
+            "last_drill": f"docker exec mvs-{name}-backup cat /tmp/backup-runner.heartbeat",
+        }
+        self.register_outputs({"summary": self.summary})
