@@ -39,6 +39,21 @@ class Registration:
     secret_inputs: set[str] = field(default_factory=set)
 
 
+COMPUTED_BY_PROVIDERS = (
+    "project_id",
+    "environment_id",
+    "service_id",
+    "volume_id",
+    "volume_instance_id",
+    "domain",
+    "domain_id",
+    "applied_at",
+    "deployment_id",
+    "status",
+    "latest_started_at",
+)
+
+
 class RecordingMocks(pulumi.runtime.Mocks):
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
         outputs = dict(args.inputs)
@@ -46,6 +61,11 @@ class RecordingMocks(pulumi.runtime.Mocks):
             outputs["imageId"] = f"sha256:{'0' * 56}{len(args.name):08x}"
         if args.typ == "docker:index/image:Image":
             outputs["imageName"] = args.inputs.get("imageName")
+        if args.typ.startswith("pulumi-python:dynamic"):
+            # What a Railway provider would compute (ids, domains, timestamps): a value named after it.
+            for key in COMPUTED_BY_PROVIDERS:
+                if outputs.get(key) is None:
+                    outputs[key] = f"{args.name}:{key}"
         return f"{args.name}-id", outputs
 
     def call(self, args: pulumi.runtime.MockCallArgs):
