@@ -51,9 +51,10 @@ def service_settings(spec: EnvironmentSpec, name: str, service: Service) -> dict
     }
 
 
-def postgres_settings(spec: EnvironmentSpec) -> dict[str, Any]:
-    return {
-        "image": spec.database.image or POSTGRES_IMAGE.format(version=spec.database.version),
+def plain_settings(image: str, **overrides: Any) -> dict[str, Any]:
+    """Settings for a service that is not one of the declared ones: one replica, no health check."""
+    settings = {
+        "image": image,
         "start_command": None,
         "pre_deploy_command": None,
         "healthcheck_path": None,
@@ -64,22 +65,19 @@ def postgres_settings(spec: EnvironmentSpec) -> dict[str, Any]:
         "region": None,
         "cron_schedule": None,
     }
+    unknown = set(overrides) - set(settings)
+    if unknown:
+        raise ValueError(f"unknown service settings: {', '.join(sorted(unknown))}")
+    return {**settings, **overrides}
+
+
+def postgres_settings(spec: EnvironmentSpec) -> dict[str, Any]:
+    return plain_settings(spec.database.image or POSTGRES_IMAGE.format(version=spec.database.version))
 
 
 def runner_settings(image: str, start_command: str, cron_schedule: str) -> dict[str, Any]:
-    """A cron service running the backup runner: one replica, no health check, no restarts."""
-    return {
-        "image": image,
-        "start_command": start_command,
-        "pre_deploy_command": None,
-        "healthcheck_path": None,
-        "healthcheck_timeout": None,
-        "restart_policy_type": "NEVER",
-        "restart_policy_max_retries": 10,
-        "num_replicas": 1,
-        "region": None,
-        "cron_schedule": cron_schedule,
-    }
+    """A cron service running the backup runner: it runs to completion, so it never restarts."""
+    return plain_settings(image, start_command=start_command, cron_schedule=cron_schedule, restart_policy_type="NEVER")
 
 
 class RailwayStack(pulumi.ComponentResource):
