@@ -70,6 +70,7 @@ def main(argv: list[str]) -> int:
     restore.add_argument("--force", action="store_true", help="replace the contents of a non-empty target")
     verify = commands.add_parser("verify", help="restore into a scratch database and check it")
     verify.add_argument("--backup", help="backup id (default: the newest good one)")
+    verify.add_argument("--thorough", action="store_true", help="also check that every row is in its indexes")
     schedule = commands.add_parser("schedule", help="stay running; back up (and prune, and verify) on cron schedules")
     schedule.add_argument("--backup-cron", required=True, help="when to back up and prune (UTC cron)")
     schedule.add_argument("--verify-cron", help="when to run the restore drill (UTC cron)")
@@ -108,7 +109,7 @@ def main(argv: list[str]) -> int:
             manifest, target = operations.restore(url, destination, args.target_db, args.backup, args.force)
             print(f"restored {manifest.backup_id} into {target}")
             return 0
-        result = operations.verify(url, destination, args.backup)
+        result = operations.verify(url, destination, args.backup, thorough=args.thorough)
         if result.passed:
             print(f"verify {result.backup_id}: passed (row counts match; amcheck {result.amcheck})")
             return 0

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,6 +32,7 @@ from .retention import Retention, backups_to_keep
 Progress = Callable[[str], None]
 PROGRESS_EVERY = 64 << 20  # report every 64 MiB
 INCOMPLETE_GRACE_SECONDS = 24 * 3600
+RESTORE_JOBS = max(1, min(4, os.cpu_count() or 1))  # pg_restore's parallel jobs
 
 
 def stderr_progress(message: str) -> None:
@@ -71,9 +74,9 @@ def run_backup(url: str, destination: Destination, progress: Progress = stderr_p
     """Stream `pg_dump -Fc` to the destination and prove it arrived whole before calling it good."""
     started = datetime.now(UTC)
     backup_id = new_id(started)
-    with postgres.exported_snapshot(url) as (snapshot, conn):
+    with postgres.exported_snapshot(url) as (snapshot, conn), ThreadPoolExecutor(1) as counter:
         version = postgres.server_version(conn)
-        counts = postgres.row_counts(conn)
+        counting = counter.submit(postgres.row_counts_in_snapshot, url, snapshot)  # alongside the dump
         command = ["pg_dump", "-Fc", f"--snapshot={snapshot}", "--no-password", "-d", url]
         dump = postgres.start_tool(command, stdout=subprocess.PIPE)
         reader = HashingReader(dump.stdout, f"backup {backup_id}", progress)
@@ -82,6 +85,7 @@ def run_backup(url: str, destination: Destination, progress: Progress = stderr_p
         finally:
             dump.stdout.close()
         postgres.finish_tool(dump, command)
+        counts = counting.result()
     stored_size, stored_sha = _digest(destination, dump_key(backup_id))
     if (stored_size, stored_sha) != (reader.size, reader.sha256.hexdigest()):
         raise BackupError(
@@ -196,7 +200,15 @@ def restore(
             exists = False
         if not exists:
             postgres.create_database(url, target)
-        command = ["pg_restore", "--no-owner", "--no-acl", "--exit-on-error", "-d", postgres.with_database(url, target)]
+        command = [
+            "pg_restore",
+            "--no-owner",
+            "--no-acl",
+            "--exit-on-error",
+            f"--jobs={RESTORE_JOBS}",
+            "-d",
+            postgres.with_database(url, target),
+        ]
         started = time.monotonic()
         process = postgres.start_tool([*command, str(dump)], stdout=subprocess.DEVNULL)
         postgres.finish_tool(process, [*command, str(dump)])
@@ -216,25 +228,30 @@ class Verification:
 
 
 def verify(
-    url: str, destination: Destination, backup_id: str | None = None, progress: Progress = stderr_progress
+    url: str,
+    destination: Destination,
+    backup_id: str | None = None,
+    progress: Progress = stderr_progress,
+    thorough: bool = False,
 ) -> Verification:
-    """Restore a backup into a scratch database and compare it with its manifest."""
+    """Restore a backup into a scratch database and compare it with its manifest. `thorough` adds
+    amcheck's heap-all-indexed pass, which reads every table once more."""
     manifest = choose(destination, backup_id)
     scratch = f"mvs_verify_{manifest.backup_id.lower()}"
     postgres.drop_database(url, scratch)
     try:
         restore(url, destination, scratch, manifest.backup_id, progress=progress)
-        import psycopg
-
-        with psycopg.connect(postgres.with_database(url, scratch)) as conn:
-            restored = postgres.row_counts(conn)
+        scratch_url = postgres.with_database(url, scratch)
+        with ThreadPoolExecutor(2) as checks:  # counting rows and checking indexes, side by side
+            counting = checks.submit(postgres.row_counts_in_new_connection, scratch_url)
+            index_check = checks.submit(postgres.amcheck, url, scratch, thorough)
+            restored, index_problems = counting.result(), index_check.result()
         problems = [
             f"{table}: {restored.get(table)} rows restored, manifest says {count}"
             for table, count in sorted(manifest.row_counts.items())
             if restored.get(table) != count
         ]
         problems += [f"{table}: not in the manifest" for table in sorted(set(restored) - set(manifest.row_counts))]
-        index_problems = postgres.amcheck(url, scratch)
         if index_problems is None:
             amcheck_result = "not available"
         else:

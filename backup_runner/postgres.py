@@ -40,6 +40,18 @@ def exported_snapshot(url: str) -> Iterator[tuple[str, psycopg.Connection]]:
             conn.rollback()
 
 
+def row_counts_in_snapshot(url: str, snapshot: str) -> dict[str, int]:
+    """Row counts as of an exported snapshot, from a connection of its own (so they can be
+    counted while pg_dump streams the same snapshot)."""
+    with psycopg.connect(url) as conn:
+        conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        conn.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot)))
+        try:
+            return row_counts(conn)
+        finally:
+            conn.rollback()
+
+
 def server_version(conn: psycopg.Connection) -> str:
     return conn.execute("SHOW server_version").fetchone()[0]
 
@@ -58,6 +70,11 @@ def row_counts(conn: psycopg.Connection) -> dict[str, int]:
         query = sql.SQL("SELECT count(*) FROM {}.{}").format(sql.Identifier(schema), sql.Identifier(table))
         counts[f"{schema}.{table}"] = conn.execute(query).fetchone()[0]
     return counts
+
+
+def row_counts_in_new_connection(url: str) -> dict[str, int]:
+    with psycopg.connect(url) as conn:
+        return row_counts(conn)
 
 
 def _maintenance(url: str) -> psycopg.Connection:
@@ -85,8 +102,9 @@ def drop_database(url: str, database: str) -> None:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database)))
 
 
-def amcheck(url: str, database: str) -> list[str] | None:
-    """B-tree index problems found by amcheck, or None when amcheck is not installed."""
+def amcheck(url: str, database: str, heapallindexed: bool = False) -> list[str] | None:
+    """B-tree index problems found by amcheck, or None when amcheck is not installed.
+    `heapallindexed` also checks that every heap row is in its indexes (it reads whole tables)."""
     with psycopg.connect(with_database(url, database), autocommit=True) as conn:
         try:
             conn.execute("CREATE EXTENSION IF NOT EXISTS amcheck")
@@ -103,7 +121,7 @@ def amcheck(url: str, database: str) -> list[str] | None:
         problems = []
         for (index,) in indexes:
             try:
-                conn.execute("SELECT bt_index_check(%s::regclass, true)", (index,))
+                conn.execute("SELECT bt_index_check(%s::regclass, %s)", (index, heapallindexed))
             except psycopg.Error as error:
                 problems.append(f"{index}: {error}".strip())
         return problems
