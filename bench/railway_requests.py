@@ -23,7 +23,12 @@ from railway_emulator.requestlog import read_log
 from railway_emulator.server import DEFAULT_TOKEN, Emulator, EmulatorServer
 from tests.engine.cli import PulumiCLI, copy_program
 
-SECRETS = {"mvs:dbPassword": "bench-db", "mvs:sessionSecret": "bench-session"}
+SECRETS = {
+    "mvs:dbPassword": "bench-db",
+    "mvs:sessionSecret": "bench-session",
+    "mvs:backupAccessKey": "bench-access",
+    "mvs:backupSecretKey": "bench-key",
+}
 
 
 def world(tmp: Path) -> tuple[EmulatorServer, PulumiCLI, Path]:
