@@ -510,7 +510,11 @@ class Root:
                 }
                 self.state["volume_instances"][instance["id"]] = instance
             self.store.save()
-            return dict(volume)
+            return self._volume_view(volume)
+
+    def _volume_view(self, volume: dict[str, Any]) -> dict[str, Any]:
+        instances = [dict(v) for v in self.state["volume_instances"].values() if v["volumeId"] == volume["id"]]
+        return {**volume, "volumeInstances": lambda _info, **_args: connection(instances)}
 
     def _volume(self, volume_id: str) -> dict[str, Any]:
         volume = self.state["volumes"].get(volume_id)

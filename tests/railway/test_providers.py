@@ -154,3 +154,12 @@ def test_the_simulated_health_check_fails_a_deployment_at_a_path_the_image_does_
         configured(DeploymentProvider, emulator).create(props)
     failed = [d for d in emulator.state()["deployments"].values() if d["status"] == "FAILED"]
     assert failed[0]["meta"]["reason"] == "Healthcheck failed at path /healthz"
+
+
+def test_a_volume_made_by_an_unrecorded_earlier_run_is_adopted(emulator, world):
+    props = {**world, "mount_path": "/var/lib/postgresql/data", "size_mb": 5000}
+    first = configured(VolumeProvider, emulator).create(props)  # its state was lost, say
+    emulator.faults({"kind": "fail_after_commit", "operations": ["volumeCreate"], "count": 1})
+    again = configured(VolumeProvider, emulator).create(props)
+    assert again.id == first.id
+    assert len(emulator.state()["volumes"]) == 1, "no second volume"

@@ -6,13 +6,12 @@ refused before anything is sent.
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
 
 import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 
-from ...errors import MvsError, RailwayNotFound, RailwayOutcomeUnknown
+from ...errors import MvsError, RailwayError, RailwayNotFound
 from .base import RailwayProvider, pick
 
 
@@ -59,20 +58,27 @@ class VolumeProvider(RailwayProvider):
         def ours(node: dict[str, Any]) -> bool:
             return node["serviceId"] == props["service_id"] and node["mountPath"] == props["mount_path"]
 
+        create_input = {
+            "projectId": props["project_id"],
+            "environmentId": props["environment_id"],
+            "serviceId": props["service_id"],
+            "mountPath": props["mount_path"],
+        }
         with self.client() as client:
-            instance = self._instance(client, props["environment_id"], ours)
-            if instance is None:
-                create_input = {
-                    "projectId": props["project_id"],
-                    "environmentId": props["environment_id"],
-                    "serviceId": props["service_id"],
-                    "mountPath": props["mount_path"],
-                }
-                with contextlib.suppress(RailwayOutcomeUnknown):  # if the answer was lost, look for what it made
-                    client.execute("volumeCreate", {"input": create_input})
+            try:
+                created = client.execute("volumeCreate", {"input": create_input})["volumeCreate"]
+                edges = created["volumeInstances"]["edges"]
+                instance = next(
+                    (e["node"] for e in edges if e["node"]["environmentId"] == props["environment_id"]), None
+                )
+            except RailwayError:
+                # The answer was lost, or the service already has its volume (an earlier run that
+                # never got recorded): adopt the volume that is there rather than fail or make another.
                 instance = self._instance(client, props["environment_id"], ours)
                 if instance is None:
-                    raise MvsError(f"Railway made no volume for service {props['service_id']}; run up again")
+                    raise
+            if instance is None:
+                raise MvsError(f"Railway made no volume for service {props['service_id']}; run up again")
             size = self._resize(client, props, instance["volumeId"], instance["sizeMB"])
         return CreateResult(instance["volumeId"], self._outputs(props, instance, size))
 
