@@ -33,6 +33,9 @@ Progress = Callable[[str], None]
 PROGRESS_EVERY = 64 << 20  # report every 64 MiB
 INCOMPLETE_GRACE_SECONDS = 24 * 3600
 RESTORE_JOBS = max(1, min(4, os.cpu_count() or 1))  # pg_restore's parallel jobs
+# The restore's own sessions: more memory to build indexes, and no waiting on WAL flushes for a
+# database that is being created from a dump anyway (a crash mid-restore means restoring again).
+RESTORE_SESSION = "-c maintenance_work_mem=256MB -c synchronous_commit=off"
 
 
 def stderr_progress(message: str) -> None:
@@ -210,7 +213,9 @@ def restore(
             postgres.with_database(url, target),
         ]
         started = time.monotonic()
-        process = postgres.start_tool([*command, str(dump)], stdout=subprocess.DEVNULL)
+        process = postgres.start_tool(
+            [*command, str(dump)], stdout=subprocess.DEVNULL, env={**os.environ, "PGOPTIONS": RESTORE_SESSION}
+        )
         postgres.finish_tool(process, [*command, str(dump)])
     progress(f"restore {manifest.backup_id} into {target}: done in {time.monotonic() - started:.1f}s")
     return manifest, target
