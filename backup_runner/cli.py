@@ -88,6 +88,12 @@ def main(argv: list[str]) -> int:
                 print(f"{manifest.backup_id}  good  {manifest.size_bytes:>12} bytes  {manifest.database}")
             for backup_id in listing.incomplete:
                 print(f"{backup_id}  incomplete")
+            drill = operations.last_drill(destination)
+            if drill is None:
+                print("last drill: never ran")
+            else:
+                outcome = "passed" if drill["passed"] else "FAILED: " + "; ".join(drill["problems"])
+                print(f"last drill: {drill['finished_at']} on {drill['backup_id']}, {outcome}")
             return 0
         if args.command == "prune":
             deleted = operations.prune(destination, _retention(), dry_run=args.dry_run)

@@ -32,6 +32,7 @@ from .retention import Retention, backups_to_keep
 Progress = Callable[[str], None]
 PROGRESS_EVERY = 64 << 20  # report every 64 MiB
 INCOMPLETE_GRACE_SECONDS = 24 * 3600
+LAST_DRILL_KEY = "last-drill.json"
 RESTORE_JOBS = max(1, min(4, os.cpu_count() or 1))  # pg_restore's parallel jobs
 # The restore's own sessions: more memory to build indexes, and no waiting on WAL flushes for a
 # database that is being created from a dump anyway (a crash mid-restore means restoring again).
@@ -245,7 +246,11 @@ def verify(
     scratch = f"mvs_verify_{manifest.backup_id.lower()}"
     postgres.drop_database(url, scratch)
     try:
-        restore(url, destination, scratch, manifest.backup_id, progress=progress)
+        try:
+            restore(url, destination, scratch, manifest.backup_id, progress=progress)
+        except BackupCorrupt as error:
+            record_drill(destination, Verification(manifest.backup_id, [str(error)], "not run"))
+            raise
         scratch_url = postgres.with_database(url, scratch)
         with ThreadPoolExecutor(2) as checks:  # counting rows and checking indexes, side by side
             counting = checks.submit(postgres.row_counts_in_new_connection, scratch_url)
@@ -264,4 +269,25 @@ def verify(
             problems += [f"amcheck {p}" for p in index_problems]
     finally:
         postgres.drop_database(url, scratch)
-    return Verification(manifest.backup_id, problems, amcheck_result)
+    result = Verification(manifest.backup_id, problems, amcheck_result)
+    record_drill(destination, result)
+    return result
+
+
+def record_drill(destination: Destination, result: Verification) -> None:
+    """Keep the last drill's outcome beside the backups, where `list` (and people) can find it."""
+    record = {
+        "backup_id": result.backup_id,
+        "passed": result.passed,
+        "problems": result.problems,
+        "amcheck": result.amcheck,
+        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    destination.put(LAST_DRILL_KEY, _bytes_reader(json.dumps(record, indent=1).encode()))
+
+
+def last_drill(destination: Destination) -> dict | None:
+    if destination.size(LAST_DRILL_KEY) is None:
+        return None
+    with destination.open(LAST_DRILL_KEY) as stream:
+        return json.loads(stream.read())

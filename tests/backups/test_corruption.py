@@ -63,9 +63,12 @@ def test_the_cli_exit_codes_say_what_happened(database, tmp_path):
     taken = run_cli("run", env=env)
     assert taken.returncode == 0, taken.stderr
     backup_id = taken.stdout.strip()
-    assert "good" in run_cli("list", env=env).stdout
+    listed = run_cli("list", env=env).stdout
+    assert "good" in listed and "last drill: never ran" in listed
     verified = run_cli("verify", env=env)
     assert verified.returncode == 0 and "passed" in verified.stdout, verified.stderr
+    assert "last drill: 20" in run_cli("list", env=env).stdout
+    assert f"on {backup_id}, passed" in run_cli("list", env=env).stdout
 
     refused = run_cli("restore", "--target-db", database.rsplit("dbname=", 1)[-1].split()[0], env=env)
     assert refused.returncode == 4 and "not empty" in refused.stderr
@@ -73,5 +76,6 @@ def test_the_cli_exit_codes_say_what_happened(database, tmp_path):
     damage(DirectoryDestination(tmp_path / "backups"), dump_key(backup_id), "flip")
     corrupt = run_cli("verify", env=env)
     assert corrupt.returncode == 3 and "is corrupt" in corrupt.stderr
+    assert f"on {backup_id}, FAILED: backup {backup_id} is corrupt" in run_cli("list", env=env).stdout
     missing = run_cli("run", env={"DATABASE_URL": database, "BACKUP_DESTINATION": ""})
     assert missing.returncode != 0 and "BACKUP_DESTINATION" in missing.stderr
