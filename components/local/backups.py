@@ -81,6 +81,6 @@ class LocalBackups(pulumi.ComponentResource):
             "dump_schedule": backups.dump_schedule,
             "verify_schedule": backups.verify_schedule,
             "retention": backups.retention.model_dump(),
-            "last_drill": f"docker exec mvs-{name}-backup cat /tmp/backup-runner.heartbeat",
+            "last_drill": f"docker exec mvs-{name}-backup python -m backup_runner list",
         }
         self.register_outputs({"summary": self.summary})
