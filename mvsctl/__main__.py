@@ -5,7 +5,10 @@ schema [--check]         write schema/stack.schema.json (or fail if it is out of
 up STACK [ARGS ...]      bring a stack into line (dev: checks Docker first, makes dev secrets)
 preview STACK [ARGS ...] show what `up` would change
 destroy STACK [ARGS ...] delete a stack's resources
+rehearse STACK [ARGS ...] a Railway stack's `pulumi up`, offline, against the emulator
 pulumi ARGS ...          the Pulumi CLI with this project's tools, backend and passphrase
+emulator [ARGS ...]      start the Railway API emulator on loopback (--help for its options)
+railway-schema [--out F] fetch Railway's live schema (needs RAILWAY_API_TOKEN); check our operations
 test [PYTEST ARGS ...]   run the test suite
 """
 

@@ -78,3 +78,10 @@ def test_rehearse_refuses_a_local_stack(tmp_path):
     result = run_mvs("rehearse", "dev", env=isolated_env(tmp_path))
     assert result.returncode == 2
     assert "rehearsals are for Railway stacks" in result.stderr
+
+
+def test_help_lists_every_command(tmp_path):
+    result = run_mvs("help", env=isolated_env(tmp_path))
+    assert result.returncode == 0
+    for command in ("validate", "schema", "up", "preview", "destroy", "rehearse", "pulumi", "emulator", "test"):
+        assert f"\n{command} " in result.stdout, command
