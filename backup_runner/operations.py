@@ -9,6 +9,7 @@ error, and nothing is ever deleted because a backup was found to be bad.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import subprocess
@@ -106,15 +107,9 @@ def run_backup(url: str, destination: Destination, progress: Progress = stderr_p
         started_at=started,
         finished_at=datetime.now(UTC),
     )
-    destination.put(manifest_key(backup_id), _bytes_reader(manifest.model_dump_json(indent=1).encode()))
+    destination.put(manifest_key(backup_id), io.BytesIO(manifest.model_dump_json(indent=1).encode()))
     progress(f"backup {backup_id}: good, {reader.size} bytes, sha256 {stored_sha[:12]}")
     return manifest
-
-
-def _bytes_reader(data: bytes) -> BinaryIO:
-    import io
-
-    return io.BytesIO(data)
 
 
 @dataclass
@@ -283,7 +278,7 @@ def record_drill(destination: Destination, result: Verification) -> None:
         "amcheck": result.amcheck,
         "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-    destination.put(LAST_DRILL_KEY, _bytes_reader(json.dumps(record, indent=1).encode()))
+    destination.put(LAST_DRILL_KEY, io.BytesIO(json.dumps(record, indent=1).encode()))
 
 
 def last_drill(destination: Destination) -> dict | None:
