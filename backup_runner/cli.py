@@ -21,6 +21,7 @@ from components.errors import BackupCorrupt, MvsError, RestoreRefused
 
 from . import operations
 from .destinations import open_destination
+from .drills import last_drill
 from .retention import Retention
 from .schedule import Job, healthy, run_schedule
 
@@ -88,7 +89,7 @@ def main(argv: list[str]) -> int:
                 print(f"{manifest.backup_id}  good  {manifest.size_bytes:>12} bytes  {manifest.database}")
             for backup_id in listing.incomplete:
                 print(f"{backup_id}  incomplete")
-            drill = operations.last_drill(destination)
+            drill = last_drill(destination)
             if drill is None:
                 print("last drill: never ran")
             else:

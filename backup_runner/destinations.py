@@ -58,13 +58,29 @@ class DirectoryDestination:
 class S3Destination:
     """An S3-compatible bucket (AWS, MinIO, Railway buckets, moto in tests) via boto3."""
 
-    def __init__(self, bucket: str, prefix: str, endpoint_url: str | None = None, region: str | None = None):
+    def __init__(
+        self,
+        bucket: str,
+        prefix: str,
+        endpoint_url: str | None = None,
+        region: str | None = None,
+        credentials: tuple[str | None, str | None] = (None, None),
+        client_config: object | None = None,
+    ):
+        """Without `credentials` (access key, secret key), boto3 finds them as usual (AWS_* variables)."""
         import boto3
 
         self.bucket = bucket
         self.prefix = prefix.strip("/")
         self.url = f"s3://{bucket}/{self.prefix}"
-        self.client = boto3.client("s3", endpoint_url=endpoint_url, region_name=region or "us-east-1")
+        self.client = boto3.client(
+            "s3",
+            endpoint_url=endpoint_url,
+            region_name=region or "us-east-1",
+            aws_access_key_id=credentials[0],
+            aws_secret_access_key=credentials[1],
+            config=client_config,
+        )
 
     def _key(self, key: str) -> str:
         return f"{self.prefix}/{key}" if self.prefix else key

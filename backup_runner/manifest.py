@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict
 ID_FORMAT = "%Y%m%dT%H%M%SZ"
 DUMP_SUFFIX = ".dump"
 MANIFEST_SUFFIX = ".manifest.json"
+LAST_DRILL_KEY = "last-drill.json"  # the last verify's outcome, beside the backups
 
 
 class Manifest(BaseModel):

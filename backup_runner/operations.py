@@ -27,13 +27,13 @@ from components.errors import BackupCorrupt, BackupError, RestoreRefused
 
 from . import postgres
 from .destinations import Destination, read_chunks
+from .drills import record_drill
 from .manifest import DUMP_SUFFIX, MANIFEST_SUFFIX, Manifest, dump_key, manifest_key, new_id, parse_id
 from .retention import Retention, backups_to_keep
 
 Progress = Callable[[str], None]
 PROGRESS_EVERY = 64 << 20  # report every 64 MiB
 INCOMPLETE_GRACE_SECONDS = 24 * 3600
-LAST_DRILL_KEY = "last-drill.json"
 RESTORE_JOBS = max(1, min(4, os.cpu_count() or 1))  # pg_restore's parallel jobs
 # The restore's own sessions: more memory to build indexes, and no waiting on WAL flushes for a
 # database that is being created from a dump anyway (a crash mid-restore means restoring again).
@@ -244,7 +244,7 @@ def verify(
         try:
             restore(url, destination, scratch, manifest.backup_id, progress=progress)
         except BackupCorrupt as error:
-            record_drill(destination, Verification(manifest.backup_id, [str(error)], "not run"))
+            record_drill(destination, manifest.backup_id, [str(error)], "not run")
             raise
         scratch_url = postgres.with_database(url, scratch)
         with ThreadPoolExecutor(2) as checks:  # counting rows and checking indexes, side by side
@@ -265,24 +265,5 @@ def verify(
     finally:
         postgres.drop_database(url, scratch)
     result = Verification(manifest.backup_id, problems, amcheck_result)
-    record_drill(destination, result)
+    record_drill(destination, result.backup_id, result.problems, result.amcheck)
     return result
-
-
-def record_drill(destination: Destination, result: Verification) -> None:
-    """Keep the last drill's outcome beside the backups, where `list` (and people) can find it."""
-    record = {
-        "backup_id": result.backup_id,
-        "passed": result.passed,
-        "problems": result.problems,
-        "amcheck": result.amcheck,
-        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
-    }
-    destination.put(LAST_DRILL_KEY, io.BytesIO(json.dumps(record, indent=1).encode()))
-
-
-def last_drill(destination: Destination) -> dict | None:
-    if destination.size(LAST_DRILL_KEY) is None:
-        return None
-    with destination.open(LAST_DRILL_KEY) as stream:
-        return json.loads(stream.read())

@@ -42,10 +42,12 @@ def exported_snapshot(url: str) -> Iterator[tuple[str, psycopg.Connection]]:
 
 def row_counts_in_snapshot(url: str, snapshot: str) -> dict[str, int]:
     """Row counts as of an exported snapshot, from a connection of its own (so they can be
-    counted while pg_dump streams the same snapshot)."""
+    counted while pg_dump streams the same snapshot). Without parallel workers: pg_dump and its
+    server process already keep two cores busy, and workers would only add their own overhead."""
     with psycopg.connect(url) as conn:
         conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         conn.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot)))
+        conn.execute("SET LOCAL max_parallel_workers_per_gather = 0")
         try:
             return row_counts(conn)
         finally:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from .pulumi_cli import PROJECT_ROOT
 
-PROGRAM_FILES = ("__main__.py", "components", "stacks")
+PROGRAM_FILES = ("__main__.py", "components", "backup_runner", "stacks")  # the runner: image context, drill records
 
 
 def copy_project(files: Iterable[str], destination: Path, source: Path = PROJECT_ROOT) -> Path:

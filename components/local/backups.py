@@ -12,6 +12,7 @@ from pathlib import Path
 import pulumi
 import pulumi_docker as docker
 
+from ..last_drill import LastDrill, container_source
 from ..spec import EnvironmentSpec
 
 RUNNER_DOCKERFILE = "backup_runner/Dockerfile"
@@ -76,11 +77,17 @@ class LocalBackups(pulumi.ComponentResource):
             must_run=True,
             opts=pulumi.ResourceOptions(parent=self),
         )
+        self.last_drill = LastDrill(
+            f"{name}-last-drill",
+            container_source(f"mvs-{name}-backup", path),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.container]),
+        )
         self.summary = {
             "destination": pulumi.Output.concat("docker volume ", self.volume.name, " at ", path),
             "dump_schedule": backups.dump_schedule,
             "verify_schedule": backups.verify_schedule,
             "retention": backups.retention.model_dump(),
-            "last_drill": f"docker exec mvs-{name}-backup python -m backup_runner list",
+            "last_drill": self.last_drill.drill,
+            "list_backups": f"docker exec mvs-{name}-backup python -m backup_runner list",
         }
         self.register_outputs({"summary": self.summary})

@@ -15,6 +15,7 @@ from typing import Any
 
 import pulumi
 
+from ..last_drill import LastDrill, bucket_source
 from ..spec import DATABASE, EnvironmentSpec, Service
 from .providers.backup_schedules import BackupSchedules
 from .providers.deployment import Deployment, fingerprint
@@ -304,4 +305,8 @@ class RailwayStack(pulumi.ComponentResource):
             )
         if backups.verify_schedule is not None:
             outputs["last_drill_started_at"] = self.deployments["backup-verify"].latest_started_at
+        drill = LastDrill(
+            f"{self._name}-last-drill", bucket_source(destination), opts=pulumi.ResourceOptions(parent=self)
+        )
+        outputs["last_drill"] = drill.drill
         return outputs

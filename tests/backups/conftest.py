@@ -1,4 +1,4 @@
-"""Real PostgreSQL 15 (pgserver.py) and a real S3-compatible server (moto's server mode), both
+"""Real PostgreSQL 15 (pgserver.py) and the real S3-compatible server of tests/conftest.py, both
 on loopback, for the backup tests."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import pytest
 from backup_runner import postgres
 from backup_runner.destinations import DirectoryDestination, S3Destination
 
-from .pgserver import PG_BIN, free_port, running_postgres
+from .pgserver import PG_BIN, running_postgres
 
 __all__ = ["PG_BIN"]
 
@@ -32,19 +32,6 @@ def database(pg_server) -> Iterator[str]:
     postgres.create_database(pg_server, name)
     yield postgres.with_database(pg_server, name)
     postgres.drop_database(pg_server, name)
-
-
-@pytest.fixture(scope="session")
-def s3_endpoint() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
 
 
 @pytest.fixture

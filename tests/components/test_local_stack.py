@@ -21,7 +21,7 @@ def registered(stack) -> pulumi.Output:
     if stack.monitoring is not None:
         children += [stack.monitoring.prometheus, stack.monitoring.grafana]
     if stack.backups is not None:
-        children += [stack.backups.volume, stack.backups.container]
+        children += [stack.backups.volume, stack.backups.container, stack.backups.last_drill]
     return pulumi.Output.all(*[child.urn for child in children])
 
 
@@ -242,5 +242,8 @@ def test_backups_run_the_runner_built_here_on_schedule_into_a_named_volume(monit
         assert backup.inputs["healthcheck"]["tests"] == ["CMD", "python", "-m", "backup_runner", "health"]
         backups_component = next(r for r in monitor.registrations if r.type == "mvs:local:Backups")
         assert monitor.named("dev-database").urn in backups_component.dependencies
+        last_drill = monitor.named("dev-last-drill")
+        assert last_drill.inputs["source"] == {"kind": "container", "container": "mvs-dev-backup", "path": "/backups"}
+        assert backup.urn in last_drill.dependencies, "read once the backup container runs"
 
     return registered(stack).apply(check)

@@ -32,7 +32,9 @@ def build(monitor) -> RailwayStack:
 
 
 def registered(stack: RailwayStack) -> pulumi.Output:
-    return pulumi.Output.all(*[d.urn for d in stack.deployments.values()], stack.connection_string)
+    return pulumi.Output.all(
+        *[d.urn for d in stack.deployments.values()], stack.connection_string, stack.backups["last_drill"]
+    )
 
 
 @pulumi.runtime.test
@@ -60,6 +62,14 @@ def test_backup_schedules_and_cron_services_are_declared_with_the_right_settings
         deployments = {r.name: r for r in monitor.of_type(DYNAMIC + "Deployment")}
         database = deployments["prod-database-deployment"]
         assert database.urn in deployments["prod-backup-deployment"].dependencies
+        (last_drill,) = monitor.of_type("pulumi-python:dynamic/backups:LastDrill")
+        assert last_drill.inputs["source"] == {
+            "kind": "s3",
+            "bucket": "mvs-backups",
+            "prefix": "prod",
+            "access_key_secret": "backupAccessKey",
+            "secret_key_secret": "backupSecretKey",
+        }, "the drill is read with the keys named, never copied into its inputs"
 
     return registered(stack).apply(check)
 

@@ -14,6 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from backup_runner.destinations import S3Destination
+from backup_runner.drills import last_drill, record_drill
 from railway_emulator.requestlog import read_log
 from railway_emulator.server import DEFAULT_TOKEN, Emulator, EmulatorServer
 
@@ -26,12 +28,14 @@ SECRETS = {
     "mvs:backupSecretKey": "key-Never-In-State-4",
 }
 SERVICES = ["Postgres", "backend", "backup", "backup-verify", "frontend"]
+BUCKET = "mvs-backups"
 
 
 class RailwayWorld:
     """One emulator, one copy of the project, and the CLI pointed at both."""
 
-    def __init__(self, tmp_path: Path):
+    def __init__(self, tmp_path: Path, s3_endpoint: str):
+        self.s3_endpoint = s3_endpoint
         self.log_path = tmp_path / "requests.jsonl"
         self.server = EmulatorServer(Emulator(log_path=self.log_path, state_path=tmp_path / "railway.json")).start()
         project = copy_program(tmp_path / "mvs")
@@ -43,6 +47,16 @@ class RailwayWorld:
         for key, value in SECRETS.items():
             self.cli.ok("config", "set", "--secret", "--stack", stack, key, input_text=value)
         self.cli.ok("config", "set", "--stack", stack, "railway:pollSeconds", "0.01")
+        # The backup bucket is a real S3 server on loopback (moto), so `last_drill` can be read.
+        endpoint_key = "mvs:environment.backups.destination.endpoint"
+        self.cli.ok("config", "set", "--path", "--stack", stack, endpoint_key, self.s3_endpoint)
+        client = self.bucket(stack).client
+        if BUCKET not in {b["Name"] for b in client.list_buckets()["Buckets"]}:
+            client.create_bucket(Bucket=BUCKET)
+
+    def bucket(self, stack: str) -> S3Destination:
+        keys = (SECRETS["mvs:backupAccessKey"], SECRETS["mvs:backupSecretKey"])
+        return S3Destination(BUCKET, stack, self.s3_endpoint, credentials=keys)
 
     def admin(self, path: str, payload: dict | None = None) -> dict:
         url = f"{self.server.admin_url}/{path}"
@@ -72,9 +86,9 @@ class RailwayWorld:
 
 
 @pytest.fixture
-def world(tmp_path):
+def world(tmp_path, s3_endpoint):
     assert tools_available(), "the Pulumi tools are missing: run ./mvs setup (the test command does)"
-    world = RailwayWorld(tmp_path)
+    world = RailwayWorld(tmp_path, s3_endpoint)
     yield world
     world.server.stop()
 
@@ -131,6 +145,7 @@ def test_lifecycle_against_the_emulator(world, stack):
     assert [s["kind"] for s in outputs["backups"]["volume_schedules"]] == expected["volume_schedules"]
     assert outputs["backups"]["destination"] == f"s3://mvs-backups/{stack}"
     assert outputs["backups"]["last_drill_started_at"]
+    assert outputs["backups"]["last_drill"]["status"] == "none yet"
     backup_job = state["instances"][f"{world.environment_id(stack)}:{world.service_id('backup')}"]
     assert backup_job["cronSchedule"] == expected["dump_schedule"] and backup_job["numReplicas"] == 1
     assert "backup_runner run && python -m backup_runner prune" in backup_job["startCommand"]
@@ -176,7 +191,9 @@ def test_lifecycle_against_the_emulator(world, stack):
     before = len(world.requests())
     world.cli.ok("refresh", "--yes", "--skip-preview", "--stack", stack)
     refresh_requests = len(world.requests()) - before
-    railway_resources = [r for r in world.cli.resources(stack) if r["type"].startswith("pulumi-python:dynamic")]
+    railway_resources = [
+        r for r in world.cli.resources(stack) if r["type"].startswith("pulumi-python:dynamic/railway:")
+    ]
     assert refresh_requests <= len(railway_resources)
     settings = next(r for r in world.cli.resources(stack) if r["urn"].endswith(f"{stack}-backend-settings"))
     assert settings["outputs"]["healthcheck_path"] == "/changed-by-hand"
@@ -196,6 +213,14 @@ def test_lifecycle_against_the_emulator(world, stack):
     world.cli.ok("up", "--yes", "--stack", stack)
     restored = sorted(s["kind"] for s in world.state()["backup_schedules"][volume["id"]])
     assert restored == expected["volume_schedules"]
+
+    # A drill ran: a refresh that runs the program shows when and how, and it is not drift.
+    record_drill(world.bucket(stack), "20261127T030000Z", [], "passed")
+    world.cli.ok("refresh", "--yes", "--skip-preview", "--run-program", "--stack", stack)
+    drill = json.loads(world.cli.ok("stack", "output", "--json", "--stack", stack))["backups"]["last_drill"]
+    assert (drill["status"], drill["backup_id"]) == ("passed", "20261127T030000Z")
+    assert drill["finished_at"] == last_drill(world.bucket(stack))["finished_at"]
+    world.cli.ok("preview", "--expect-no-changes", "--stack", stack)
 
     # A service deleted out of band is recreated on the next up.
     world.dashboard(
