@@ -82,14 +82,14 @@ def run_backup(url: str, destination: Destination, progress: Progress = stderr_p
     with postgres.exported_snapshot(url) as (snapshot, conn), ThreadPoolExecutor(1) as counter:
         version = postgres.server_version(conn)
         counting = counter.submit(postgres.row_counts_in_snapshot, url, snapshot)  # alongside the dump
-        command = ["pg_dump", "-Fc", f"--snapshot={snapshot}", "--no-password", "-d", url]
-        dump = postgres.start_tool(command, stdout=subprocess.PIPE)
-        reader = HashingReader(dump.stdout, f"backup {backup_id}", progress)
+        command = ["pg_dump", "-Fc", "--verbose", f"--snapshot={snapshot}", "--no-password", "-d", url]
+        dump = postgres.ToolRun(command, progress, stdout=subprocess.PIPE)
+        reader = HashingReader(dump.process.stdout, f"backup {backup_id}", progress)
         try:
             destination.put(dump_key(backup_id), reader)
         finally:
-            dump.stdout.close()
-        postgres.finish_tool(dump, command)
+            dump.process.stdout.close()
+        dump.finish()
         counts = counting.result()
     stored_size, stored_sha = _digest(destination, dump_key(backup_id))
     if (stored_size, stored_sha) != (reader.size, reader.sha256.hexdigest()):
@@ -201,18 +201,18 @@ def restore(
             postgres.create_database(url, target)
         command = [
             "pg_restore",
+            "--verbose",
             "--no-owner",
             "--no-acl",
             "--exit-on-error",
             f"--jobs={RESTORE_JOBS}",
             "-d",
             postgres.with_database(url, target),
+            str(dump),
         ]
         started = time.monotonic()
-        process = postgres.start_tool(
-            [*command, str(dump)], stdout=subprocess.DEVNULL, env={**os.environ, "PGOPTIONS": RESTORE_SESSION}
-        )
-        postgres.finish_tool(process, [*command, str(dump)])
+        session = {**os.environ, "PGOPTIONS": RESTORE_SESSION}
+        postgres.ToolRun(command, progress, stdout=subprocess.DEVNULL, env=session).finish()
     progress(f"restore {manifest.backup_id} into {target}: done in {time.monotonic() - started:.1f}s")
     return manifest, target
 

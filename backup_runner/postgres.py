@@ -6,9 +6,13 @@ database is being written still has a manifest that matches its dump exactly.
 
 from __future__ import annotations
 
+import collections
 import contextlib
+import re
 import subprocess
-from collections.abc import Iterator, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -17,6 +21,9 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from components.errors import ToolError
 
 MAINTENANCE_DB = "postgres"
+# What pg_dump and pg_restore say per table with --verbose; everything else is kept for errors.
+PROGRESS_LINE = re.compile(r"dumping contents of table|processing data for table|creating (INDEX|CONSTRAINT)")
+TOOL_TAIL_LINES = 40
 
 
 def with_database(url: str, database: str) -> str:
@@ -42,12 +49,10 @@ def exported_snapshot(url: str) -> Iterator[tuple[str, psycopg.Connection]]:
 
 def row_counts_in_snapshot(url: str, snapshot: str) -> dict[str, int]:
     """Row counts as of an exported snapshot, from a connection of its own (so they can be
-    counted while pg_dump streams the same snapshot). Without parallel workers: pg_dump and its
-    server process already keep two cores busy, and workers would only add their own overhead."""
+    counted while pg_dump streams the same snapshot)."""
     with psycopg.connect(url) as conn:
         conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         conn.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot)))
-        conn.execute("SET LOCAL max_parallel_workers_per_gather = 0")
         try:
             return row_counts(conn)
         finally:
@@ -59,6 +64,9 @@ def server_version(conn: psycopg.Connection) -> str:
 
 
 def row_counts(conn: psycopg.Connection) -> dict[str, int]:
+    """Exact counts, in the connection's transaction. Without parallel workers: counting runs
+    beside pg_dump (or amcheck), which already keep the cores busy, and workers only add overhead."""
+    conn.execute("SET LOCAL max_parallel_workers_per_gather = 0")
     tables = conn.execute(
         """
         SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -129,14 +137,31 @@ def amcheck(url: str, database: str, heapallindexed: bool = False) -> list[str] 
         return problems
 
 
-def start_tool(command: Sequence[str], **kwargs) -> subprocess.Popen:
-    """Start pg_dump or pg_restore; finish it with `finish_tool`."""
-    return subprocess.Popen(list(command), stderr=subprocess.PIPE, **kwargs)
+class ToolRun:
+    """One pg_dump or pg_restore run, started with --verbose. Its stderr is read as it comes, on a
+    thread of its own: the per-table lines become progress (a long run shows where it is), the
+    pipe never fills, and a failure names the command (connection hidden) with its last lines."""
 
+    def __init__(self, command: Sequence[str], progress: Callable[[str], None], **popen: Any):
+        self.command = list(command)
+        self.process = subprocess.Popen(self.command, stderr=subprocess.PIPE, **popen)
+        self._tail: collections.deque[str] = collections.deque(maxlen=TOOL_TAIL_LINES)
+        self._reader = threading.Thread(target=self._read, args=(progress,), daemon=True)
+        self._reader.start()
 
-def finish_tool(process: subprocess.Popen, command: Sequence[str]) -> None:
-    """Wait for the tool; a failure names the command with its connection string hidden."""
-    stderr = process.stderr.read().decode(errors="replace") if process.stderr else ""
-    if process.wait() != 0:
-        shown = ["[connection]" if ("=" in a and " " in a) or "://" in a else a for a in command]
-        raise ToolError(shown, process.returncode, stderr)
+    def _read(self, progress: Callable[[str], None]) -> None:
+        for raw in self.process.stderr:
+            line = raw.decode(errors="replace").rstrip()
+            if PROGRESS_LINE.search(line):
+                progress(line)
+            else:
+                self._tail.append(line)
+
+    def finish(self) -> None:
+        """Wait for the tool; raise ToolError if it failed."""
+        code = self.process.wait()
+        self._reader.join()
+        self.process.stderr.close()
+        if code != 0:
+            shown = ["[connection]" if ("=" in a and " " in a) or "://" in a else a for a in self.command]
+            raise ToolError(shown, code, "\n".join(self._tail))
