@@ -19,8 +19,12 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import boto3
+from moto.server import ThreadedMotoServer
+
 from railway_emulator.requestlog import read_log
 from railway_emulator.server import DEFAULT_TOKEN, Emulator, EmulatorServer
+from tests.backups.pgserver import free_port
 from tests.engine.cli import PulumiCLI, copy_program
 
 SECRETS = {
@@ -31,7 +35,11 @@ SECRETS = {
 }
 
 
-def world(tmp: Path) -> tuple[EmulatorServer, PulumiCLI, Path]:
+RAILWAY = "pulumi-python:dynamic/railway:"
+
+
+def world(tmp: Path, s3_endpoint: str) -> tuple[EmulatorServer, PulumiCLI, Path]:
+    """A fresh emulator and stack; the backup bucket (read for `last_drill`) is moto on loopback."""
     log = tmp / "requests.jsonl"
     server = EmulatorServer(Emulator(log_path=log)).start()
     project = copy_program(tmp / "mvs")
@@ -41,6 +49,7 @@ def world(tmp: Path) -> tuple[EmulatorServer, PulumiCLI, Path]:
     for key, value in SECRETS.items():
         cli.ok("config", "set", "--secret", "--stack", "prod", key, input_text=value)
     cli.ok("config", "set", "--stack", "prod", "railway:pollSeconds", "0.01")
+    cli.ok("config", "set", "--path", "--stack", "prod", "mvs:environment.backups.destination.endpoint", s3_endpoint)
     return server, cli, log
 
 
@@ -55,7 +64,7 @@ def measured(log: Path, action) -> tuple[int, Counter, float]:
 
 def chain_depth(resources: list[dict]) -> int:
     """Resources on the longest dependency chain among Railway resources."""
-    by_urn = {r["urn"]: r for r in resources if r["type"].startswith("pulumi-python:dynamic")}
+    by_urn = {r["urn"]: r for r in resources if r["type"].startswith(RAILWAY)}
     memo: dict[str, int] = {}
 
     def depth(urn: str) -> int:
@@ -73,8 +82,24 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
 
+    port = free_port()
+    s3 = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    s3.start()
+    s3_endpoint = f"http://127.0.0.1:{port}"
+    keys = {
+        "aws_access_key_id": SECRETS["mvs:backupAccessKey"],
+        "aws_secret_access_key": SECRETS["mvs:backupSecretKey"],
+    }
+    boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1", **keys).create_bucket(Bucket="mvs-backups")
+    try:
+        run(args, s3_endpoint)
+    finally:
+        s3.stop()
+
+
+def run(args: argparse.Namespace, s3_endpoint: str) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        server, cli, log = world(Path(tmp))
+        server, cli, log = world(Path(tmp), s3_endpoint)
         try:
             rows = []
             count, ops, _ = measured(log, lambda: cli.ok("up", "--yes", "--stack", "prod"))
@@ -92,7 +117,7 @@ def main() -> None:
         finally:
             server.stop()
 
-    railway_resources = [r for r in resources if r["type"].startswith("pulumi-python:dynamic")]
+    railway_resources = [r for r in resources if r["type"].startswith(RAILWAY)]
     depth = chain_depth(resources)
     print(f"prod stack: {len(railway_resources)} Railway resources, dependency chain depth {depth}")
     print(f"{'operation':<22}{'requests':>9}  by operation")
@@ -100,8 +125,8 @@ def main() -> None:
         detail = ", ".join(f"{k} {v}" for k, v in sorted(ops.items())) or "-"
         print(f"{name:<22}{count:>9}  {detail}")
 
-    no_latency = min(timed_up(0) for _ in range(args.repeat))
-    with_latency = min(timed_up(args.latency_ms) for _ in range(args.repeat))
+    no_latency = min(timed_up(0, s3_endpoint) for _ in range(args.repeat))
+    with_latency = min(timed_up(args.latency_ms, s3_endpoint) for _ in range(args.repeat))
     bound = depth * args.latency_ms / 1000
     print(
         json.dumps(
@@ -118,10 +143,10 @@ def main() -> None:
     )
 
 
-def timed_up(latency_ms: int) -> float:
+def timed_up(latency_ms: int, s3_endpoint: str) -> float:
     """Wall time of `up` from empty on a fresh emulator that delays every request."""
     with tempfile.TemporaryDirectory() as tmp:
-        server, cli, log = world(Path(tmp))
+        server, cli, log = world(Path(tmp), s3_endpoint)
         if latency_ms:
             server.emulator.faults.configure([{"kind": "latency", "latency_ms": latency_ms}])
         try:
