@@ -14,18 +14,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import tempfile
 import time
 from collections import Counter
 from pathlib import Path
 
-import boto3
-from moto.server import ThreadedMotoServer
-
+from mvsctl.loopback_s3 import create_bucket, loopback_s3
 from railway_emulator.requestlog import read_log
 from railway_emulator.server import DEFAULT_TOKEN, Emulator, EmulatorServer
-from tests.backups.pgserver import free_port
 from tests.engine.cli import PulumiCLI, copy_program
 
 SECRETS = {
@@ -83,20 +79,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
 
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's server logs every request
-    port = free_port()
-    s3 = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    s3.start()
-    s3_endpoint = f"http://127.0.0.1:{port}"
-    keys = {
-        "aws_access_key_id": SECRETS["mvs:backupAccessKey"],
-        "aws_secret_access_key": SECRETS["mvs:backupSecretKey"],
-    }
-    boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1", **keys).create_bucket(Bucket="mvs-backups")
-    try:
+    with loopback_s3() as s3_endpoint:
+        create_bucket(s3_endpoint, "mvs-backups", (SECRETS["mvs:backupAccessKey"], SECRETS["mvs:backupSecretKey"]))
         run(args, s3_endpoint)
-    finally:
-        s3.stop()
 
 
 def run(args: argparse.Namespace, s3_endpoint: str) -> None:

@@ -99,7 +99,7 @@ def cmd_rehearse(args: argparse.Namespace) -> int:
     if spec.target != "railway":
         print(f"{stack_file(args.stack)} targets {spec.target}; rehearsals are for Railway stacks", file=sys.stderr)
         return EXIT_INVALID
-    return rehearse(args.stack, spec.secret_names(), args.pulumi_args)
+    return rehearse(args.stack, spec, args.pulumi_args)
 
 
 def cmd_railway_schema(args: argparse.Namespace) -> int:

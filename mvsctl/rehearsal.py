@@ -2,7 +2,8 @@
 
 It needs no Docker, no internet and no Railway account. It runs on a copy of the project with
 its own state backend and throwaway secrets, so the real stack files and state are untouched,
-and it ends with the number of Railway requests the run made.
+and it ends with the number of Railway requests the run made. The backup bucket is an S3 server
+on loopback too, so the stack's `last_drill` output is read from a bucket, not from the internet.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ from pathlib import Path
 
 import yaml
 
-from components.spec import NAMESPACE
+from components.spec import NAMESPACE, EnvironmentSpec
 from railway_emulator.requestlog import read_log
 from railway_emulator.server import DEFAULT_TOKEN, Emulator, EmulatorServer
 
+from .loopback_s3 import create_bucket, loopback_s3
 from .process import run, run_attached
 from .workspace import copy_program
 
@@ -32,7 +34,12 @@ def strip_secrets(stack_file: Path) -> None:
     stack_file.write_text(yaml.safe_dump(document, sort_keys=False))
 
 
-def rehearse(stack: str, spec_secret_names: set[str], pulumi_args: list[str]) -> int:
+def rehearse(stack: str, spec: EnvironmentSpec, pulumi_args: list[str]) -> int:
+    with loopback_s3() as s3_endpoint:
+        return _rehearse(stack, spec, pulumi_args, s3_endpoint)
+
+
+def _rehearse(stack: str, spec: EnvironmentSpec, pulumi_args: list[str], s3_endpoint: str) -> int:
     workdir = Path(tempfile.mkdtemp(prefix=f"mvs-rehearsal-{stack}-"))
     program = copy_program(workdir / "program")
     strip_secrets(program / "stacks" / f"Pulumi.{stack}.yaml")
@@ -51,14 +58,23 @@ def rehearse(stack: str, spec_secret_names: set[str], pulumi_args: list[str]) ->
     try:
         print(f"rehearsal: Railway emulator at {server.url}; work files in {workdir}")
         run(["pulumi", "stack", "init", stack, "--non-interactive"], cwd=str(program), env=env)
-        for name in sorted(spec_secret_names):
+        throwaway = {name: secrets.token_urlsafe(24) for name in sorted(spec.secret_names())}
+        for name, value in throwaway.items():
             run(
                 ["pulumi", "config", "set", "--secret", "--stack", stack, f"{NAMESPACE}:{name}", "--non-interactive"],
-                input_text=secrets.token_urlsafe(24),
+                input_text=value,
                 cwd=str(program),
                 env=env,
             )
         run(["pulumi", "config", "set", "--stack", stack, "railway:pollSeconds", "0.05"], cwd=str(program), env=env)
+        destination = spec.backups.destination if spec.backups.enabled else None
+        if destination is not None and destination.kind == "s3":
+            endpoint_key = f"{NAMESPACE}:environment.backups.destination.endpoint"
+            set_endpoint = ["pulumi", "config", "set", "--path", "--stack", stack, endpoint_key, s3_endpoint]
+            run(set_endpoint, cwd=str(program), env=env)
+            keys = (throwaway[destination.access_key_secret], throwaway[destination.secret_key_secret])
+            create_bucket(s3_endpoint, destination.bucket, keys)
+            print(f"rehearsal: backup bucket {destination.bucket} on loopback at {s3_endpoint}")
         code = run_attached(["pulumi", "up", "--stack", stack, *pulumi_args], cwd=str(program), env=env)
     finally:
         server.stop()

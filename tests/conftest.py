@@ -6,18 +6,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.backups.pgserver import free_port
+from mvsctl.loopback_s3 import loopback_s3
 
 
 @pytest.fixture(scope="session")
 def s3_endpoint() -> Iterator[str]:
     """A real S3-compatible server on loopback: moto in server mode."""
-    from moto.server import ThreadedMotoServer
-
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
+    with loopback_s3() as endpoint:
+        yield endpoint

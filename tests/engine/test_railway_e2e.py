@@ -16,6 +16,7 @@ import pytest
 
 from backup_runner.destinations import S3Destination
 from backup_runner.drills import last_drill, record_drill
+from mvsctl.loopback_s3 import create_bucket
 from railway_emulator.requestlog import read_log
 from railway_emulator.server import DEFAULT_TOKEN, Emulator, EmulatorServer
 
@@ -50,9 +51,7 @@ class RailwayWorld:
         # The backup bucket is a real S3 server on loopback (moto), so `last_drill` can be read.
         endpoint_key = "mvs:environment.backups.destination.endpoint"
         self.cli.ok("config", "set", "--path", "--stack", stack, endpoint_key, self.s3_endpoint)
-        client = self.bucket(stack).client
-        if BUCKET not in {b["Name"] for b in client.list_buckets()["Buckets"]}:
-            client.create_bucket(Bucket=BUCKET)
+        create_bucket(self.s3_endpoint, BUCKET, (SECRETS["mvs:backupAccessKey"], SECRETS["mvs:backupSecretKey"]))
 
     def bucket(self, stack: str) -> S3Destination:
         keys = (SECRETS["mvs:backupAccessKey"], SECRETS["mvs:backupSecretKey"])

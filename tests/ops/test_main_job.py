@@ -6,6 +6,7 @@ It must stop before changing anything: no stack, no secrets, no resources, and s
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -68,7 +69,9 @@ def test_rehearse_staging_offline_leaves_the_real_stack_untouched(tmp_path):
     env.pop("RAILWAY_API_TOKEN", None)
     result = run_mvs("rehearse", "staging", "--yes", env=env)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "+ 28 created" in result.stdout
+    assert "+ 29 created" in result.stdout, "28 Railway resources and the last-drill reader"
+    assert "backup bucket mvs-backups on loopback" in result.stdout
+    assert re.search(r'status\s*: "none yet"', result.stdout), "last_drill was read from the loopback bucket"
     assert "serviceInstanceDeployV2 5" in result.stdout
     assert stack_file.read_text() == before
     assert not (tmp_path / "state").exists() or list((tmp_path / "state").iterdir()) == []

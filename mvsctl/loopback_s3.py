@@ -1,0 +1,44 @@
+"""A real S3-compatible server on loopback (moto in server mode), for offline runs.
+
+Rehearsals, tests and benchmarks give the stack's backup bucket one of these, so what reads or
+writes the bucket (the runner, the `last_drill` output) talks S3 without reaching the internet.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import socket
+from collections.abc import Iterator
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextlib.contextmanager
+def loopback_s3() -> Iterator[str]:
+    """Yields the endpoint URL of a fresh server; it stops on exit."""
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # it would log every request
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+def create_bucket(endpoint: str, bucket: str, keys: tuple[str, str]) -> None:
+    """Make `bucket` unless it exists."""
+    import boto3
+
+    client = boto3.client(
+        "s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id=keys[0], aws_secret_access_key=keys[1]
+    )
+    if bucket not in {b["Name"] for b in client.list_buckets()["Buckets"]}:
+        client.create_bucket(Bucket=bucket)
