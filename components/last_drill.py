@@ -164,18 +164,21 @@ class LastDrillProvider(ResourceProvider):
 
     def _drill(self, source: dict[str, Any], previous: dict[str, Any] | None) -> dict[str, Any]:
         where = describe(source)
+        keys: list[str] = []
         try:
             if source["kind"] == "s3":
-                record = read_from_bucket(
-                    source,
-                    self._setting(f"{NAMESPACE}:{source['access_key_secret']}"),
-                    self._setting(f"{NAMESPACE}:{source['secret_key_secret']}"),
-                )
+                keys = [
+                    self._setting(f"{NAMESPACE}:{source[name]}") for name in ("access_key_secret", "secret_key_secret")
+                ]
+                record = read_from_bucket(source, *keys)
             else:
                 host = self._setting(DOCKER_HOST_CONFIG) or os.environ.get("DOCKER_HOST") or DEFAULT_DOCKER_HOST
                 record = read_from_container(source, host)
         except Exception as error:  # a status read must never fail the deployment
-            return unreadable(previous, where, f"{type(error).__name__}: {error}"[:300])
+            reason = f"{type(error).__name__}: {error}"
+            for key in filter(None, keys):  # the reason becomes an output: never with a key in it
+                reason = reason.replace(key, "[secret]")
+            return unreadable(previous, where, reason[:300])
         return summary(record, where)
 
     def _outputs(self, props: dict[str, Any]) -> dict[str, Any]:

@@ -109,3 +109,12 @@ def test_an_unreachable_bucket_does_not_fail_the_update(bucket):
     assert drill["status"] == "unreadable"
     assert "127.0.0.1:9" in drill["reason"]
     assert not any(value in str(drill) for value in KEYS.values())
+
+
+def test_a_key_an_error_repeats_is_not_in_the_output(bucket):
+    destination, _ = bucket
+    # An endpoint whose very address holds the access key: the connection error repeats it.
+    leaky = destination.model_copy(update={"endpoint": f"http://{KEYS['mvs:backupAccessKey']}.invalid:9"})
+    drill = provider(KEYS).create({"source": bucket_source(leaky), "drill": None}).outs["drill"]
+    assert drill["status"] == "unreadable" and "[secret]" in drill["reason"]
+    assert KEYS["mvs:backupAccessKey"] not in str(drill)
