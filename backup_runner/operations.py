@@ -182,8 +182,10 @@ def restore(
     backup_id: str | None = None,
     force: bool = False,
     progress: Progress = stderr_progress,
+    for_drill: bool = False,
 ) -> tuple[Manifest, str]:
-    """Restore into `target` (default: a new database named after the backup)."""
+    """Restore into `target` (default: a new database named after the backup). `for_drill`: the
+    target is a scratch database that autovacuum leaves alone."""
     manifest = choose(destination, backup_id)
     target = target or f"{manifest.database}_restored_{manifest.backup_id.lower()}"
     exists = postgres.database_exists(url, target)
@@ -199,20 +201,22 @@ def restore(
             exists = False
         if not exists:
             postgres.create_database(url, target)
-        command = [
-            "pg_restore",
-            "--verbose",
-            "--no-owner",
-            "--no-acl",
-            "--exit-on-error",
-            f"--jobs={RESTORE_JOBS}",
-            "-d",
-            postgres.with_database(url, target),
-            str(dump),
-        ]
         started = time.monotonic()
         session = {**os.environ, "PGOPTIONS": RESTORE_SESSION}
-        postgres.ToolRun(command, progress, stdout=subprocess.DEVNULL, env=session).finish()
+        command = ["pg_restore", "--verbose", "--no-owner", "--no-acl", "--exit-on-error"]
+        command += ["-d", postgres.with_database(url, target)]
+
+        def pg_restore(*options: str) -> None:
+            postgres.ToolRun([*command, *options, str(dump)], progress, stdout=subprocess.DEVNULL, env=session).finish()
+
+        if for_drill:
+            # Tables first, then autovacuum off on each, then the data and indexes: the server
+            # should not spend itself vacuuming a database the drill is about to drop.
+            pg_restore("--section=pre-data")
+            postgres.disable_autovacuum(url, target)
+            pg_restore(f"--jobs={RESTORE_JOBS}", "--section=data", "--section=post-data")
+        else:
+            pg_restore(f"--jobs={RESTORE_JOBS}")
     progress(f"restore {manifest.backup_id} into {target}: done in {time.monotonic() - started:.1f}s")
     return manifest, target
 
@@ -242,7 +246,7 @@ def verify(
     postgres.drop_database(url, scratch)
     try:
         try:
-            restore(url, destination, scratch, manifest.backup_id, progress=progress)
+            restore(url, destination, scratch, manifest.backup_id, progress=progress, for_drill=True)
         except BackupCorrupt as error:
             record_drill(destination, manifest.backup_id, [str(error)], "not run")
             raise

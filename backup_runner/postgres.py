@@ -112,6 +112,22 @@ def drop_database(url: str, database: str) -> None:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database)))
 
 
+def disable_autovacuum(url: str, database: str) -> None:
+    """Autovacuum off on every table and materialized view (and their TOAST) of `database`."""
+    with psycopg.connect(with_database(url, database), autocommit=True) as conn:
+        relations = conn.execute(
+            """
+            SELECT CASE c.relkind WHEN 'm' THEN 'MATERIALIZED VIEW' ELSE 'TABLE' END, n.nspname, c.relname
+            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE c.relkind IN ('r', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+              AND n.nspname NOT LIKE 'pg_toast%'
+            """
+        ).fetchall()
+        for kind, schema, name in relations:
+            statement = "ALTER {} {}.{} SET (autovacuum_enabled = false, toast.autovacuum_enabled = false)"
+            conn.execute(sql.SQL(statement).format(sql.SQL(kind), sql.Identifier(schema), sql.Identifier(name)))
+
+
 def amcheck(url: str, database: str, heapallindexed: bool = False) -> list[str] | None:
     """B-tree index problems found by amcheck, or None when amcheck is not installed.
     `heapallindexed` also checks that every heap row is in its indexes (it reads whole tables)."""
