@@ -21,6 +21,7 @@ class Destination(Protocol):
     def put(self, key: str, source: BinaryIO) -> None: ...
     def open(self, key: str) -> BinaryIO: ...
     def size(self, key: str) -> int | None: ...
+    def read_if_present(self, key: str) -> bytes | None: ...
     def keys(self) -> list[str]: ...
     def delete(self, key: str) -> None: ...
 
@@ -47,6 +48,12 @@ class DirectoryDestination:
     def size(self, key: str) -> int | None:
         path = self.path / key
         return path.stat().st_size if path.exists() else None
+
+    def read_if_present(self, key: str) -> bytes | None:
+        try:
+            return (self.path / key).read_bytes()
+        except FileNotFoundError:
+            return None
 
     def keys(self) -> list[str]:
         return sorted(p.name for p in self.path.iterdir() if p.is_file() and not p.name.startswith("."))
@@ -95,6 +102,13 @@ class S3Destination:
         try:
             return self.client.head_object(Bucket=self.bucket, Key=self._key(key))["ContentLength"]
         except self.client.exceptions.ClientError:
+            return None
+
+    def read_if_present(self, key: str) -> bytes | None:
+        """One GET; a missing key is None (not a HEAD first)."""
+        try:
+            return self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"].read()
+        except self.client.exceptions.NoSuchKey:
             return None
 
     def keys(self) -> list[str]:

@@ -28,7 +28,5 @@ def record_drill(destination: Destination, backup_id: str, problems: list[str], 
 
 def last_drill(destination: Destination) -> dict | None:
     """The record, or None when no drill has run against this destination."""
-    if destination.size(LAST_DRILL_KEY) is None:
-        return None
-    with destination.open(LAST_DRILL_KEY) as stream:
-        return json.loads(stream.read())
+    data = destination.read_if_present(LAST_DRILL_KEY)
+    return None if data is None else json.loads(data)

@@ -63,10 +63,14 @@ def container_source(container: str, path: str) -> dict[str, Any]:
     return {"kind": "container", "container": container, "path": path}
 
 
+def container_record_path(source: dict[str, Any]) -> str:
+    return f"{source['path'].rstrip('/')}/{LAST_DRILL_KEY}"
+
+
 def describe(source: dict[str, Any]) -> str:
     if source["kind"] == "s3":
         return f"s3://{source['bucket']}/{source['prefix']}/{LAST_DRILL_KEY}"
-    return f"{source['path'].rstrip('/')}/{LAST_DRILL_KEY} in container {source['container']}"
+    return f"{container_record_path(source)} in container {source['container']}"
 
 
 def summary(record: dict[str, Any] | None, where: str) -> dict[str, Any]:
@@ -125,7 +129,7 @@ def docker_client(host: str) -> httpx.Client:
 
 def read_from_container(source: dict[str, Any], docker_host: str) -> dict | None:
     """The record from the backup container's volume, via GET /containers/{name}/archive."""
-    path = f"{source['path'].rstrip('/')}/{LAST_DRILL_KEY}"
+    path = container_record_path(source)
     try:
         with docker_client(docker_host) as client:
             response = client.get(f"/containers/{quote(source['container'])}/archive", params={"path": path})

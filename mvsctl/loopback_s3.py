@@ -35,10 +35,8 @@ def loopback_s3() -> Iterator[str]:
 
 def create_bucket(endpoint: str, bucket: str, keys: tuple[str, str]) -> None:
     """Make `bucket` unless it exists."""
-    import boto3
+    from backup_runner.destinations import S3Destination
 
-    client = boto3.client(
-        "s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id=keys[0], aws_secret_access_key=keys[1]
-    )
+    client = S3Destination(bucket, "", endpoint, credentials=keys).client
     if bucket not in {b["Name"] for b in client.list_buckets()["Buckets"]}:
         client.create_bucket(Bucket=bucket)
