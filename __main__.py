@@ -12,9 +12,11 @@ from components.environment import build_environment
 from components.errors import DeclarationError
 from components.stack_config import load_from_pulumi
 
+PROJECT_ROOT = Path(__file__).parent
+
 try:
-    spec = load_from_pulumi()
+    spec = load_from_pulumi(PROJECT_ROOT)
 except DeclarationError as error:
     raise pulumi.RunError(str(error)) from None
 
-build_environment(pulumi.get_stack(), spec, Path(__file__).parent)
+build_environment(pulumi.get_stack(), spec, PROJECT_ROOT)

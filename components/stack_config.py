@@ -2,7 +2,8 @@
 
 The program reads the declaration through Pulumi's config (so `--config`, `config set --path`
 and secrets all work); the command line and the tests read the same stack files directly. Both
-paths end in `parse_environment`, so they accept and refuse exactly the same things.
+paths end in `parse_environment`, so they accept and refuse exactly the same things, and both give
+it the other stack files of the directory, whose clashes with this one Railway would refuse halfway.
 """
 
 from __future__ import annotations
@@ -14,7 +15,16 @@ from typing import Any
 import yaml
 
 from .errors import DeclarationError, Problem
-from .spec import CONFIG_KEY, ENVIRONMENT_KEY, NAMESPACE, EnvironmentSpec, SecretLookup, SecretState, parse_environment
+from .spec import (
+    CONFIG_KEY,
+    ENVIRONMENT_KEY,
+    NAMESPACE,
+    EnvironmentSpec,
+    SecretLookup,
+    SecretState,
+    Sibling,
+    parse_environment,
+)
 
 STACKS_DIR = "stacks"
 
@@ -51,11 +61,32 @@ def file_secret_lookup(config: Mapping[str, Any]) -> SecretLookup:
     return lookup
 
 
+def sibling_stacks(directory: Path, stack: str, display_dir: str | None = None) -> list[Sibling]:
+    """The declarations of the other stack files in `directory`. A sibling that cannot be read is
+    left out: its own validation reports it, and this stack's is not blamed for it."""
+    siblings = []
+    for path in sorted(directory.glob("Pulumi.*.yaml")):
+        name = path.name[len("Pulumi.") : -len(".yaml")]
+        if name == stack:
+            continue
+        display = f"{display_dir}/{path.name}" if display_dir else str(path)
+        try:
+            config = read_stack_config(path, display)
+        except DeclarationError:
+            continue
+        siblings.append(Sibling(name, display, config.get(CONFIG_KEY)))
+    return siblings
+
+
 def load_stack_file(path: Path, display: str | None = None, check_secrets: bool = True) -> EnvironmentSpec:
     """Validate one stack file without Pulumi running (for `mvs validate` and the tests)."""
     config = read_stack_config(path, display)
     secrets = file_secret_lookup(config) if check_secrets else None
-    return parse_environment(config.get(CONFIG_KEY), display or str(path), secrets)
+    display = display or str(path)
+    stack = path.name[len("Pulumi.") : -len(".yaml")] if path.name.startswith("Pulumi.") else path.stem
+    display_dir = display.rsplit("/", 1)[0] if "/" in display else None
+    siblings = sibling_stacks(path.parent, stack, display_dir)
+    return parse_environment(config.get(CONFIG_KEY), display, secrets, siblings)
 
 
 def pulumi_secret_lookup(name: str) -> SecretState:
@@ -68,12 +99,14 @@ def pulumi_secret_lookup(name: str) -> SecretState:
     return "secret" if is_config_secret(key) else "plaintext"
 
 
-def load_from_pulumi() -> EnvironmentSpec:
+def load_from_pulumi(project_root: Path) -> EnvironmentSpec:
     """Validate the running stack's declaration; called before any resource is registered."""
     import pulumi
 
+    stack = pulumi.get_stack()
     raw = pulumi.Config(NAMESPACE).get_object(ENVIRONMENT_KEY)
-    return parse_environment(raw, stack_file(pulumi.get_stack()), pulumi_secret_lookup)
+    siblings = sibling_stacks(project_root / STACKS_DIR, stack, STACKS_DIR)
+    return parse_environment(raw, stack_file(stack), pulumi_secret_lookup, siblings)
 
 
 def pulumi_secret(name: str) -> Any:

@@ -1,7 +1,8 @@
 """The declaration of an environment: models, validation and the rules behind them.
 
-Public surface: EnvironmentSpec (and its parts), parse_environment, CONFIG_KEY, and the
-SecretLookup/SecretState types used to tell the validator how secrets are set.
+Public surface: EnvironmentSpec (and its parts), parse_environment, CONFIG_KEY, the
+SecretLookup/SecretState types used to tell the validator how secrets are set, and Sibling (another
+stack file beside this one, for the rules across stacks).
 """
 
 from .images import IMAGE_RULE, image_problem
@@ -21,6 +22,7 @@ from .models import (
 )
 from .parse import CONFIG_KEY, ENVIRONMENT_KEY, NAMESPACE, parse_environment
 from .references import DATABASE, SecretLookup, SecretState
+from .siblings import Sibling
 
 __all__ = [
     "CONFIG_KEY",
@@ -42,6 +44,7 @@ __all__ = [
     "SecretLookup",
     "SecretState",
     "Service",
+    "Sibling",
     "image_problem",
     "parse_environment",
 ]

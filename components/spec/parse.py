@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pydantic import ValidationError
@@ -11,18 +12,28 @@ from ..errors import DeclarationError, Problem
 from .models import EnvironmentSpec
 from .problems import findings_from_validation_error, show
 from .references import SecretLookup, check_references
+from .siblings import Sibling, check_siblings
 
 NAMESPACE = "mvs"  # the project's config namespace: the declaration and its secrets live here
 ENVIRONMENT_KEY = "environment"
 CONFIG_KEY = f"{NAMESPACE}:{ENVIRONMENT_KEY}"
 
 
-def parse_environment(raw: Any, file: str, secrets: SecretLookup = None) -> EnvironmentSpec:
+def stack_name(file: str) -> str:
+    """The stack a file declares: `stacks/Pulumi.prod.yaml` -> `prod`."""
+    match = re.search(r"Pulumi\.([^/\\]+)\.ya?ml$", file)
+    return match.group(1) if match else file
+
+
+def parse_environment(
+    raw: Any, file: str, secrets: SecretLookup = None, siblings: Sequence[Sibling] = ()
+) -> EnvironmentSpec:
     """Validate `raw` (the value of the `mvs:environment` key of `file`).
 
-    Raises DeclarationError listing every problem: per-field ones from the models and
-    cross-part ones from references.py together. `secrets` says how each referenced secret is
-    set; None skips those checks (for example when only the shape of a file is being checked).
+    Raises DeclarationError listing every problem: per-field ones from the models,
+    cross-part ones from references.py and clashes with the `siblings` (the other stacks in
+    the same directory) together. `secrets` says how each referenced secret is set; None skips
+    those checks (for example when only the shape of a file is being checked).
     """
     if not isinstance(raw, Mapping):
         found = "nothing" if raw is None else show(raw)
@@ -36,6 +47,7 @@ def parse_environment(raw: Any, file: str, secrets: SecretLookup = None) -> Envi
     except ValidationError as error:
         findings += findings_from_validation_error(raw, error)
     findings += check_references(raw, secrets)
+    findings += check_siblings(raw, stack_name(file), siblings)
     if findings:
         raise DeclarationError(
             [Problem(file, f"{CONFIG_KEY}.{key}", found, allowed) for key, found, allowed in findings]

@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Literal
 
+from .domains import check_domains
 from .images import tag_major
 from .models import Monitoring
 
@@ -19,6 +20,11 @@ SecretState = Literal["secret", "plaintext", "missing"]
 SecretLookup = Callable[[str], SecretState] | None
 
 DATABASE = "database"
+# Names the environment gives its own parts: the database (also the `depends_on` keyword), its
+# Postgres image (local), the backup jobs (railway services; the local backup container) and the
+# monitoring containers. A service of the same name registers a second resource under that name or
+# asks Docker for a container name already taken: the `up` stops there, after writing what came before.
+RESERVED_SERVICE_NAMES = (DATABASE, "postgres", "backup", "backup-verify", "prometheus", "grafana")
 MONITORING_DEFAULTS = Monitoring()
 _SECRET_LOOKING = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|API_KEY|PRIVATE_KEY|CREDENTIALS)")
 
@@ -48,6 +54,8 @@ def _check_all(raw: Mapping[str, Any], secrets: SecretLookup) -> Iterator[Findin
         yield from _check_service(target, str(name), _mapping(service), services, images)
     yield from _check_dependency_cycles(services)
     yield from _check_target_rules(target, services, database)
+    if target == "railway":
+        yield from check_domains(raw)
     yield from _check_backups(target, _mapping(raw.get("backups")))
     if target == "local":
         yield from _check_host_ports(services, database, monitoring)
@@ -69,6 +77,12 @@ def _check_service(
     target: Any, name: str, service: Mapping[str, Any], services: Mapping[str, Any], images: Mapping[str, Any]
 ) -> Iterator[Finding]:
     key = f"services.{name}"
+    if name in RESERVED_SERVICE_NAMES:
+        yield (
+            key,
+            f"a service named {name!r}, a name the environment gives its own parts",
+            f"a name other than {', '.join(RESERVED_SERVICE_NAMES)}",
+        )
     has_build = service.get("build") is not None
     has_image = name in images
     if has_build and has_image:

@@ -6,10 +6,12 @@ from collections.abc import Callable
 
 import pytest
 
-from components.spec import EnvironmentSpec, image_problem, parse_environment
+from components.spec import EnvironmentSpec, Sibling, image_problem, parse_environment
 from components.spec.images import tag_major
+from components.spec.siblings import shares_project
+from components.stack_config import load_stack_file
 
-from .conftest import DEFAULT_STACKS, Stack
+from .conftest import DEFAULT_STACKS, REPO_ROOT, Stack, stack_file
 
 EXPECTED_TARGET = {"dev": "local", "staging": "railway", "prod": "railway"}
 
@@ -128,3 +130,21 @@ def test_startup_order_puts_dependencies_first(load_stack: Callable[[str], Stack
             if dep in spec.services:
                 assert order.index(dep) < order.index(name), f"{dep} must start before {name}: {order}"
     assert order == ["worker", "backend", "frontend", "admin"]
+
+
+@pytest.mark.parametrize("name", DEFAULT_STACKS)
+def test_every_default_stack_passes_beside_the_others(name: str) -> None:
+    """The rules across stack files (domains, shared project, environments) accept the default stacks."""
+    spec = load_stack_file(REPO_ROOT / stack_file(name), stack_file(name), check_secrets=False)
+
+    assert spec.target == EXPECTED_TARGET[name]
+
+
+def test_staging_and_prod_share_one_project_in_two_environments(load_stack: Callable[[str], Stack]) -> None:
+    staging, prod = load_stack("staging"), load_stack("prod")
+    siblings = [Sibling("prod", prod.file, prod.raw)]
+
+    spec = parse_environment(staging.raw, staging.file, None, siblings)
+
+    assert shares_project(spec.railway.model_dump(), parse(prod).railway.model_dump())
+    assert spec.railway.environment is None, "each stack's environment is named after the stack"
