@@ -8,67 +8,45 @@ Configuration comes from the environment, as the stacks set it:
     BACKUP_HEARTBEAT        the scheduler's heartbeat file (schedule, health)
 
 Exit codes: 0 done (verify: passed), 1 verify failed, 2 bad usage or configuration,
-3 a backup is corrupt, 4 restore refused, 5 any other failure.
+3 a backup is corrupt, 4 restore refused, 5 any other failure, 130 interrupted.
+Every failure ends with one line saying what failed and what to do; no password or key from
+the settings is ever printed, and none is passed to pg_dump or pg_restore on their command line.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
+import contextlib
+import signal
 import sys
+from collections.abc import Iterator
 
-from components.errors import BackupCorrupt, MvsError, RestoreRefused
+from components.errors import BackupError
 
 from . import operations
-from .destinations import open_destination
-from .drills import last_drill
-from .retention import Retention
+from .catalog import read_catalog
+from .destinations import Destination, open_destination
+from .drills import describe, last_drill
+from .failures import EXIT_VERIFY_FAILED, Redacting, explain
 from .schedule import Job, healthy, run_schedule
-
-EXIT_VERIFY_FAILED, EXIT_USAGE, EXIT_CORRUPT, EXIT_REFUSED, EXIT_FAILED = 1, 2, 3, 4, 5
-
-
-def _require(name: str) -> str:
-    value = os.environ.get(name)
-    if not value:
-        raise SystemExit(f"backup-runner: set {name} (see `python -m backup_runner --help`)")
-    return value
+from .settings import Settings, known_secrets, read_settings
 
 
-def _retention() -> Retention:
-    return Retention(
-        **{
-            k: int(os.environ[f"RETAIN_{k.upper()}"])
-            for k in ("daily", "weekly", "monthly")
-            if os.environ.get(f"RETAIN_{k.upper()}")
-        }
-    )
-
-
-def _backup_and_prune(url: str, destination) -> None:
-    operations.run_backup(url, destination)
-    operations.prune(destination, _retention())
-
-
-def _verify_or_raise(url: str, destination) -> None:
-    result = operations.verify(url, destination)
-    if not result.passed:
-        raise MvsError(f"verify {result.backup_id} failed: {'; '.join(result.problems)}")
-
-
-def main(argv: list[str]) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="backup-runner", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("run", help="take a backup now")
-    commands.add_parser("list", help="list good and incomplete backups")
-    prune = commands.add_parser("prune", help="delete what the retention does not keep")
+    commands.add_parser("list", help="list good, bad and incomplete backups, and the last drill")
+    prune = commands.add_parser("prune", help="delete what the retention does not keep, and abandoned leftovers")
     prune.add_argument("--dry-run", action="store_true", help="only show what would be deleted")
     restore = commands.add_parser("restore", help="restore a backup (the newest good one by default)")
     restore.add_argument("--backup", help="backup id (see list)")
     restore.add_argument("--target-db", help="default: a new database named after the backup")
-    restore.add_argument("--force", action="store_true", help="replace the contents of a non-empty target")
+    restore.add_argument(
+        "--force", action="store_true", help="replace a non-empty target (its data is kept as <target>_before_<id>)"
+    )
     verify = commands.add_parser("verify", help="restore into a scratch database and check it")
     verify.add_argument("--backup", help="backup id (default: the newest good one)")
     verify.add_argument("--thorough", action="store_true", help="also check that every row is in its indexes")
@@ -76,60 +54,104 @@ def main(argv: list[str]) -> int:
     schedule.add_argument("--backup-cron", required=True, help="when to back up and prune (UTC cron)")
     schedule.add_argument("--verify-cron", help="when to run the restore drill (UTC cron)")
     commands.add_parser("health", help="exit 0 when the scheduler's heartbeat is fresh")
-    args = parser.parse_args(argv)
+    return parser
 
+
+@contextlib.contextmanager
+def _operator_output(secrets: list[str]) -> Iterator[None]:
+    """Secrets kept out of stdout and stderr, and SIGTERM (docker stop) handled like Ctrl-C so
+    that a stopped run removes what it wrote."""
+    streams = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = Redacting(sys.stdout, secrets), Redacting(sys.stderr, secrets)
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        sys.stdout, sys.stderr = streams
+
+
+def _interrupt(_signal: int, _frame: object) -> None:
+    raise KeyboardInterrupt("SIGTERM")
+
+
+def _print_list(destination: Destination) -> None:
+    catalog = read_catalog(destination)
+    for backup in catalog.backups:
+        if backup.manifest and backup.state == "good":
+            print(f"{backup.backup_id}  good  {backup.manifest.size_bytes:>12} bytes  {backup.manifest.database}")
+        else:
+            print(f"{backup.backup_id}  {backup.state}  {backup.reason}")
+    for leftover in catalog.leftovers:
+        print(f"left by an interrupted run: {leftover.what} (last written {leftover.last_activity:%Y-%m-%d %H:%M}Z)")
+    print(describe(last_drill(destination)))
+
+
+def _print_pruned(pruned: operations.Pruned, dry_run: bool = False) -> None:
+    verb = "would delete" if dry_run else "deleted"
+    print(f"prune: {verb} {len(pruned.deleted)}: {', '.join(pruned.deleted) or '-'}")
+    for leftover in pruned.discarded:
+        print(f"prune: {'would remove' if dry_run else 'removed'} {leftover}")
+
+
+def _backup_and_prune(settings: Settings, destination: Destination) -> None:
+    manifest = operations.run_backup(settings.database_url, destination)
+    print(f"backup {manifest.backup_id}: good")
+    _print_pruned(operations.prune(destination, settings.retention))
+
+
+def _verify_or_raise(settings: Settings, destination: Destination) -> None:
+    result = operations.verify(settings.database_url, destination)
+    if not result.passed:
+        raise BackupError(f"verify {result.backup_id} failed: {'; '.join(result.problems)}")
+
+
+def _run(args: argparse.Namespace) -> int:
+    settings = read_settings(needs_database=args.command not in ("list", "prune"))
+    destination = open_destination(settings.destination_url)
+    url = settings.database_url
+    if args.command == "list":
+        _print_list(destination)
+    elif args.command == "prune":
+        _print_pruned(operations.prune(destination, settings.retention, dry_run=args.dry_run), args.dry_run)
+    elif args.command == "schedule":
+        jobs = [Job("backup", args.backup_cron, lambda: _backup_and_prune(settings, destination))]
+        if args.verify_cron:
+            jobs.append(Job("verify", args.verify_cron, lambda: _verify_or_raise(settings, destination)))
+        run_schedule(jobs, on_failure=lambda job, error: _print_failure(error, job))
+    elif args.command == "run":
+        print(operations.run_backup(url, destination).backup_id)
+    elif args.command == "restore":
+        restored = operations.restore(url, destination, args.target_db, args.backup, args.force)
+        kept = f"; the data it replaced is in {restored.kept_as}" if restored.kept_as else ""
+        print(f"restored {restored.manifest.backup_id} into {restored.target}{kept}")
+    else:
+        result = operations.verify(url, destination, args.backup, thorough=args.thorough)
+        if not result.passed:
+            print(f"verify {result.backup_id}: FAILED", file=sys.stderr)
+            for problem in result.problems:
+                print(f"  - {problem}", file=sys.stderr)
+            return EXIT_VERIFY_FAILED
+        print(f"verify {result.backup_id}: passed (row counts match; amcheck {result.amcheck})")
+    return 0
+
+
+def _print_failure(error: BaseException, command: str) -> int:
+    explained = explain(error, command)
+    if explained.details:
+        print(explained.details, file=sys.stderr)
+    print(f"backup-runner: {explained.line}", file=sys.stderr, flush=True)
+    return explained.exit_code
+
+
+def main(argv: list[str]) -> int:
+    args = _parser().parse_args(argv)
     if args.command == "health":
         return 0 if healthy() else EXIT_VERIFY_FAILED
-
-    destination = open_destination(_require("BACKUP_DESTINATION"))
-    try:
-        if args.command == "list":
-            listing = operations.list_backups(destination)
-            for manifest in listing.good:
-                print(f"{manifest.backup_id}  good  {manifest.size_bytes:>12} bytes  {manifest.database}")
-            for backup_id in listing.incomplete:
-                print(f"{backup_id}  incomplete")
-            drill = last_drill(destination)
-            if drill is None:
-                print("last drill: never ran")
-            else:
-                outcome = "passed" if drill["passed"] else "FAILED: " + "; ".join(drill["problems"])
-                print(f"last drill: {drill['finished_at']} on {drill['backup_id']}, {outcome}")
-            return 0
-        if args.command == "prune":
-            deleted = operations.prune(destination, _retention(), dry_run=args.dry_run)
-            verb = "would delete" if args.dry_run else "deleted"
-            print(f"{verb} {len(deleted)}: {', '.join(deleted) or '-'}")
-            return 0
-        url = _require("DATABASE_URL")
-        if args.command == "schedule":
-            jobs = [Job("backup", args.backup_cron, lambda: _backup_and_prune(url, destination))]
-            if args.verify_cron:
-                jobs.append(Job("verify", args.verify_cron, lambda: _verify_or_raise(url, destination)))
-            run_schedule(jobs)
-            return 0
-        if args.command == "run":
-            manifest = operations.run_backup(url, destination)
-            print(manifest.backup_id)
-            return 0
-        if args.command == "restore":
-            manifest, target = operations.restore(url, destination, args.target_db, args.backup, args.force)
-            print(f"restored {manifest.backup_id} into {target}")
-            return 0
-        result = operations.verify(url, destination, args.backup, thorough=args.thorough)
-        if result.passed:
-            print(f"verify {result.backup_id}: passed (row counts match; amcheck {result.amcheck})")
-            return 0
-        print(f"verify {result.backup_id}: FAILED", file=sys.stderr)
-        for problem in result.problems:
-            print(f"  - {problem}", file=sys.stderr)
-        return EXIT_VERIFY_FAILED
-    except BackupCorrupt as error:
-        print(f"backup-runner: {error}", file=sys.stderr)
-        return EXIT_CORRUPT
-    except RestoreRefused as error:
-        print(f"backup-runner: {error}", file=sys.stderr)
-        return EXIT_REFUSED
-    except MvsError as error:
-        print(f"backup-runner: {error}", file=sys.stderr)
-        return EXIT_FAILED
+    with _operator_output(known_secrets()):
+        try:
+            return _run(args)
+        except BaseException as error:  # the one place a failure becomes a message and an exit code
+            if isinstance(error, SystemExit):
+                raise
+            return _print_failure(error, args.command)

@@ -1,29 +1,70 @@
 """Where backups go: a directory (dev's named volume) or an S3-compatible bucket.
 
-Both offer the same few operations on keys under one prefix. Writes to a directory go to a
-temporary name and are renamed when complete, so a crash never leaves a file that looks whole.
+Both offer the same few operations on keys under one prefix, with the same promises:
+- a write never replaces another run's object unless asked to (`overwrite`): a directory links
+  the finished file into place, which fails if the name exists; a bucket writes with
+  `If-None-Match: *`;
+- a write that fails removes what it had written (a partial file, an unfinished multipart
+  upload); one that is killed leaves it as a `Leftover`, which the next run or prune discards
+  once nothing has touched it for a while;
+- a full disk is one `BackupDestinationFull`, never a traceback.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
+import re
+import secrets
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO, Protocol
 from urllib.parse import urlparse
 
+from components.errors import BackupDestinationFull, BackupExists
+
+from .manifest import LAST_DRILL_KEY, split_key
+
 CHUNK = 1 << 20
+PART_SIZE = 16 << 20  # multipart uploads: parts grow every 1,000 so 10,000 parts hold ~860 GiB
+PARTIAL = re.compile(r"\.(?P<key>.+?)(?:\.[0-9a-f]{16})?\.partial")
+
+
+@dataclass(frozen=True)
+class Stored:
+    size: int
+    modified: datetime
+
+
+@dataclass(frozen=True)
+class Leftover:
+    """Unfinished work of a run: a partial file, or a multipart upload never completed."""
+
+    key: str  # the object it was meant to become
+    what: str  # how `list` shows it
+    last_activity: datetime
+    handle: str  # what `discard` needs to remove it
 
 
 class Destination(Protocol):
     url: str
 
-    def put(self, key: str, source: BinaryIO) -> None: ...
+    def put(self, key: str, source: BinaryIO, overwrite: bool = False) -> None: ...
     def open(self, key: str) -> BinaryIO: ...
     def size(self, key: str) -> int | None: ...
     def read_if_present(self, key: str) -> bytes | None: ...
-    def keys(self) -> list[str]: ...
+    def entries(self) -> dict[str, Stored]: ...
     def delete(self, key: str) -> None: ...
+    def leftovers(self) -> list[Leftover]: ...
+    def discard(self, leftover: Leftover) -> None: ...
+
+
+def is_runners(key: str) -> bool:
+    return key == LAST_DRILL_KEY or split_key(key) is not None
 
 
 class DirectoryDestination:
@@ -32,15 +73,39 @@ class DirectoryDestination:
         self.url = str(path)
         path.mkdir(parents=True, exist_ok=True)
 
-    def put(self, key: str, source: BinaryIO) -> None:
+    def put(self, key: str, source: BinaryIO, overwrite: bool = False) -> None:
         final = self.path / key
-        partial = self.path / f".{key}.partial"
-        with partial.open("wb") as handle:
-            while chunk := source.read(CHUNK):
-                handle.write(chunk)
-            handle.flush()
-            os.fsync(handle.fileno())
-        partial.replace(final)
+        partial = self.path / f".{key}.{secrets.token_hex(8)}.partial"  # this run's alone
+        try:
+            with partial.open("xb") as handle:
+                while chunk := source.read(CHUNK):
+                    handle.write(chunk)
+                handle.flush()
+                os.fsync(handle.fileno())
+            if overwrite:
+                partial.replace(final)
+            else:
+                try:
+                    os.link(partial, final)  # atomic, and refuses an existing name
+                except FileExistsError:
+                    raise BackupExists(f"{final} already exists; it was left as it was") from None
+            self._sync_directory()
+        except OSError as error:
+            if error.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise BackupDestinationFull(
+                    f"the backup destination {self.path} is full (writing {key}); the partial file was removed "
+                    "and existing backups were not touched. Free space there, or keep fewer backups (RETAIN_*)"
+                ) from None
+            raise
+        finally:
+            partial.unlink(missing_ok=True)
+
+    def _sync_directory(self) -> None:
+        fd = os.open(self.path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
     def open(self, key: str) -> BinaryIO:
         return (self.path / key).open("rb")
@@ -55,11 +120,39 @@ class DirectoryDestination:
         except FileNotFoundError:
             return None
 
-    def keys(self) -> list[str]:
-        return sorted(p.name for p in self.path.iterdir() if p.is_file() and not p.name.startswith("."))
+    def entries(self) -> dict[str, Stored]:
+        found = {}
+        for path in self.path.iterdir():
+            with contextlib.suppress(FileNotFoundError):  # deleted while listing
+                if path.is_file() and not path.name.startswith("."):
+                    stat = path.stat()
+                    found[path.name] = Stored(stat.st_size, datetime.fromtimestamp(stat.st_mtime, UTC))
+        return found
 
     def delete(self, key: str) -> None:
         (self.path / key).unlink(missing_ok=True)
+
+    def leftovers(self) -> list[Leftover]:
+        found = []
+        for path in self.path.iterdir():
+            match = PARTIAL.fullmatch(path.name)
+            if match and is_runners(match["key"]):
+                with contextlib.suppress(FileNotFoundError):
+                    modified = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+                    found.append(Leftover(match["key"], f"partial file {path.name}", modified, path.name))
+        return sorted(found, key=lambda leftover: leftover.handle)
+
+    def discard(self, leftover: Leftover) -> None:
+        (self.path / leftover.handle).unlink(missing_ok=True)
+
+
+def read_up_to(source: BinaryIO, size: int) -> bytes:
+    """Exactly `size` bytes, fewer only at the end of the stream (pipes return short reads)."""
+    parts, remaining = [], size
+    while remaining and (chunk := source.read(min(remaining, CHUNK))):
+        parts.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(parts)
 
 
 class S3Destination:
@@ -92,8 +185,42 @@ class S3Destination:
     def _key(self, key: str) -> str:
         return f"{self.prefix}/{key}" if self.prefix else key
 
-    def put(self, key: str, source: BinaryIO) -> None:
-        self.client.upload_fileobj(source, self.bucket, self._key(key))
+    def put(self, key: str, source: BinaryIO, overwrite: bool = False) -> None:
+        """One PUT when it fits in a part, else a multipart upload that reads the next part while
+        the last one is sent, and is aborted if anything fails."""
+        condition = {} if overwrite else {"IfNoneMatch": "*"}
+        target = {"Bucket": self.bucket, "Key": self._key(key)}
+        try:
+            chunk = read_up_to(source, PART_SIZE)
+            if len(chunk) < PART_SIZE:
+                self.client.put_object(**target, Body=chunk, **condition)
+                return
+            upload_id = self.client.create_multipart_upload(**target)["UploadId"]
+            try:
+                parts = self._upload_parts(target, upload_id, source, chunk)
+                self.client.complete_multipart_upload(
+                    **target, UploadId=upload_id, MultipartUpload={"Parts": parts}, **condition
+                )
+            except BaseException:
+                with contextlib.suppress(Exception):  # if the bucket is gone too, the next run aborts it
+                    self.client.abort_multipart_upload(**target, UploadId=upload_id)
+                raise
+        except self.client.exceptions.ClientError as error:
+            if error.response.get("Error", {}).get("Code") in ("PreconditionFailed", "ConditionalRequestConflict"):
+                raise BackupExists(f"{self.url}/{key} already exists; it was left as it was") from None
+            raise
+
+    def _upload_parts(self, target: dict, upload_id: str, source: BinaryIO, chunk: bytes) -> list[dict]:
+        parts: list[dict] = []
+        with ThreadPoolExecutor(1) as sender:
+            while chunk:
+                number = len(parts) + 1
+                sending = sender.submit(
+                    self.client.upload_part, **target, UploadId=upload_id, PartNumber=number, Body=chunk
+                )
+                chunk = read_up_to(source, PART_SIZE * (1 + number // 1000))
+                parts.append({"PartNumber": number, "ETag": sending.result()["ETag"]})
+        return parts
 
     def open(self, key: str) -> BinaryIO:
         return self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"]
@@ -111,15 +238,32 @@ class S3Destination:
         except self.client.exceptions.NoSuchKey:
             return None
 
-    def keys(self) -> list[str]:
-        found: list[str] = []
+    def entries(self) -> dict[str, Stored]:
+        found = {}
         pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self._key(""))
         for page in pages:
-            found += [obj["Key"].removeprefix(self._key("")) for obj in page.get("Contents", [])]
-        return sorted(found)
+            for obj in page.get("Contents", []):
+                found[obj["Key"].removeprefix(self._key(""))] = Stored(obj["Size"], obj["LastModified"])
+        return found
 
     def delete(self, key: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
+
+    def leftovers(self) -> list[Leftover]:
+        found = []
+        pages = self.client.get_paginator("list_multipart_uploads").paginate(Bucket=self.bucket, Prefix=self._key(""))
+        for page in pages:
+            for upload in page.get("Uploads", []):
+                key = upload["Key"].removeprefix(self._key(""))
+                if not is_runners(key):
+                    continue
+                parts = self.client.list_parts(Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"])
+                activity = max([upload["Initiated"], *(p["LastModified"] for p in parts.get("Parts", []))])
+                found.append(Leftover(key, f"unfinished upload of {key}", activity, upload["UploadId"]))
+        return found
+
+    def discard(self, leftover: Leftover) -> None:
+        self.client.abort_multipart_upload(Bucket=self.bucket, Key=self._key(leftover.key), UploadId=leftover.handle)
 
 
 def open_destination(url: str) -> Destination:

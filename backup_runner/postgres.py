@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import os
 import re
 import subprocess
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -21,6 +23,10 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from components.errors import ToolError
 
 MAINTENANCE_DB = "postgres"
+NAME_LIMIT = 63  # PostgreSQL truncates longer identifiers (NAMEDATALEN - 1 bytes)
+# Databases the runner makes for its own work; one whose maker is gone is dropped (drop_orphans).
+WORK_PREFIXES = ("mvs_verify_", "mvs_restore_")
+TERMINATE_WAIT_SECONDS = 30.0
 # What pg_dump and pg_restore say per table with --verbose; everything else is kept for errors.
 PROGRESS_LINE = re.compile(r"dumping contents of table|processing data for table|creating (INDEX|CONSTRAINT)")
 TOOL_TAIL_LINES = 40
@@ -33,6 +39,21 @@ def with_database(url: str, database: str) -> str:
 
 def database_of(url: str) -> str:
     return conninfo_to_dict(url).get("dbname") or "postgres"
+
+
+def password_of(url: str) -> str | None:
+    return conninfo_to_dict(url).get("password")
+
+
+def for_tools(url: str) -> tuple[str, dict[str, str]]:
+    """The conninfo for pg_dump/pg_restore without its password, and the environment that
+    carries the password instead: nothing secret appears in the process list."""
+    params = conninfo_to_dict(url)
+    password = params.pop("password", None)
+    env = dict(os.environ)
+    if password is not None:
+        env["PGPASSWORD"] = password
+    return make_conninfo(**params), env
 
 
 @contextlib.contextmanager
@@ -102,9 +123,91 @@ def database_is_empty(url: str, database: str) -> bool:
         return not row_counts(conn)
 
 
-def create_database(url: str, database: str) -> None:
+def create_database(url: str, database: str, owner: str | None = None) -> None:
+    statement = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database))
+    if owner:
+        statement += sql.SQL(" OWNER {}").format(sql.Identifier(owner))
     with _maintenance(url) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
+        conn.execute(statement)
+
+
+def owner_of(url: str, database: str) -> str:
+    with _maintenance(url) as conn:
+        query = "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = %s"
+        return conn.execute(query, (database,)).fetchone()[0]
+
+
+def _work_lock_key(database: str) -> sql.Composable:
+    return sql.SQL("hashtext({})").format(sql.Literal(f"mvs-backup-runner:{database}"))
+
+
+@contextlib.contextmanager
+def claimed(url: str, database: str) -> Iterator[None]:
+    """Hold a session advisory lock named after a work database while it is in use, so that
+    `drop_orphans` of another run can tell it from one whose run died (the lock goes with the
+    session)."""
+    with _maintenance(url) as conn:
+        conn.execute(sql.SQL("SELECT pg_advisory_lock({})").format(_work_lock_key(database)))
+        yield
+
+
+def drop_orphans(url: str) -> list[str]:
+    """Drop work databases left by runs that were killed; those of live runs are left alone."""
+    dropped = []
+    with _maintenance(url) as conn:
+        names = [
+            name
+            for (name,) in conn.execute("SELECT datname FROM pg_database ORDER BY 1").fetchall()
+            if name.startswith(WORK_PREFIXES)
+        ]
+        for name in names:
+            key = _work_lock_key(name)
+            if conn.execute(sql.SQL("SELECT pg_try_advisory_lock({})").format(key)).fetchone()[0]:
+                try:
+                    conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+                    dropped.append(name)
+                finally:
+                    conn.execute(sql.SQL("SELECT pg_advisory_unlock({})").format(key))
+    return dropped
+
+
+def rename_database(url: str, database: str, new_name: str) -> None:
+    with _maintenance(url) as conn:
+        rename = sql.SQL("ALTER DATABASE {} RENAME TO {}")
+        conn.execute(rename.format(sql.Identifier(database), sql.Identifier(new_name)))
+
+
+def sessions_on(url: str, database: str) -> int:
+    with _maintenance(url) as conn:
+        query = "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()"
+        return conn.execute(query, (database,)).fetchone()[0]
+
+
+def swap_in(url: str, target: str, staged: str, keep_as: str) -> None:
+    """Make `staged` the database called `target`, keeping the old one as `keep_as`: close the
+    target to new sessions, end the ones it has, then rename both in one transaction. If the
+    renames fail, the target is opened again as it was."""
+    with _maintenance(url) as conn:
+        conn.execute(sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS false").format(sql.Identifier(target)))
+        try:
+            deadline = time.monotonic() + TERMINATE_WAIT_SECONDS
+            while True:
+                remaining = conn.execute(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE datname = %s AND pid <> pg_backend_pid()",
+                    (target,),
+                ).fetchone()[0]
+                if not remaining or time.monotonic() > deadline:
+                    break
+                time.sleep(0.1)
+            with conn.transaction():
+                rename = "ALTER DATABASE {} RENAME TO {}"
+                conn.execute(sql.SQL(rename).format(sql.Identifier(target), sql.Identifier(keep_as)))
+                conn.execute(sql.SQL(rename).format(sql.Identifier(staged), sql.Identifier(target)))
+        except BaseException:
+            conn.execute(sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS true").format(sql.Identifier(target)))
+            raise
+        conn.execute(sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS true").format(sql.Identifier(keep_as)))
 
 
 def drop_database(url: str, database: str) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import time
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -43,14 +42,20 @@ def beat(jobs: list[Job], now: datetime, path: Path) -> None:
     tmp.replace(path)
 
 
+def _print_failure(job: str, error: Exception) -> None:
+    print(f"backup-runner: {job} failed: {error}", flush=True)
+
+
 def run_schedule(
     jobs: list[Job],
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     sleep: Callable[[float], None] = time.sleep,
     heartbeat: Path | None = None,
     rounds: int | None = None,
+    on_failure: Callable[[str, Exception], object] = _print_failure,
 ) -> None:
-    """Run each job whenever its schedule fires. `rounds` bounds the loop (for tests)."""
+    """Run each job whenever its schedule fires. `rounds` bounds the loop (for tests). A failed job
+    is reported through `on_failure` (one line, no traceback) and the schedule goes on."""
     heartbeat = heartbeat or heartbeat_path()
     due = {job.name: next_run(job.cron, clock()) for job in jobs}
     done = 0
@@ -64,7 +69,7 @@ def run_schedule(
                     job.last_result = f"ok at {now.isoformat()}"
                 except Exception as error:  # keep the schedule alive; the next run may work
                     job.last_result = f"failed at {now.isoformat()}: {error}"
-                    traceback.print_exc()
+                    on_failure(job.name, error)
                 due[job.name] = next_run(job.cron, clock())
                 beat(jobs, clock(), heartbeat)
         wait = min(d for d in due.values()) - clock()

@@ -26,6 +26,7 @@ from pathlib import Path
 import psycopg
 
 from backup_runner import operations, postgres
+from backup_runner.catalog import read_catalog
 from backup_runner.destinations import DirectoryDestination
 from tests.backups.pgserver import PG_BIN, running_postgres
 
@@ -108,7 +109,7 @@ def main() -> None:
                 settle(server)
                 step()
         raw_bytes = raw_file.stat().st_size
-        runner_bytes = operations.list_backups(destination).good[0].size_bytes
+        runner_bytes = read_catalog(destination).good[0].size_bytes
         best = {name: min(values) for name, values in runs.items()}
         median = {name: statistics.median(values) for name, values in runs.items()}
 

@@ -6,8 +6,11 @@ The hierarchy (callers catch the narrowest one they can act on):
     ├── DeclarationError        a stack's declaration is invalid; carries every Problem at once
     ├── ToolError               an external command failed; carries the command, exit code, stderr
     ├── BackupError             a backup, restore or verification could not be done
+    │   ├── BackupSettingsInvalid   the runner's settings (environment, arguments) are wrong
     │   ├── BackupCorrupt           a dump does not match its manifest (size or sha256)
-    │   └── RestoreRefused          the target database is not empty and --force was not given
+    │   ├── BackupDestinationFull   the destination has no space left; the partial write was removed
+    │   ├── BackupExists            a write would have replaced an object another run wrote
+    │   └── RestoreRefused          restoring would destroy data, or names would not fit PostgreSQL
     ├── RailwayTokenMissing     no Railway token is configured; says which variables to set
     └── RailwayError            a Railway API call failed; carries the operation, HTTP status, code
         ├── RailwayRequestInvalid   400: the document or its variables do not fit the schema
@@ -121,9 +124,22 @@ class BackupError(MvsError):
     """A backup, restore or verification could not be done; nothing was deleted because of it."""
 
 
+class BackupSettingsInvalid(BackupError):
+    """A setting of the runner is missing or malformed; nothing was done."""
+
+
+class BackupDestinationFull(BackupError):
+    """No space left where backups go. What was being written is removed; nothing else is touched."""
+
+
+class BackupExists(BackupError):
+    """The object to write exists already: runs never replace each other's files."""
+
+
 class BackupCorrupt(BackupError):
     """A dump does not match its manifest: it was truncated or changed after it was taken."""
 
 
 class RestoreRefused(BackupError):
-    """Restoring would overwrite a database that holds data."""
+    """Restoring would overwrite a database that holds data (without --force), or needs a
+    database name PostgreSQL would truncate."""

@@ -74,11 +74,12 @@ def describe(source: dict[str, Any]) -> str:
 
 
 def summary(record: dict[str, Any] | None, where: str) -> dict[str, Any]:
-    """The output: passed/failed with the time it finished, or that no drill has run yet."""
+    """The output: passed/failed with the time it finished, running (a drill started and has not
+    finished: it runs, or it was killed), or that no drill has run yet."""
     if record is None:
         return {"status": "none yet", "finished_at": None, "backup_id": None, "problems": 0, "record": where}
     return {
-        "status": "passed" if record.get("passed") else "failed",
+        "status": record.get("status") or ("passed" if record.get("passed") else "failed"),
         "finished_at": record.get("finished_at"),
         "backup_id": record.get("backup_id"),
         "problems": len(record.get("problems") or []),

@@ -24,9 +24,13 @@ def as_postgres_user(command: list[str]) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
 
 
+SUPERUSER_PASSWORD = "pg-Super-Secret-7"  # TCP logins need it (scram-sha-256), as on Railway
+
+
 @contextlib.contextmanager
 def running_postgres(fsync: bool = False) -> Iterator[str]:
-    """Yields the URL of the new server's `postgres` database."""
+    """Yields the URL of the new server's `postgres` database. Logins over TCP need the password,
+    which the URL carries, so every test also proves that the password reaches the tools."""
     assert (PG_BIN / "initdb").exists(), (
         f"PostgreSQL 15 server binaries not found in {PG_BIN} (apt-get install postgresql-15)"
     )
@@ -38,11 +42,13 @@ def running_postgres(fsync: bool = False) -> Iterator[str]:
         shutil.chown(base, "postgres")
         shutil.chown(sockets, "postgres")
     try:
-        subprocess.run(
-            as_postgres_user([str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "--no-sync"]),
-            check=True,
-            capture_output=True,
-        )
+        password_file = base / "password"
+        password_file.write_text(SUPERUSER_PASSWORD)
+        if os.geteuid() == 0:
+            shutil.chown(password_file, "postgres")
+        initdb = [str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres", "--no-sync"]
+        initdb += ["--auth-local=trust", "--auth-host=scram-sha-256", f"--pwfile={password_file}"]
+        subprocess.run(as_postgres_user(initdb), check=True, capture_output=True)
         port = free_port()
         options = f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c max_connections=50"
         if not fsync:
@@ -55,7 +61,7 @@ def running_postgres(fsync: bool = False) -> Iterator[str]:
             capture_output=True,
         )
         try:
-            yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+            yield f"postgresql://postgres:{SUPERUSER_PASSWORD}@127.0.0.1:{port}/postgres"
         finally:
             subprocess.run(
                 as_postgres_user([str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]),

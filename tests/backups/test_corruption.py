@@ -10,10 +10,12 @@ import sys
 import pytest
 
 from backup_runner import operations
+from backup_runner.catalog import read_catalog
 from backup_runner.destinations import DirectoryDestination
+from backup_runner.drills import last_drill
 from backup_runner.manifest import dump_key, manifest_key
 from backup_runner.retention import Retention
-from components.errors import BackupCorrupt
+from components.errors import BackupCorrupt, BackupError
 
 from .conftest import seed
 
@@ -29,22 +31,39 @@ def damage(destination, key: str, how: str) -> None:
         data[len(data) // 2] ^= 0x01
     else:
         data = data[: len(data) * 2 // 3]
-    destination.put(key, io.BytesIO(bytes(data)))
+    destination.put(key, io.BytesIO(bytes(data)), overwrite=True)
 
 
-@pytest.mark.parametrize("how", ["flip", "truncate"])
-def test_damage_is_detected_by_verify_and_restore(database, destination, how):
+def test_an_altered_dump_is_caught_by_the_drill_and_then_listed_as_bad(database, destination):
     seed(database)
     manifest = operations.run_backup(database, destination, quiet)
-    damage(destination, dump_key(manifest.backup_id), how)
+    damage(destination, dump_key(manifest.backup_id), "flip")
 
     with pytest.raises(BackupCorrupt, match=f"backup {manifest.backup_id} is corrupt"):
         operations.verify(database, destination, progress=quiet)
-    with pytest.raises(BackupCorrupt, match="Nothing was restored or deleted"):
+    [backup] = read_catalog(destination).backups
+    assert backup.state == "bad" and f"backup {manifest.backup_id} is corrupt" in backup.reason
+    with pytest.raises(BackupError, match="no good backup"):
         operations.restore(database, destination, progress=quiet)
-    assert operations.prune(destination, Retention(daily=0, weekly=0, monthly=0)) == []
+    with pytest.raises(BackupError, match=f"backup {manifest.backup_id} is bad: failed its drill"):
+        operations.restore(database, destination, backup_id=manifest.backup_id, progress=quiet)
+    assert operations.prune(destination, Retention(daily=0, weekly=0, monthly=0)).deleted == []
     assert destination.size(dump_key(manifest.backup_id)) is not None
     assert destination.size(manifest_key(manifest.backup_id)) is not None
+
+
+def test_a_truncated_dump_is_bad_before_any_drill_and_a_drill_records_the_failure(database, destination):
+    seed(database)
+    manifest = operations.run_backup(database, destination, quiet)
+    damage(destination, dump_key(manifest.backup_id), "truncate")
+
+    [backup] = read_catalog(destination).backups
+    assert backup.state == "bad" and "the manifest says" in backup.reason
+    with pytest.raises(BackupError, match="no good backup"):
+        operations.verify(database, destination, progress=quiet)
+    assert last_drill(destination)["status"] == "failed"
+    assert operations.prune(destination, Retention(daily=0, weekly=0, monthly=0)).deleted == []
+    assert destination.size(dump_key(manifest.backup_id)) is not None
 
 
 def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:

@@ -10,6 +10,7 @@ from backup_runner import operations, postgres
 from components.errors import ToolError
 
 from .conftest import seed
+from .pgserver import SUPERUSER_PASSWORD
 
 TABLES = ("public.orders", "public.users")
 
@@ -23,7 +24,7 @@ def test_backup_and_restore_report_each_table_as_they_reach_it(database, destina
         assert any(f'dumping contents of table "{schema}.{name}"' in line for line in backup_lines), backup_lines
 
     restore_lines: list[str] = []
-    _, target = operations.restore(database, destination, progress=restore_lines.append)
+    target = operations.restore(database, destination, progress=restore_lines.append).target
     for table in TABLES:
         schema, name = table.split(".")
         assert any("processing data for table" in line and f"{schema}.{name}" in line for line in restore_lines), (
@@ -35,11 +36,11 @@ def test_backup_and_restore_report_each_table_as_they_reach_it(database, destina
 
 
 def test_a_failing_tool_names_itself_and_shows_its_error_not_the_connection(pg_server):
-    missing = make_conninfo(postgres.with_database(pg_server, "no_such_database"), password="pw-Never-Shown")
+    missing = make_conninfo(postgres.with_database(pg_server, "no_such_database"))
     progress: list[str] = []
     with pytest.raises(ToolError) as failure:
         postgres.ToolRun(["pg_dump", "-Fc", "--verbose", "-d", missing], progress.append).finish()
     message = str(failure.value)
     assert message.startswith("`pg_dump -Fc --verbose -d [connection]` exited with code 1")
     assert 'database "no_such_database" does not exist' in message
-    assert "pw-Never-Shown" not in message and progress == []
+    assert SUPERUSER_PASSWORD not in message and progress == []

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import io
+import os
 from datetime import UTC, datetime, timedelta
 
 from backup_runner import operations
+from backup_runner.catalog import read_catalog
 from backup_runner.destinations import DirectoryDestination
 from backup_runner.manifest import Manifest, dump_key, manifest_key, new_id
 from backup_runner.retention import Retention, backups_to_keep
@@ -14,22 +16,25 @@ START = datetime(2026, 8, 1, 3, 0, tzinfo=UTC)  # a Saturday
 DAYS = 120
 
 
+IDS = {START + timedelta(days=d): new_id(START + timedelta(days=d)) for d in range(DAYS)}  # one run a day
+
+
 def daily_backups() -> list[tuple[datetime, str]]:
-    return [(START + timedelta(days=d), new_id(START + timedelta(days=d))) for d in range(DAYS)]
+    return list(IDS.items())
 
 
 def expected_ids(policy: Retention) -> set[str]:
     """The rule written out longhand, independently of retention.py's loop."""
     last = START + timedelta(days=DAYS - 1)  # 2026-11-28
     days = [last - timedelta(days=d) for d in range(policy.daily)]
-    keep = {new_id(day) for day in days}
+    keep = {IDS[day] for day in days}
     # weekly: the newest backup of each of the last `weekly` ISO weeks = that week's Sunday, or `last`
     week_ends = [last] + [last - timedelta(days=last.isoweekday() + 7 * w) for w in range(policy.weekly - 1)]
-    keep |= {new_id(day) for day in week_ends}
+    keep |= {IDS[day] for day in week_ends}
     # monthly: the last day of each month (the newest backup in it), or `last` for the current month
     month_ends = [last, datetime(2026, 10, 31, 3, tzinfo=UTC), datetime(2026, 9, 30, 3, tzinfo=UTC)]
     month_ends += [datetime(2026, 8, 31, 3, tzinfo=UTC)]
-    keep |= {new_id(day) for day in month_ends[: policy.monthly]}
+    keep |= {IDS[day] for day in month_ends[: policy.monthly]}
     return keep
 
 
@@ -42,11 +47,12 @@ def test_120_days_of_daily_backups_keep_exactly_the_expected_set():
 
 def test_all_counts_zero_still_keeps_the_newest_good_backup():
     kept = backups_to_keep(daily_backups(), Retention(daily=0, weekly=0, monthly=0))
-    assert kept == {new_id(START + timedelta(days=DAYS - 1))}
+    assert kept == {IDS[START + timedelta(days=DAYS - 1)]}
 
 
 def fake_backup(destination: DirectoryDestination, taken: datetime, manifest: bool = True) -> str:
-    backup_id = new_id(taken)
+    """A backup as a run at `taken` leaves it, its files last written then."""
+    backup_id = IDS.get(taken) or new_id(taken)
     destination.put(dump_key(backup_id), io.BytesIO(b"dump"))
     if manifest:
         record = Manifest(
@@ -60,6 +66,9 @@ def fake_backup(destination: DirectoryDestination, taken: datetime, manifest: bo
             finished_at=taken,
         )
         destination.put(manifest_key(backup_id), io.BytesIO(record.model_dump_json().encode()))
+    for key in (dump_key(backup_id), manifest_key(backup_id)):
+        if (destination.path / key).exists():
+            os.utime(destination.path / key, (taken.timestamp(), taken.timestamp()))
     return backup_id
 
 
@@ -68,14 +77,15 @@ def test_prune_deletes_exactly_what_retention_drops_and_dry_run_nothing(tmp_path
     ids = [fake_backup(destination, when) for when, _ in daily_backups()]
     now = START + timedelta(days=DAYS)
     stale = fake_backup(destination, START + timedelta(days=10, hours=1), manifest=False)
-    fresh = fake_backup(destination, now - timedelta(hours=1), manifest=False)
+    fresh = fake_backup(destination, now - timedelta(minutes=20), manifest=False)  # its run may still be going
     policy = Retention(daily=7, weekly=4, monthly=3)
 
     planned = operations.prune(destination, policy, dry_run=True, now=now)
-    assert len(destination.keys()) == 2 * DAYS + 2, "a dry run deletes nothing"
-    deleted = operations.prune(destination, policy, now=now)
-    assert deleted == planned
-    assert set(deleted) == (set(ids) - expected_ids(policy)) | {stale}
-    remaining = operations.list_backups(destination)
+    assert len(destination.entries()) == 2 * DAYS + 2, "a dry run deletes nothing"
+    pruned = operations.prune(destination, policy, now=now)
+    assert pruned == planned
+    assert set(pruned.deleted) == set(ids) - expected_ids(policy)
+    assert pruned.discarded == [f"incomplete backup {stale}"]
+    remaining = read_catalog(destination)
     assert {m.backup_id for m in remaining.good} == expected_ids(policy)
-    assert remaining.incomplete == [fresh], "an incomplete dump younger than a day is left alone"
+    assert [b.backup_id for b in remaining.in_state("incomplete")] == [fresh], "a live run's dump is left alone"

@@ -30,7 +30,7 @@ def test_backup_drop_a_table_restore_gives_identical_data(database, destination)
     execute(database, "DROP TABLE orders")
     assert set(table_checksums(database)) == {"public.users"}
 
-    _, target = operations.restore(database, destination, progress=quiet)
+    target = operations.restore(database, destination, progress=quiet).target
     restored_url = postgres.with_database(database, target)
     assert table_checksums(restored_url) == before
     postgres.drop_database(database, target)
@@ -79,9 +79,9 @@ def test_the_drills_scratch_database_is_restored_whole_and_left_alone_by_autovac
     before = table_checksums(database)
     operations.run_backup(database, destination, quiet)
 
-    _, drill = operations.restore(
+    drill = operations.restore(
         database, destination, target=f"{postgres.database_of(database)}_drill", progress=quiet, for_drill=True
-    )
+    ).target
     drill_url = postgres.with_database(database, drill)
     assert table_checksums(drill_url) == before, "the sectioned restore brings back every row"
     off = ["autovacuum_enabled=false"]
@@ -91,7 +91,7 @@ def test_the_drills_scratch_database_is_restored_whole_and_left_alone_by_autovac
     assert settings["users"][1] == off, "users.email is TOASTable, and its TOAST table is left alone too"
     postgres.drop_database(database, drill)
 
-    _, restored = operations.restore(database, destination, progress=quiet)
+    restored = operations.restore(database, destination, progress=quiet).target
     restored_url = postgres.with_database(database, restored)
     assert table_checksums(restored_url) == before
     assert set(autovacuum_settings(restored_url).values()) == {(None, None)}, "a restore for use keeps autovacuum"
