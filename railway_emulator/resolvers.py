@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .lifecycle import advance, start_deployment
+from .scaling import SCALING_FIELDS, ScalingRefused, apply_scaling
 from .store import INSTANCE_DEFAULTS, Store, instance_key, new_id, now, variables_key
 
 
@@ -34,6 +35,21 @@ BACKUP_SCHEDULES = {
     "WEEKLY": ("0 0 * * 0", 30 * 24 * 3600),
     "MONTHLY": ("0 0 1 * *", 90 * 24 * 3600),
 }
+
+
+# The service instance settings that EnvironmentConfig holds under services.<id>.deploy.
+CONFIG_DEPLOY_FIELDS = (
+    "startCommand",
+    "preDeployCommand",
+    "healthcheckPath",
+    "healthcheckTimeout",
+    "numReplicas",
+    "multiRegionConfig",
+    "cronSchedule",
+    "restartPolicyType",
+    "restartPolicyMaxRetries",
+    "sleepApplication",
+)
 
 
 @dataclass(frozen=True)
@@ -108,8 +124,20 @@ class Root:
             **environment,
             "canAccess": True,
             "unmergedChangesCount": 0,
+            "config": lambda _info, **_args: self._environment_config(environment["id"]),
             "volumeInstances": lambda _info, **_args: connection([self._volume_instance_view(v) for v in instances]),
         }
+
+    def _environment_config(self, environment_id: str) -> dict[str, Any]:
+        """The environment as Railway's EnvironmentConfig shows it, for the parts the emulator models:
+        each service's source and deploy settings (unset ones left out, as Railway leaves them)."""
+        services = {}
+        for instance in self.state["instances"].values():
+            if instance["environmentId"] != environment_id:
+                continue
+            deploy = {key: instance.get(key) for key in CONFIG_DEPLOY_FIELDS if instance.get(key) is not None}
+            services[instance["serviceId"]] = {"source": instance.get("source") or {}, "deploy": deploy}
+        return {"services": services}
 
     def _volume_instance_view(self, instance: dict[str, Any]) -> dict[str, Any]:
         return {**instance, "volume": dict(self.state["volumes"][instance["volumeId"]])}
@@ -417,15 +445,22 @@ class Root:
                 ]
             else:
                 environments = [environmentId]
-            for environment_id in environments:
-                instance = self._instance(environment_id, serviceId)
+            instances = [self._instance(environment_id, serviceId) for environment_id in environments]
+            for instance in instances:
+                self._scale(instance, input)
                 for key, value in input.items():
-                    if key == "multiRegionConfig" and value is not None:
-                        instance["numReplicas"] = sum(int(r.get("numReplicas", 1)) for r in value.values())
-                    instance[key] = dict(value) if isinstance(value, dict) else value
+                    if key not in SCALING_FIELDS:
+                        instance[key] = dict(value) if isinstance(value, dict) else value
                 instance["updatedAt"] = now()
             self.store.save()
             return True
+
+    @staticmethod
+    def _scale(instance: dict[str, Any], change: dict[str, Any]) -> None:
+        try:
+            apply_scaling(instance, change)
+        except ScalingRefused as refused:
+            raise EmulatorError(str(refused), "BAD_USER_INPUT") from None
 
     def variableCollectionUpsert(self, _info, input: dict[str, Any]) -> bool:
         with self.store.lock:
@@ -561,9 +596,18 @@ class Root:
         patch: dict[str, Any] | None = None,
         commitMessage: str | None = None,
     ) -> str:
-        """Only the part the project uses: `volumes.<volumeId>.sizeMB` (grow only, as Railway allows)."""
+        """Only the parts the project and `railway scale` use: `volumes.<volumeId>.sizeMB` (grow
+        only, as Railway allows) and `services.<serviceId>.deploy` scaling (numReplicas,
+        multiRegionConfig)."""
         with self.store.lock:
             self._environment(environmentId)
+            for service_id, change in ((patch or {}).get("services") or {}).items():
+                deploy = (change or {}).get("deploy") or {}
+                scaling = {k: deploy[k] for k in ("numReplicas", "multiRegionConfig") if k in deploy}
+                if scaling:
+                    instance = self._instance(environmentId, service_id)
+                    self._scale(instance, scaling)
+                    instance["updatedAt"] = now()
             for volume_id, change in ((patch or {}).get("volumes") or {}).items():
                 self._volume(volume_id)
                 for instance in self.state["volume_instances"].values():

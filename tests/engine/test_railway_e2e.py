@@ -29,6 +29,11 @@ SECRETS = {
     "mvs:backupSecretKey": "key-Never-In-State-4",
 }
 SERVICES = ["Postgres", "backend", "backup", "backup-verify", "frontend"]
+EU = "europe-west4-drams3a"  # where the default stacks run their services
+SCALE = (
+    "mutation($s: String!, $e: String, $i: ServiceInstanceUpdateInput!) { "
+    "serviceInstanceUpdate(serviceId: $s, environmentId: $e, input: $i) }"
+)
 BUCKET = "mvs-backups"
 
 
@@ -202,6 +207,32 @@ def test_lifecycle_against_the_emulator(world, stack):
     assert backend["healthcheckPath"] == "/health" and backend["numReplicas"] == expected["replicas"]
     world.cli.ok("preview", "--refresh", "--expect-no-changes", "--stack", stack)
 
+    # Placement changed in the dashboard, once as a region and once as a multiRegionConfig: each
+    # shows on refresh, in the instance's fields and in the config, and the next up undoes it.
+    backend_key = f"{world.environment_id(stack)}:{world.service_id('backend')}"
+    declared = {EU: {"numReplicas": expected["replicas"]}}
+    for change in ({"region": "us-west2"}, {"multiRegionConfig": {**declared, "us-east4-eqdc4a": {"numReplicas": 1}}}):
+        world.dashboard(SCALE, {"s": world.service_id("backend"), "e": world.environment_id(stack), "i": change})
+        changed = world.state()["instances"][backend_key]
+        world.cli.ok("refresh", "--yes", "--skip-preview", "--stack", stack)
+        settings = next(r for r in world.cli.resources(stack) if r["urn"].endswith(f"{stack}-backend-settings"))
+        shown = {k: settings["outputs"][k] for k in ("region", "num_replicas", "multi_region_config")}
+        assert shown == {
+            "region": changed["region"],
+            "num_replicas": changed["numReplicas"],
+            "multi_region_config": changed["multiRegionConfig"],
+        }
+        assert shown["multi_region_config"] != declared
+        assert ("update", f"{stack}-backend-settings") in world.changes(stack)
+        world.cli.ok("up", "--yes", "--stack", stack)
+        backend = world.state()["instances"][backend_key]
+        assert (backend["region"], backend["numReplicas"], backend["multiRegionConfig"]) == (
+            EU,
+            expected["replicas"],
+            declared,
+        )
+    world.cli.ok("preview", "--refresh", "--expect-no-changes", "--stack", stack)
+
     # A backup schedule switched off in the dashboard shows on refresh and comes back on up.
     world.dashboard(
         "mutation($v: String!) { volumeInstanceBackupScheduleUpdate(volumeInstanceId: $v, kinds: [DAILY]) }",
@@ -279,6 +310,24 @@ def test_staging_and_prod_share_a_project_and_destroying_staging_keeps_prod(worl
     assert "protect" in refused.stdout + refused.stderr
     assert len(world.state()["services"]) == len(SERVICES), "nothing of prod's database was deleted"
     assert world.state()["volume_instances"], "prod's database volume survives"
+
+
+def test_a_domain_another_stack_declares_stops_the_up_before_any_request(world):
+    world.init_stack("staging")
+    domain_key = "mvs:environment.services.frontend.custom_domains[0]"
+    world.cli.ok("config", "set", "--path", "--stack", "staging", domain_key, "mvs.example")
+
+    result = world.cli.run("up", "--yes", "--stack", "staging")
+
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "stacks/Pulumi.staging.yaml" in output
+    assert (
+        "mvs:environment.services.frontend.custom_domains[0]: found 'mvs.example', which "
+        "stacks/Pulumi.prod.yaml also declares at services.frontend.custom_domains[0]" in output
+    )
+    assert "Traceback" not in output
+    assert world.requests() == [], "nothing reached Railway"
 
 
 def test_a_crashing_deployment_fails_the_up_with_its_status_and_a_rollback_hint(world):

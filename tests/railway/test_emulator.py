@@ -396,6 +396,114 @@ def test_deleting_a_service_in_one_environment_keeps_the_other(emulator: Emulato
     assert service not in emulator.state()["services"]
 
 
+# ---- scaling: region, numReplicas and multiRegionConfig tell one story -----------------------
+
+EU, US_WEST, US_EAST = "europe-west4-drams3a", "us-west2", "us-east4-eqdc4a"
+
+
+def scale(emulator: EmulatorHandle, service_id: str, environment_id: str, change: dict) -> httpx.Response:
+    return emulator.op(
+        "serviceInstanceUpdate", {"serviceId": service_id, "environmentId": environment_id, "input": change}
+    )
+
+
+def placement(emulator: EmulatorHandle, service_id: str, environment_id: str) -> tuple:
+    """(region, numReplicas) of the instance, and the multiRegionConfig of the environment's config."""
+    data = emulator.data("serviceInstanceSettings", {"serviceId": service_id, "environmentId": environment_id})
+    node = data["serviceInstance"]
+    deploy = data["environment"]["config"]["services"][service_id]["deploy"]
+    return node["region"], node["numReplicas"], deploy.get("multiRegionConfig")
+
+
+def test_region_and_replicas_set_the_multi_region_config(emulator: EmulatorHandle, client: RailwayClient):
+    project = create_project(client)
+    service = create_service(client, project.id, "api")
+
+    assert scale(emulator, service, project.production, {"region": EU, "numReplicas": 2}).json()["data"]
+    assert placement(emulator, service, project.production) == (EU, 2, {EU: {"numReplicas": 2}})
+    scale(emulator, service, project.production, {"region": US_WEST})
+    assert placement(emulator, service, project.production) == (US_WEST, 2, {US_WEST: {"numReplicas": 2}})
+    scale(emulator, service, project.production, {"numReplicas": 3})
+    assert placement(emulator, service, project.production) == (US_WEST, 3, {US_WEST: {"numReplicas": 3}})
+
+
+def test_a_multi_region_config_sets_the_region_with_most_replicas_and_the_total(
+    emulator: EmulatorHandle, client: RailwayClient
+):
+    project = create_project(client)
+    service = create_service(client, project.id, "api")
+    scale(emulator, service, project.production, {"region": EU, "numReplicas": 1})
+
+    config = {US_WEST: {"numReplicas": 1}, US_EAST: {"numReplicas": 3}, EU: {"numReplicas": 0}}
+    scale(emulator, service, project.production, {"multiRegionConfig": config})
+    expected = {US_WEST: {"numReplicas": 1}, US_EAST: {"numReplicas": 3}}
+    assert placement(emulator, service, project.production) == (US_EAST, 4, expected)
+
+    tie = {US_WEST: {"numReplicas": 2}, EU: {"numReplicas": 2}}
+    scale(emulator, service, project.production, {"multiRegionConfig": tie})
+    assert placement(emulator, service, project.production) == (EU, 4, tie), "a tie goes to the first region by name"
+
+
+def test_the_multi_region_config_wins_over_the_single_region_fields(emulator: EmulatorHandle, client: RailwayClient):
+    project = create_project(client)
+    service = create_service(client, project.id, "api")
+
+    change = {"region": EU, "numReplicas": 9, "multiRegionConfig": {US_WEST: {"numReplicas": 2}}}
+    scale(emulator, service, project.production, change)
+
+    assert placement(emulator, service, project.production) == (US_WEST, 2, {US_WEST: {"numReplicas": 2}})
+
+
+def test_a_whole_number_is_a_replica_count_however_json_spells_it(emulator: EmulatorHandle, client: RailwayClient):
+    project = create_project(client)
+    service = create_service(client, project.id, "api")
+
+    scale(emulator, service, project.production, {"multiRegionConfig": {EU: {"numReplicas": 2.0}}})
+
+    assert placement(emulator, service, project.production) == (EU, 2, {EU: {"numReplicas": 2}})
+
+
+def test_no_region_means_the_default_region_without_a_config(emulator: EmulatorHandle, client: RailwayClient):
+    project = create_project(client)
+    service = create_service(client, project.id, "api")
+    scale(emulator, service, project.production, {"region": EU, "numReplicas": 2})
+
+    scale(emulator, service, project.production, {"region": None, "numReplicas": 1})
+
+    assert placement(emulator, service, project.production) == (None, 1, None)
+
+
+def test_a_multi_region_config_placing_nothing_is_refused_and_changes_nothing(
+    emulator: EmulatorHandle, client: RailwayClient
+):
+    project = create_project(client)
+    service = create_service(client, project.id, "api")
+    scale(emulator, service, project.production, {"region": EU, "numReplicas": 2})
+
+    for config in ({EU: {"numReplicas": 0}}, {EU: {"numReplicas": "two"}}, ["europe"]):
+        error = assert_error(
+            scale(emulator, service, project.production, {"multiRegionConfig": config}), 200, "BAD_USER_INPUT"
+        )
+        assert "multiRegionConfig" in error["message"]
+
+    assert placement(emulator, service, project.production) == (EU, 2, {EU: {"numReplicas": 2}})
+
+
+def test_an_environment_patch_scales_like_railway_scale(emulator: EmulatorHandle, client: RailwayClient):
+    """`railway scale` commits services.<id>.deploy.multiRegionConfig through environmentPatchCommit."""
+    project = create_project(client)
+    service = create_service(client, project.id, "api")
+    other = create_service(client, project.id, "worker")
+    scale(emulator, service, project.production, {"region": EU, "numReplicas": 1})
+
+    config = {EU: {"numReplicas": 1}, US_EAST: {"numReplicas": 2}}
+    patch = {"services": {service: {"deploy": {"multiRegionConfig": config}}}}
+    emulator.data("environmentPatchCommit", {"environmentId": project.production, "patch": patch})
+
+    assert placement(emulator, service, project.production) == (US_EAST, 3, config)
+    assert placement(emulator, other, project.production) == (None, 1, None), "the other service is untouched"
+
+
 def test_environment_names_are_unique_in_a_project(emulator: EmulatorHandle, client: RailwayClient):
     project = create_project(client)
     response = emulator.op("environmentCreate", {"input": {"projectId": project.id, "name": "production"}})

@@ -12,6 +12,7 @@ from pulumi.dynamic import ConfigureRequest
 from components.railway.providers.base import UNKNOWN
 from components.railway.providers.deployment import DeploymentFailed, DeploymentProvider
 from components.railway.providers.environment import EnvironmentProvider
+from components.railway.providers.instance import SETTINGS, ServiceInstanceProvider, placement
 from components.railway.providers.project import ProjectProvider
 from components.railway.providers.service import ServiceProvider
 from components.railway.providers.variables import VariablesProvider
@@ -163,3 +164,61 @@ def test_a_volume_made_by_an_unrecorded_earlier_run_is_adopted(emulator, world):
     again = configured(VolumeProvider, emulator).create(props)
     assert again.id == first.id
     assert len(emulator.state()["volumes"]) == 1, "no second volume"
+
+
+def settings_props(world: dict, region: str | None, replicas: int) -> dict:
+    """What ServiceInstance hands its provider for a service declared in `region` with `replicas`."""
+    settings = {**dict.fromkeys(SETTINGS), "image": "ghcr.io/mvs-app/backend:2.0.0", "region": region}
+    settings.update(num_replicas=replicas, restart_policy_type="ON_FAILURE", restart_policy_max_retries=10)
+    scope = {k: world[k] for k in ("service_id", "environment_id")}
+    return {**scope, **settings, "multi_region_config": placement(region, replicas)}
+
+
+def dashboard_scale(emulator, world: dict, change: dict) -> None:
+    result = emulator.dashboard(
+        "mutation($s: String!, $e: String, $i: ServiceInstanceUpdateInput!) { "
+        "serviceInstanceUpdate(serviceId: $s, environmentId: $e, input: $i) }",
+        {"s": world["service_id"], "e": world["environment_id"], "i": change},
+    )
+    assert result["errors"] == []
+
+
+def test_a_region_changed_in_the_dashboard_reads_as_drift_of_region_and_placement(emulator, world):
+    provider = configured(ServiceInstanceProvider, emulator)
+    props = settings_props(world, "europe-west4-drams3a", 2)
+    created = provider.create(props)
+
+    dashboard_scale(emulator, world, {"region": "us-west2"})
+    drifted = provider.read(created.id, created.outs)
+
+    assert (drifted.outs["region"], drifted.outs["num_replicas"]) == ("us-west2", 2)
+    assert drifted.outs["multi_region_config"] == {"us-west2": {"numReplicas": 2}}
+    assert provider.diff(created.id, drifted.outs, props).changes is True
+    provider.update(created.id, drifted.outs, props)
+    assert provider.read(created.id, created.outs).inputs == {k: props[k] for k in provider.inputs if k != "applied_at"}
+
+
+def test_a_second_region_added_in_the_dashboard_reads_as_drift_though_region_and_total_stay(emulator, world):
+    provider = configured(ServiceInstanceProvider, emulator)
+    props = settings_props(world, "europe-west4-drams3a", 2)
+    created = provider.create(props)
+
+    split = {"europe-west4-drams3a": {"numReplicas": 1}, "us-west2": {"numReplicas": 1}}
+    dashboard_scale(emulator, world, {"multiRegionConfig": split})
+    drifted = provider.read(created.id, created.outs)
+
+    assert (drifted.outs["region"], drifted.outs["num_replicas"]) == ("europe-west4-drams3a", 2)
+    assert drifted.outs["multi_region_config"] == split
+    diff = provider.diff(created.id, drifted.outs, props)
+    assert diff.changes is True and diff.replaces == []
+
+
+def test_placement_is_untracked_where_no_region_is_declared_and_in_older_state(emulator, world):
+    provider = configured(ServiceInstanceProvider, emulator)
+    props = settings_props(world, None, 1)
+    created = provider.create(props)
+    assert provider.read(created.id, created.outs).outs["multi_region_config"] is None
+
+    declared = settings_props(world, "europe-west4-drams3a", 1)
+    older_state = {k: v for k, v in declared.items() if k != "multi_region_config"}
+    assert provider.diff(created.id, older_state, declared).changes is False
