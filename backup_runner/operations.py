@@ -89,8 +89,7 @@ def run_backup(url: str, destination: Destination, progress: Progress = stderr_p
     backup_id = new_id(started)
     written: list[str] = []
     try:
-        size, sha256, version, counts = _dump(url, destination, backup_id, progress)
-        written.append(dump_key(backup_id))
+        size, sha256, version, counts = _dump(url, destination, backup_id, progress, written)
         stored_size, stored_sha = _digest(destination, dump_key(backup_id))
         if (stored_size, stored_sha) != (size, sha256):
             raise BackupError(
@@ -117,9 +116,11 @@ def run_backup(url: str, destination: Destination, progress: Progress = stderr_p
     return manifest
 
 
-def _dump(url: str, destination: Destination, backup_id: str, progress: Progress) -> tuple[int, str, str, dict]:
+def _dump(
+    url: str, destination: Destination, backup_id: str, progress: Progress, written: list[str]
+) -> tuple[int, str, str, dict]:
     """pg_dump into the destination, with the row counts of the same snapshot counted alongside.
-    Returns size, sha256, server version and counts."""
+    Returns size, sha256, server version and counts; `written` learns of the dump once stored."""
     conninfo, env = postgres.for_tools(url)
     with postgres.exported_snapshot(url) as (snapshot, conn), ThreadPoolExecutor(1) as counter:
         version = postgres.server_version(conn)
@@ -129,6 +130,7 @@ def _dump(url: str, destination: Destination, backup_id: str, progress: Progress
         reader = HashingReader(dump.process.stdout, f"backup {backup_id}", progress)
         try:
             destination.put(dump_key(backup_id), reader)
+            written.append(dump_key(backup_id))
         except BaseException:
             dump.process.kill()  # it would wait forever on a pipe nobody reads
             dump.process.wait()

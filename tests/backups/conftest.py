@@ -4,8 +4,11 @@ on loopback, for the backup tests."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -14,6 +17,7 @@ from backup_runner import postgres
 from backup_runner.destinations import DirectoryDestination, S3Destination
 
 from .pgserver import PG_BIN, running_postgres
+from .standins import make_fake_tools
 
 __all__ = ["PG_BIN"]
 
@@ -81,3 +85,41 @@ def seed(url: str) -> None:
         "INSERT INTO orders (user_id, total) SELECT 1 + g % 500, g * 1.25 FROM generate_series(1, 3000) g",
         "CREATE INDEX orders_user ON orders (user_id)",
     )
+
+
+def quiet(_message: str) -> None:
+    """A progress callback that drops what it is told."""
+    return None
+
+
+def run_cli(*args: str, env: dict[str, str], timeout: float = 300) -> subprocess.CompletedProcess:
+    """`python -m backup_runner ARGS` as the containers run it, with `env` over this environment."""
+    return subprocess.run(
+        [sys.executable, "-m", "backup_runner", *args],
+        env={**os.environ, **env},
+        text=True,
+        capture_output=True,
+        timeout=timeout,
+    )
+
+
+@pytest.fixture
+def fake_tools(tmp_path, monkeypatch) -> Path:
+    """pg_dump and pg_restore stand-ins first on PATH (see standins.py); returns their call log."""
+    tools = make_fake_tools(tmp_path / "fake-tools", sys.executable)
+    monkeypatch.setenv("PATH", f"{tools}:{os.environ['PATH']}")
+    log = tmp_path / "tool-calls.jsonl"
+    monkeypatch.setenv("STANDIN_LOG", str(log))
+    return log
+
+
+@pytest.fixture
+def small_disk(tmp_path) -> Iterator[Path]:
+    """A real 1 MiB filesystem (tmpfs), so a write really runs out of space."""
+    mount_point = tmp_path / "small-disk"
+    mount_point.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount_point)], check=True)
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", "-l", str(mount_point)], check=False)

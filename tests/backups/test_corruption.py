@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import io
-import os
-import subprocess
-import sys
 
 import pytest
 
@@ -17,11 +14,7 @@ from backup_runner.manifest import dump_key, manifest_key
 from backup_runner.retention import Retention
 from components.errors import BackupCorrupt, BackupError
 
-from .conftest import seed
-
-
-def quiet(_message: str) -> None:
-    return None
+from .conftest import quiet, run_cli, seed
 
 
 def damage(destination, key: str, how: str) -> None:
@@ -64,16 +57,6 @@ def test_a_truncated_dump_is_bad_before_any_drill_and_a_drill_records_the_failur
     assert last_drill(destination)["status"] == "failed"
     assert operations.prune(destination, Retention(daily=0, weekly=0, monthly=0)).deleted == []
     assert destination.size(dump_key(manifest.backup_id)) is not None
-
-
-def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "backup_runner", *args],
-        env={**os.environ, **env},
-        text=True,
-        capture_output=True,
-        timeout=300,
-    )
 
 
 def test_the_cli_exit_codes_say_what_happened(database, tmp_path):

@@ -17,13 +17,9 @@ from backup_runner.manifest import dump_key
 from components.last_drill import LastDrillProvider, bucket_source
 from components.spec.models import BackupDestination
 
-from .conftest import seed
+from .conftest import quiet, seed
 
 KEYS = {"mvs:backupAccessKey": "drill-access-key", "mvs:backupSecretKey": "drill-secret-key"}
-
-
-def quiet(_message: str) -> None:
-    return None
 
 
 @pytest.fixture

@@ -12,11 +12,7 @@ from backup_runner import operations, postgres
 from backup_runner.manifest import dump_key
 from components.errors import RestoreRefused
 
-from .conftest import PG_BIN, execute, seed, table_checksums
-
-
-def quiet(_message: str) -> None:
-    return None
+from .conftest import PG_BIN, execute, quiet, seed, table_checksums
 
 
 def test_backup_drop_a_table_restore_gives_identical_data(database, destination):
