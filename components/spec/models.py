@@ -2,8 +2,9 @@
 
 This is the single source of truth: resources, outputs and (later) PR summaries are derived
 from it. It knows nothing of Pulumi. Rules that involve one field live here as field types and
-validators; rules that relate several parts of the declaration live in `references.py`, so that
-every problem can be reported at once.
+validators; rules that relate several parts of the declaration live in `references.py` (and
+`domains.py`), and rules across the stack files of one directory in `siblings.py`, so that every
+problem can be reported at once.
 """
 
 from __future__ import annotations
