@@ -94,7 +94,8 @@ def _print_pruned(pruned: operations.Pruned, dry_run: bool = False) -> None:
         print(f"prune: {'would remove' if dry_run else 'removed'} {leftover}")
 
 
-def _backup_and_prune(settings: Settings, destination: Destination) -> None:
+def backup_and_prune(settings: Settings, destination: Destination) -> None:
+    """The scheduler's backup job; it logs what the prune deleted, so the container log says."""
     manifest = operations.run_backup(settings.database_url, destination)
     print(f"backup {manifest.backup_id}: good")
     _print_pruned(operations.prune(destination, settings.retention))
@@ -115,7 +116,7 @@ def _run(args: argparse.Namespace) -> int:
     elif args.command == "prune":
         _print_pruned(operations.prune(destination, settings.retention, dry_run=args.dry_run), args.dry_run)
     elif args.command == "schedule":
-        jobs = [Job("backup", args.backup_cron, lambda: _backup_and_prune(settings, destination))]
+        jobs = [Job("backup", args.backup_cron, lambda: backup_and_prune(settings, destination))]
         if args.verify_cron:
             jobs.append(Job("verify", args.verify_cron, lambda: _verify_or_raise(settings, destination)))
         run_schedule(jobs, on_failure=lambda job, error: _print_failure(error, job))

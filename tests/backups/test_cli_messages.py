@@ -1,0 +1,175 @@
+"""Messages, not tracebacks (issue 8, points 7 and 8): every failure of every command ends with
+one line saying what failed and what to do, with the documented exit code; no password or key
+is printed or visible in the process list; the scheduler logs what each prune deleted."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime
+
+import pytest
+from psycopg.conninfo import make_conninfo
+
+from backup_runner import cli
+from backup_runner.destinations import DirectoryDestination
+from backup_runner.schedule import Job, run_schedule
+from backup_runner.settings import read_settings
+
+from .conftest import quiet, run_cli, seed
+from .pgserver import SUPERUSER_PASSWORD
+from .standins import tool_calls
+
+AWS_SECRET = "aws-Secret-Key-Never-Shown"
+
+
+def failure_cases(database: str, tmp_path, s3_endpoint: str) -> dict[str, tuple[list[str], dict, int, str]]:
+    """name: (arguments, environment, exit code, how the last line starts after `backup-runner: `)."""
+    backups = str(tmp_path / "backups")
+    ok = {"DATABASE_URL": database, "BACKUP_DESTINATION": backups}
+    a_file = tmp_path / "a-file"
+    a_file.write_text("not a directory")
+    closed_port = make_conninfo(database, port="1", connect_timeout="3")
+    return {
+        "retention not a number": (["prune"], {**ok, "RETAIN_DAILY": "abc"}, 2, "RETAIN_DAILY: found 'abc'"),
+        "retention negative": (["prune"], {**ok, "RETAIN_WEEKLY": "-1"}, 2, "RETAIN_WEEKLY: found '-1'"),
+        "no destination": (["run"], {**ok, "BACKUP_DESTINATION": ""}, 2, "BACKUP_DESTINATION is not set"),
+        "unknown scheme": (
+            ["list"],
+            {**ok, "BACKUP_DESTINATION": "ftp://host/x"},
+            2,
+            "BACKUP_DESTINATION: found a ftp",
+        ),
+        "keys in the destination": (
+            ["list"],
+            {**ok, "BACKUP_DESTINATION": f"s3://AKIAEXAMPLE:{AWS_SECRET}@bucket/prod"},
+            2,
+            "BACKUP_DESTINATION: found keys inside the URL",
+        ),
+        "no database url": (["run"], {**ok, "DATABASE_URL": ""}, 2, "DATABASE_URL is not set"),
+        "database url unparsable": (
+            ["verify"],
+            {**ok, "DATABASE_URL": "host=x password='oops"},
+            2,
+            "DATABASE_URL cannot",
+        ),
+        "wrong password": (
+            ["run"],
+            {**ok, "DATABASE_URL": make_conninfo(database, password="Wrong-Password-9")},
+            5,
+            "run could not use the database",
+        ),
+        "server down": (["run"], {**ok, "DATABASE_URL": closed_port}, 5, "run could not use the database"),
+        "no such database": (
+            ["run"],
+            {**ok, "DATABASE_URL": make_conninfo(database, dbname="missing_db")},
+            5,
+            'run could not use the database: connection failed: connection to server at "127.0.0.1"',
+        ),
+        "drill with nothing to restore": (["verify"], ok, 5, "verify failed: no good backup"),
+        "nothing to restore": (["restore"], ok, 5, "restore failed: no good backup"),
+        "unknown backup": (["restore", "--backup", "20260101T000000Z"], ok, 5, "restore failed: no backup"),
+        "destination is a file": (["list"], {**ok, "BACKUP_DESTINATION": str(a_file)}, 5, "list failed: File exists"),
+        "bucket unreachable": (
+            ["list"],
+            {
+                **ok,
+                "BACKUP_DESTINATION": "s3://mvs/prod",
+                "AWS_ENDPOINT_URL": "http://127.0.0.1:1",
+                "AWS_MAX_ATTEMPTS": "1",
+            },
+            5,
+            "could not reach the backup bucket",
+        ),
+        "no such bucket": (
+            ["list"],
+            {**ok, "BACKUP_DESTINATION": "s3://no-such-bucket-mvs/prod", "AWS_ENDPOINT_URL": s3_endpoint},
+            5,
+            "the backup bucket refused ListObjectsV2: NoSuchBucket",
+        ),
+    }
+
+
+CASES = [
+    "retention not a number",
+    "retention negative",
+    "no destination",
+    "unknown scheme",
+    "keys in the destination",
+    "no database url",
+    "database url unparsable",
+    "wrong password",
+    "server down",
+    "no such database",
+    "drill with nothing to restore",
+    "nothing to restore",
+    "unknown backup",
+    "destination is a file",
+    "bucket unreachable",
+    "no such bucket",
+]
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_every_failure_ends_in_one_line_with_its_exit_code(case, database, tmp_path, s3_env, monkeypatch):
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", AWS_SECRET)
+    arguments, env, exit_code, starts = failure_cases(database, tmp_path, s3_env)[case]
+    result = run_cli(*arguments, env=env, timeout=120)
+    output = result.stdout + result.stderr
+    assert result.returncode == exit_code, output
+    assert result.stderr.strip().splitlines()[-1].startswith(f"backup-runner: {starts}"), result.stderr
+    assert "Traceback" not in output
+    for secret in (SUPERUSER_PASSWORD, AWS_SECRET, "Wrong-Password-9"):
+        assert secret not in output
+
+
+def test_the_list_of_failure_cases_is_complete(database, tmp_path, s3_endpoint):
+    assert sorted(CASES) == sorted(failure_cases(database, tmp_path, s3_endpoint))
+
+
+def test_passwords_reach_pg_dump_and_pg_restore_through_the_environment_only(database, tmp_path, fake_tools):
+    seed(database)
+    env = {"DATABASE_URL": database, "BACKUP_DESTINATION": str(tmp_path / "backups")}
+    for command in ("run", "verify"):
+        result = run_cli(command, env=env)
+        assert result.returncode == 0, result.stderr
+    calls = tool_calls(fake_tools)
+    assert {call["argv"][0].rsplit("/", 1)[-1] for call in calls} == {"pg_dump", "pg_restore"}
+    for call in calls:
+        assert not any(SUPERUSER_PASSWORD in argument for argument in call["argv"]), call["argv"]
+        assert call["password_in_env"], "the server asks for the password: it came through PGPASSWORD"
+
+
+def test_the_scheduler_logs_what_each_prune_deleted(database, tmp_path, capsys, monkeypatch):
+    seed(database)
+    monkeypatch.setenv("DATABASE_URL", database)
+    monkeypatch.setenv("BACKUP_DESTINATION", str(tmp_path / "backups"))
+    monkeypatch.setenv("RETAIN_DAILY", "1")
+    monkeypatch.setenv("RETAIN_WEEKLY", "0")
+    monkeypatch.setenv("RETAIN_MONTHLY", "0")
+    settings = read_settings(needs_database=True)
+    destination = DirectoryDestination(tmp_path / "backups")
+    cli.backup_and_prune(settings, destination)
+    first = capsys.readouterr().out
+    assert "prune: deleted 0: -" in first
+    first_id = first.split()[1].rstrip(":")
+    cli.backup_and_prune(settings, destination)
+    assert f"prune: deleted 1: {first_id}" in capsys.readouterr().out
+
+
+def test_a_failed_scheduled_job_is_one_line_and_the_schedule_goes_on(tmp_path, capsys):
+    def broken():
+        raise RuntimeError("bucket gone")
+
+    clock = itertools.chain(
+        [datetime(2026, 11, 28, 3, 14, 59, tzinfo=UTC)], itertools.repeat(datetime(2026, 11, 28, 3, 15, tzinfo=UTC))
+    )
+    run_schedule(
+        [Job("backup", "15 3 * * *", broken)],
+        clock=lambda: next(clock),
+        sleep=quiet,
+        heartbeat=tmp_path / "beat",
+        rounds=2,
+    )
+    out = capsys.readouterr()
+    assert "backup-runner: backup failed: bucket gone" in out.out
+    assert "Traceback" not in out.out + out.err
