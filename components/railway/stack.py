@@ -16,7 +16,8 @@ from typing import Any
 import pulumi
 
 from ..last_drill import LastDrill, bucket_source
-from ..spec import DATABASE, EnvironmentSpec, Service
+from ..spec import CONFIG_KEY, DATABASE, EnvironmentSpec, Service
+from ..stack_config import stack_file
 from .providers.backup_schedules import BackupSchedules
 from .providers.deployment import Deployment, fingerprint
 from .providers.domains import CustomDomain, ServiceDomain
@@ -25,7 +26,7 @@ from .providers.instance import ServiceInstance
 from .providers.project import Project
 from .providers.service import Service as RailwayService
 from .providers.variables import Variables
-from .providers.volume import Volume
+from .providers.volume import MB_PER_GB, Volume
 
 POSTGRES_SERVICE = "Postgres"
 POSTGRES_DATA = "/var/lib/postgresql/data"
@@ -97,9 +98,13 @@ class RailwayStack(pulumi.ComponentResource):
         self.project = Project(
             f"{name}-project", spec.railway.project_name, environment_name, adopt_id=spec.railway.project_id, opts=child
         )
+        # Each resource takes its parent's id, never an output of it: a parent that updates (a
+        # project renamed, a volume grown) keeps its id, known in every preview, while its other
+        # outputs are unknown until the update has run, and an unknown id looks like a replacement,
+        # which protected resources refuse.
         self.environment = Environment(
             f"{name}-environment",
-            self.project.project_id,
+            self.project.id,
             environment_name,
             opts=pulumi.ResourceOptions(parent=self, protect=protect),
         )
@@ -123,7 +128,7 @@ class RailwayStack(pulumi.ComponentResource):
             },
             depends_on=[],
             protect=protect,
-            volume=(POSTGRES_DATA, db.volume_size_gb * 1000),
+            volume=(POSTGRES_DATA, db.volume_size_gb * MB_PER_GB, self._declared("database.volume_size_gb", MB_PER_GB)),
         )
         # Credentials as a secret output: the URL other tools use inside Railway's private network.
         password = secret(db.password_secret)
@@ -162,8 +167,8 @@ class RailwayStack(pulumi.ComponentResource):
 
         self.register_outputs(
             {
-                "project_id": self.project.project_id,
-                "environment_id": self.environment.environment_id,
+                "project_id": self.project.id,
+                "environment_id": self.environment.id,
                 "service_ids": self.service_ids,
                 "urls": self.urls,
                 "dns_records": self.dns_records,
@@ -171,6 +176,10 @@ class RailwayStack(pulumi.ComponentResource):
                 "backups": self.backups,
             }
         )
+
+    def _declared(self, path: str, unit_mb: int) -> dict[str, Any]:
+        """Where a value is declared, for a provider's messages: the stack file and the config key."""
+        return {"file": stack_file(self._name), "key": f"{CONFIG_KEY}.{path}", "unit_mb": unit_mb}
 
     def _service(
         self,
@@ -180,43 +189,44 @@ class RailwayStack(pulumi.ComponentResource):
         variables: dict[str, Any],
         depends_on: list[pulumi.Resource],
         protect: bool,
-        volume: tuple[str, int] | None = None,
+        volume: tuple[str, int, dict[str, Any]] | None = None,
         port: int | None = None,
         public: bool = False,
         custom_domains: list[str] = (),
     ) -> Volume | None:
         prefix = f"{self._name}-{key}"
-        environment_id = self.environment.environment_id
+        project_id, environment_id = self.project.id, self.environment.id
         service = RailwayService(
             prefix,
-            self.project.project_id,
+            project_id,
             environment_id,
             railway_name,
             opts=pulumi.ResourceOptions(parent=self, protect=protect),
         )
         instance = ServiceInstance(
-            f"{prefix}-settings", service.service_id, environment_id, settings, opts=pulumi.ResourceOptions(parent=self)
+            f"{prefix}-settings", service.id, environment_id, settings, opts=pulumi.ResourceOptions(parent=self)
         )
         ready: list[pulumi.Resource] = [instance]
         volume_resource = None
         if volume is not None:
-            mount_path, size_mb = volume
+            mount_path, size_mb, declared_as = volume
             volume_resource = Volume(
                 f"{prefix}-volume",
-                self.project.project_id,
+                project_id,
                 environment_id,
-                service.service_id,
+                service.id,
                 mount_path,
                 size_mb,
+                declared_as,
                 opts=pulumi.ResourceOptions(parent=self, protect=protect),
             )
             ready.append(volume_resource)
         if public and port is not None:
             domain = ServiceDomain(
                 f"{prefix}-domain",
-                self.project.project_id,
+                project_id,
                 environment_id,
-                service.service_id,
+                service.id,
                 port,
                 opts=pulumi.ResourceOptions(parent=self),
             )
@@ -224,9 +234,9 @@ class RailwayStack(pulumi.ComponentResource):
         for hostname in custom_domains:
             custom = CustomDomain(
                 f"{prefix}-{hostname}",
-                self.project.project_id,
+                project_id,
                 environment_id,
-                service.service_id,
+                service.id,
                 hostname,
                 port,
                 opts=pulumi.ResourceOptions(parent=self),
@@ -236,21 +246,21 @@ class RailwayStack(pulumi.ComponentResource):
         all_variables = pulumi.Output.all(**variables)
         vars_resource = Variables(
             f"{prefix}-variables",
-            self.project.project_id,
+            project_id,
             environment_id,
-            service.service_id,
+            service.id,
             pulumi.Output.secret(all_variables) if secret_inside else all_variables,
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.deployments[key] = Deployment(
             f"{prefix}-deployment",
-            service.service_id,
+            service.id,
             environment_id,
             railway_name,
             pulumi.Output.all(instance.applied_at, vars_resource.applied_at).apply(lambda marks: fingerprint(*marks)),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[*ready, vars_resource, *depends_on]),
         )
-        self.service_ids[key] = service.service_id
+        self.service_ids[key] = service.id
         return volume_resource
 
     def _backups(

@@ -16,6 +16,7 @@ import pytest
 
 from backup_runner.destinations import S3Destination
 from backup_runner.drills import last_drill, record_drill
+from components.railway.operations import operation
 from mvsctl.loopback_s3 import create_bucket
 from railway_emulator.requestlog import read_log
 from railway_emulator.server import DEFAULT_TOKEN, Emulator, EmulatorServer
@@ -99,6 +100,11 @@ def world(tmp_path, s3_endpoint):
 
 def operations(entries: list[dict]) -> Counter:
     return Counter(e["operation"] for e in entries)
+
+
+def writes(entries: list[dict]) -> list[str]:
+    """The mutations among logged requests, in order."""
+    return [e["operation"] for e in entries if operation(e["operation"]).is_mutation]
 
 
 # What each default stack declares for the backend and the database volume.
@@ -386,3 +392,64 @@ def test_a_wrong_token_names_the_variable_to_fix(world):
     assert "Not Authorized: check RAILWAY_API_TOKEN" in output
     assert "not-a-real-token" not in output
     assert world.state()["projects"] == {}
+
+
+VOLUME_SIZE = "mvs:environment.database.volume_size_gb"
+RESIZE = "mutation($e: String!, $p: EnvironmentConfig) { environmentPatchCommit(environmentId: $e, patch: $p) }"
+
+
+def test_prod_volume_grows_with_a_plain_up_and_never_shrinks(world):
+    world.init_stack("prod")
+    world.cli.ok("up", "--yes", "--stack", "prod")
+    (volume,) = world.state()["volume_instances"].values()
+    schedules = world.state()["backup_schedules"][volume["id"]]
+
+    # Grown in the declaration: a plain preview plans exactly the volume's update (its protected
+    # backup schedules stay: the volume's ids are known in preview), and up sends exactly the resize.
+    world.cli.ok("config", "set", "--path", "--stack", "prod", VOLUME_SIZE, "60")
+    assert world.changes("prod") == [("update", "prod-database-volume")]
+    before = len(world.requests())
+    world.cli.ok("up", "--yes", "--stack", "prod")
+    assert writes(world.requests()[before:]) == ["environmentPatchCommit"]
+    (grown,) = world.state()["volume_instances"].values()
+    assert (grown["id"], grown["volumeId"], grown["sizeMB"]) == (volume["id"], volume["volumeId"], 60_000)
+    assert world.state()["backup_schedules"][volume["id"]] == schedules
+    world.cli.ok("preview", "--expect-no-changes", "--stack", "prod")
+
+    # Shrunk in the declaration: preview and up stop before any write, saying what is allowed.
+    world.cli.ok("config", "set", "--path", "--stack", "prod", VOLUME_SIZE, "40")
+    before = len(world.requests())
+    for command in (["preview"], ["up", "--yes"]):
+        result = world.cli.run(*command, "--stack", "prod")
+        output = result.stdout + result.stderr
+        assert result.returncode != 0
+        assert f"stacks/Pulumi.prod.yaml: {VOLUME_SIZE}: found 40; allowed: 60 or more" in output
+        assert "Traceback" not in output
+    assert writes(world.requests()[before:]) == []
+    assert next(iter(world.state()["volume_instances"].values()))["sizeMB"] == 60_000
+
+    # Grown in the dashboard beyond the declaration: refresh shows it, and the declaration
+    # below it is refused in words until it is raised to the volume's size.
+    world.cli.ok("config", "set", "--path", "--stack", "prod", VOLUME_SIZE, "60")
+    world.dashboard(RESIZE, {"e": volume["environmentId"], "p": {"volumes": {volume["volumeId"]: {"sizeMB": 75_000}}}})
+    world.cli.ok("refresh", "--yes", "--skip-preview", "--stack", "prod")
+    refreshed = next(r for r in world.cli.resources("prod") if r["urn"].endswith("prod-database-volume"))
+    assert refreshed["outputs"]["size_mb"] == 75_000
+    before = len(world.requests())
+    result = world.cli.run("preview", "--stack", "prod")
+    output = result.stdout + result.stderr
+    assert result.returncode != 0 and "Traceback" not in output
+    assert "found 60; allowed: 75 or more" in output and f"Set {VOLUME_SIZE} to at least 75." in output
+    assert writes(world.requests()[before:]) == []
+    world.cli.ok("config", "set", "--path", "--stack", "prod", VOLUME_SIZE, "75")
+    world.cli.ok("preview", "--expect-no-changes", "--stack", "prod")
+
+    # The same holds for every parent that updates in place: a project renamed in the declaration
+    # is updated alone, and nothing that takes its id (the protected environment) looks replaced.
+    world.cli.ok("config", "set", "--path", "--stack", "prod", "mvs:environment.railway.project_name", "mvs-renamed")
+    assert world.changes("prod") == [("update", "prod-project")]
+    before = len(world.requests())
+    world.cli.ok("up", "--yes", "--stack", "prod")
+    assert writes(world.requests()[before:]) == ["projectUpdate"]
+    assert [p["name"] for p in world.state()["projects"].values()] == ["mvs-renamed"]
+    world.cli.ok("preview", "--expect-no-changes", "--stack", "prod")

@@ -17,6 +17,7 @@ from components.railway.providers.project import ProjectProvider
 from components.railway.providers.service import ServiceProvider
 from components.railway.providers.variables import VariablesProvider
 from components.railway.providers.volume import VolumeCannotShrink, VolumeProvider
+from railway_emulator.requestlog import read_log
 
 from .conftest import ACCOUNT_TOKEN
 
@@ -128,9 +129,50 @@ def test_a_volume_grows_but_never_shrinks(emulator, world):
     assert instance["sizeMB"] == 8000 and instance["mountPath"] == "/var/lib/postgresql/data"
     grown = provider.update(created.id, created.outs, {**props, "size_mb": 12000})
     assert grown.outs["size_mb"] == 12000
-    with pytest.raises(VolumeCannotShrink, match="cannot shrink; declare at least 12000 MB"):
+    with pytest.raises(VolumeCannotShrink, match=r"found 4000; allowed: 12000 or more.*never shrink"):
         provider.update(created.id, grown.outs, {**props, "size_mb": 4000})
     assert next(iter(emulator.state()["volume_instances"].values()))["sizeMB"] == 12000
+
+
+DATABASE_SIZE = {"file": "stacks/Pulumi.prod.yaml", "key": "mvs:environment.database.volume_size_gb", "unit_mb": 1000}
+GROW = "mutation($e: String!, $p: EnvironmentConfig) { environmentPatchCommit(environmentId: $e, patch: $p) }"
+
+
+def test_a_volume_resize_is_checked_before_any_write_against_its_size_on_railway(emulator, world):
+    """check() runs in preview: a grow carries the volume's ids (what the engine shows as its
+    outputs while it previews the update), a shrink below the size on Railway is refused in the
+    declaration's terms, with reads only."""
+    provider = configured(VolumeProvider, emulator)
+    props = {**world, "mount_path": "/var/lib/postgresql/data", "size_mb": 50_000, "declared_as": DATABASE_SIZE}
+    stored = provider.check({}, props).inputs  # a create: nothing to look up
+    created = provider.create(stored)
+    (instance,) = emulator.state()["volume_instances"].values()
+
+    requests = len(read_log(emulator.log_path))
+    unchanged = provider.check(stored, dict(props))
+    assert (unchanged.inputs, unchanged.failures) == (props, [])
+    assert len(read_log(emulator.log_path)) == requests, "an unchanged volume costs no request"
+
+    grow = provider.check(stored, {**props, "size_mb": 60_000})
+    assert grow.failures == []
+    assert (grow.inputs["volume_id"], grow.inputs["volume_instance_id"]) == (created.id, instance["id"])
+
+    shrink = provider.check(stored, {**props, "size_mb": 40_000})
+    (failure,) = shrink.failures
+    assert failure.property == "size_mb"
+    assert failure.reason.startswith(
+        "stacks/Pulumi.prod.yaml: mvs:environment.database.volume_size_gb: found 40; allowed: 50 or more."
+    )
+
+    # Grown in the dashboard beyond the declaration: the next resize must reach that size.
+    emulator.dashboard(GROW, {"e": world["environment_id"], "p": {"volumes": {created.id: {"sizeMB": 75_500}}}})
+    (failure,) = provider.check(stored, {**props, "size_mb": 60_000}).failures
+    assert "found 60; allowed: 76 or more" in failure.reason
+    assert "Set mvs:environment.database.volume_size_gb to at least 76." in failure.reason
+    assert provider.check(stored, {**props, "size_mb": 76_000}).failures == []
+    sent = [e["operation"] for e in read_log(emulator.log_path)[requests:]]
+    assert set(sent) == {"environmentVolumes"}, "check() only reads"
+    assert next(iter(emulator.state()["volume_instances"].values()))["sizeMB"] == 75_500
 
 
 def test_the_simulated_health_check_fails_a_deployment_at_a_path_the_image_does_not_serve(emulator, world):

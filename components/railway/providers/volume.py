@@ -1,27 +1,75 @@
 """A volume mounted into one service in one environment (Postgres keeps its data here).
 
-Railway sizes volumes through an environment patch and never shrinks them, so a smaller size is
-refused before anything is sent.
+Railway sizes volumes through an environment patch and never shrinks them. A resize is checked in
+check(), so in preview and before anything is written: a size below the volume's size on Railway
+(the last one written, or a larger one set in the dashboard) is refused with the declaration's key
+and the least size allowed. check() also carries the volume's ids into the new inputs, which is
+what the engine shows as a dynamic resource's outputs while it previews an update: so what hangs
+off the volume (its backup schedules, protected on prod) stays known instead of looking replaced.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import pulumi
-from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
+from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, ReadResult, Resource, UpdateResult
 
 from ...errors import MvsError, RailwayError, RailwayNotFound
-from .base import RailwayProvider, pick
+from .base import UNKNOWN, RailwayProvider, changed_keys, pick
+
+MB_PER_GB = 1000  # Railway counts volume sizes in decimal megabytes
 
 
 class VolumeCannotShrink(MvsError):
     """Railway volumes only grow."""
 
 
+def shrink_refused(declared_as: dict[str, Any] | None, wanted_mb: int, current_mb: int) -> str:
+    """Why a size is refused, in the declaration's own terms: its file and key, what was found
+    there and the least value allowed."""
+    where = declared_as or {}
+    key, unit_mb = where.get("key") or "size_mb", int(where.get("unit_mb") or 1)
+    place = f"{where['file']}: {key}" if where.get("file") else key
+    least = math.ceil(current_mb / unit_mb)
+    return (
+        f"{place}: found {wanted_mb / unit_mb:g}; allowed: {least} or more. The volume is {current_mb} MB on "
+        f"Railway and Railway volumes never shrink; nothing was changed. Set {key} to at least {least}."
+    )
+
+
 class VolumeProvider(RailwayProvider):
     inputs = ("project_id", "environment_id", "service_id", "mount_path", "size_mb")
     replace_on = ("project_id", "environment_id", "service_id")
+
+    def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        """Before an update of this volume (one read, no write): a size below the volume's size on
+        Railway is refused, and the volume's ids go into the new inputs, so the preview keeps them."""
+        # An unknown id here means a parent is being replaced (parents pass ids, which updates keep
+        # known), so this volume is replaced too: a new one, nothing to check against.
+        replaced = any(news.get(k) != olds.get(k) for k in self.replace_on)
+        if not olds or replaced or not changed_keys(olds, news, self.inputs):
+            return CheckResult(news, [])
+
+        def ours(node: dict[str, Any]) -> bool:
+            if olds.get("volume_id"):
+                return node["volumeId"] == olds["volume_id"]
+            return node["serviceId"] == olds["service_id"] and node["mountPath"] == olds["mount_path"]
+
+        try:
+            with self.client() as client:
+                instance = self._instance(client, olds["environment_id"], ours)
+        except RailwayError as error:
+            reason = f"could not read the volume's size from Railway, so the change was not checked: {error}"
+            return CheckResult(news, [CheckFailure("size_mb", reason)])
+        if instance is None:
+            return CheckResult(news, [])  # gone: update() says so
+        wanted = news.get("size_mb")
+        if wanted != UNKNOWN and int(wanted) < instance["sizeMB"]:
+            reason = shrink_refused(news.get("declared_as"), int(wanted), instance["sizeMB"])
+            return CheckResult(news, [CheckFailure("size_mb", reason)])
+        return CheckResult({**news, "volume_id": instance["volumeId"], "volume_instance_id": instance["id"]}, [])
 
     def _instance(self, client, environment_id: str, match) -> dict[str, Any] | None:
         edges = client.execute("environmentVolumes", {"id": environment_id})["environment"]["volumeInstances"]["edges"]
@@ -30,10 +78,7 @@ class VolumeProvider(RailwayProvider):
     def _resize(self, client, props: dict[str, Any], volume_id: str, current_mb: int) -> int:
         wanted = int(props["size_mb"])
         if wanted < current_mb:
-            raise VolumeCannotShrink(
-                f"volume {volume_id} is {current_mb} MB and Railway volumes cannot shrink; "
-                f"declare at least {current_mb} MB (database.volume_size_gb)"
-            )
+            raise VolumeCannotShrink(shrink_refused(props.get("declared_as"), wanted, current_mb))
         if wanted > current_mb:
             client.execute(
                 "environmentPatchCommit",
@@ -128,14 +173,18 @@ class Volume(Resource, module="railway", name="Volume"):
         service_id: pulumi.Input[str],
         mount_path: str,
         size_mb: int,
+        declared_as: dict[str, Any] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ):
+        """`declared_as` says where the size is declared, for messages: {"file", "key", "unit_mb"}
+        (how many MB one unit of that key is). It is not diffed: moving a key changes nothing."""
         props = {
             "project_id": project_id,
             "environment_id": environment_id,
             "service_id": service_id,
             "mount_path": mount_path,
             "size_mb": size_mb,
+            "declared_as": declared_as,
             "volume_id": None,
             "volume_instance_id": None,
         }
