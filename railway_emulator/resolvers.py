@@ -340,6 +340,21 @@ class Root:
             self.store.save()
             return self._environment_view(environment)
 
+    def environmentRename(self, _info, id: str, input: dict[str, Any]) -> dict[str, Any]:
+        self._require_account()
+        with self.store.lock:
+            environment = self._environment(id)
+            name = input.get("name")
+            if not name:
+                raise EmulatorError("Environment name is required", "BAD_USER_INPUT")
+            for other in self.state["environments"].values():
+                if other["projectId"] == environment["projectId"] and other["name"] == name and other["id"] != id:
+                    raise EmulatorError(f"Environment with name {name} already exists")
+            environment["name"] = name
+            environment["updatedAt"] = now()
+            self.store.save()
+            return self._environment_view(environment)
+
     def _delete_environment(self, environment_id: str) -> None:
         del self.state["environments"][environment_id]
         for table in ("instances", "variables"):
@@ -643,6 +658,25 @@ class Root:
             self.state["service_domains"][domain["id"]] = domain
             self.store.save()
             return dict(domain)
+
+    def serviceDomainUpdate(self, _info, input: dict[str, Any]) -> bool:
+        """Railway's own domain of a service: a new port, or a new subdomain of the same suffix."""
+        with self.store.lock:
+            domain = self.state["service_domains"].get(input.get("serviceDomainId") or "")
+            if domain is None:
+                domain = next(
+                    (d for d in self.state["service_domains"].values() if d["domain"] == input["domain"]), None
+                )
+            if domain is None or domain["serviceId"] != input["serviceId"]:
+                raise not_found("ServiceDomain")
+            self.caller.check_project(domain["projectId"])
+            if not input["domain"].endswith("." + domain["suffix"]):
+                raise EmulatorError(f"Domain must end in .{domain['suffix']}", "BAD_USER_INPUT")
+            domain["domain"] = input["domain"]
+            if input.get("targetPort") is not None:
+                domain["targetPort"] = input["targetPort"]
+            self.store.save()
+            return True
 
     def serviceDomainDelete(self, _info, id: str) -> bool:
         with self.store.lock:

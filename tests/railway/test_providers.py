@@ -115,7 +115,9 @@ def test_diff_replaces_only_what_railway_cannot_update(emulator):
     olds = {"project_id": "p", "environment_id": "e", "name": "backend"}
     assert provider.diff("id", olds, dict(olds)).changes is False
     renamed = provider.diff("id", olds, {**olds, "name": "api"})
-    assert renamed.changes and renamed.replaces == ["name"]
+    assert renamed.changes and renamed.replaces == [], "a name is renamed in place (see test_identity.py)"
+    moved = provider.diff("id", olds, {**olds, "environment_id": "other"})
+    assert moved.replaces == ["environment_id"]
     unknown = VariablesProvider().diff("id", {"variables": {"A": "1"}}, {"variables": UNKNOWN})
     assert unknown.changes and unknown.replaces == []
 

@@ -41,8 +41,11 @@ def dns_records(domain: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 class ServiceDomainProvider(RailwayProvider):
+    """The service's `*.up.railway.app` domain. A new port is set on the same domain, so the
+    service keeps its URL."""
+
     inputs = (*SCOPE, "target_port")
-    replace_on = (*SCOPE, "target_port")
+    replace_on = SCOPE
 
     def _outputs(self, props: dict[str, Any], domain: dict[str, Any]) -> dict[str, Any]:
         return {**pick(props, self.inputs), "domain_id": domain["id"], "domain": domain["domain"]}
@@ -66,6 +69,17 @@ class ServiceDomainProvider(RailwayProvider):
                         raise
                     domain = made[0]
         return CreateResult(domain["id"], self._outputs(props, domain))
+
+    def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        update_input = {
+            "serviceDomainId": id_,
+            "domain": olds["domain"],
+            "environmentId": news["environment_id"],
+            "serviceId": news["service_id"],
+            "targetPort": news["target_port"],
+        }
+        self.call("serviceDomainUpdate", {"input": update_input})
+        return UpdateResult(self._outputs(news, {"id": id_, "domain": olds["domain"]}))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         found = self.lookup("domains", _scope(props)) or {"serviceDomains": []}

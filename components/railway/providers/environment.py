@@ -1,11 +1,15 @@
-"""A Railway environment (staging, prod) inside a project."""
+"""A Railway environment (staging, prod) inside a project.
+
+Its identity is the environment id: one renamed in the dashboard is renamed back in place, never
+replaced (a replacement would delete every service, variable and volume in it).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pulumi
-from pulumi.dynamic import CreateResult, ReadResult, Resource
+from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 
 from ...errors import RailwayOutcomeUnknown
 from .base import RailwayProvider, pick
@@ -17,7 +21,7 @@ def _outputs(environment: dict[str, Any]) -> dict[str, Any]:
 
 class EnvironmentProvider(RailwayProvider):
     inputs = ("project_id", "name")
-    replace_on = ("project_id", "name")
+    replace_on = ("project_id",)
 
     def _find(self, client, project_id: str, name: str) -> dict[str, Any] | None:
         edges = client.execute("environments", {"projectId": project_id})["environments"]["edges"]
@@ -36,6 +40,12 @@ class EnvironmentProvider(RailwayProvider):
                         raise
             existing.setdefault("projectId", props["project_id"])
             return CreateResult(existing["id"], _outputs(existing))
+
+    def update(self, id_: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        """Only the name can change in place (another project means another environment)."""
+        renamed = self.call("environmentRename", {"id": id_, "input": {"name": news["name"]}})
+        renamed.setdefault("projectId", news["project_id"])
+        return UpdateResult(_outputs(renamed))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         environment = self.lookup("environment", {"id": id_})

@@ -4,6 +4,9 @@ Railway keeps a service at project level with one instance per environment. This
 the instance in its environment: it creates the service when the project has none of that name
 (without a source, so nothing deploys anywhere), adopts it otherwise, and on delete removes only
 its own environment's instance. Destroying staging therefore never touches prod.
+
+Its identity is the service id, not the name: a service renamed in the dashboard is renamed back
+in place, never replaced, so its volume, domains and URL stay.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 import pulumi
-from pulumi.dynamic import CreateResult, ReadResult, Resource
+from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 
 from ...errors import RailwayOutcomeUnknown
 from .base import RailwayProvider, pick
@@ -19,7 +22,7 @@ from .base import RailwayProvider, pick
 
 class ServiceProvider(RailwayProvider):
     inputs = ("project_id", "environment_id", "name")
-    replace_on = ("project_id", "environment_id", "name")
+    replace_on = ("project_id", "environment_id")
 
     def _find(self, client, project_id: str, name: str) -> dict[str, Any] | None:
         edges = client.execute("project", {"id": project_id})["project"]["services"]["edges"]
@@ -42,6 +45,11 @@ class ServiceProvider(RailwayProvider):
                     if service is None:
                         raise
         return CreateResult(service["id"], self._outputs(service["id"], props))
+
+    def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        if olds.get("name") != news["name"]:
+            self.call("serviceUpdate", {"id": id_, "input": {"name": news["name"]}})
+        return UpdateResult(self._outputs(id_, news))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         instance = self.lookup("serviceInstance", {"environmentId": props["environment_id"], "serviceId": id_})
