@@ -5,6 +5,7 @@ The hierarchy (callers catch the narrowest one they can act on):
     MvsError                    base of everything below
     ├── DeclarationError        a stack's declaration is invalid; carries every Problem at once
     ├── ToolError               an external command failed; carries the command, exit code, stderr
+    ├── StackBusy               another update of the stack is still running
     ├── BackupError             a backup, restore or verification could not be done
     │   ├── BackupSettingsInvalid   the runner's settings (environment, arguments) are wrong
     │   ├── BackupCorrupt           a dump does not match its manifest (size or sha256)
@@ -76,6 +77,10 @@ class ToolError(MvsError):
         if hint:
             message += f"\n{hint}"
         super().__init__(message)
+
+
+class StackBusy(MvsError):
+    """An update of the stack is still running: nothing may be removed or started under it."""
 
 
 class RailwayTokenMissing(MvsError):

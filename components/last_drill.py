@@ -36,7 +36,10 @@ from backup_runner.destinations import S3Destination
 from backup_runner.drills import last_drill
 from backup_runner.manifest import LAST_DRILL_KEY
 
+from .provider_process import prepare
 from .spec import NAMESPACE, BackupDestination
+
+prepare()  # this module is loaded into provider processes: see provider_process.py
 
 DOCKER_HOST_CONFIG = "docker:host"
 DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"

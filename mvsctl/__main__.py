@@ -4,7 +4,8 @@ validate [STACK ...]     check stack files (all by default); exit 2 if any is in
 schema [--check]         write schema/stack.schema.json (or fail if it is out of date)
 up STACK [ARGS ...]      bring a stack into line (dev: checks Docker first, makes dev secrets)
 preview STACK [ARGS ...] show what `up` would change
-destroy STACK [ARGS ...] delete a stack's resources
+destroy STACK [ARGS ...] delete a stack's resources (even when its stack file no longer validates)
+recover STACK            after an interrupted up: remove its stale lock, clear pending operations
 rehearse STACK [ARGS ...] a Railway stack's `pulumi up`, offline, against the emulator
 pulumi ARGS ...          the Pulumi CLI with this project's tools, backend and passphrase
 emulator [ARGS ...]      start the Railway API emulator on loopback (--help for its options)
@@ -29,10 +30,12 @@ from .dev_secrets import ensure_dev_secrets
 from .docker_engine import docker_host, unreachable_message, unreachable_reason
 from .process import run_attached
 from .pulumi_cli import PROJECT_ROOT, select_or_create_stack
+from .recovery import interruption, recover
 from .rehearsal import rehearse
 
 EXIT_INVALID = 2
 EXIT_NO_DOCKER = 3
+EXIT_INTERRUPTED = 4
 
 
 def all_stacks() -> list[str]:
@@ -88,10 +91,42 @@ def cmd_up(args: argparse.Namespace) -> int:
             print(unreachable_message(host, reason), file=sys.stderr)
             return EXIT_NO_DOCKER
     select_or_create_stack(args.stack)
+    if stopped := _interrupted(args.stack):
+        return stopped
     if spec.target == "local":
         for name in ensure_dev_secrets(args.stack, spec):
             print(f"generated dev secret {name} (stored encrypted in {stack_file(args.stack)})")
     return run_attached(["pulumi", "up", "--stack", args.stack, *args.pulumi_args], cwd=str(PROJECT_ROOT))
+
+
+def _interrupted(stack: str) -> int:
+    """Non-zero (after saying how to recover) when the last update was interrupted."""
+    found = interruption(stack)
+    if not found.found:
+        return 0
+    print(f"error: {found.explain()}", file=sys.stderr)
+    return EXIT_INTERRUPTED
+
+
+def cmd_destroy(args: argparse.Namespace) -> int:
+    """Destroy works from the state alone: a stack file that no longer validates must not keep
+    anyone from removing what the stack made."""
+    try:
+        validate_stack(args.stack)
+    except DeclarationError as error:
+        print(error, file=sys.stderr)
+        print(f"{stack_file(args.stack)} does not validate; destroying what the state records anyway", file=sys.stderr)
+    if stopped := _interrupted(args.stack):
+        return stopped
+    return run_attached(["pulumi", "destroy", "--stack", args.stack, *args.pulumi_args], cwd=str(PROJECT_ROOT))
+
+
+def cmd_recover(args: argparse.Namespace) -> int:
+    done = recover(args.stack)
+    for line in done or ["nothing to recover"]:
+        print(f"{args.stack}: {line}")
+    print(f"next: ./mvs preview {args.stack}, then ./mvs up {args.stack}")
+    return 0
 
 
 def cmd_rehearse(args: argparse.Namespace) -> int:
@@ -134,6 +169,10 @@ def parser() -> argparse.ArgumentParser:
     validate.add_argument("stacks", nargs="*")
     validate.set_defaults(run=cmd_validate)
 
+    recover_cmd = commands.add_parser("recover", help="recover a stack after an interrupted up")
+    recover_cmd.add_argument("stack")
+    recover_cmd.set_defaults(run=cmd_recover)
+
     schema_cmd = commands.add_parser("schema", help="write the stack file JSON Schema")
     schema_cmd.add_argument("--check", action="store_true")
     schema_cmd.set_defaults(run=cmd_schema)
@@ -141,7 +180,7 @@ def parser() -> argparse.ArgumentParser:
     commands_with_stack = (
         ("up", cmd_up),
         ("preview", cmd_pulumi_verb("preview")),
-        ("destroy", cmd_pulumi_verb("destroy")),
+        ("destroy", cmd_destroy),
         ("rehearse", cmd_rehearse),
     )
     for verb, run in commands_with_stack:

@@ -15,7 +15,10 @@ from typing import Any
 from pulumi.dynamic import ConfigureRequest, DiffResult, ResourceProvider
 
 from ...errors import RailwayNotFound
+from ...provider_process import prepare
 from ..client import RailwayClient, RailwayToken, RetryPolicy
+
+prepare()  # this module is loaded into provider processes: see provider_process.py
 
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # how a preview's unknown values reach diff()
 CONFIG_TOKEN = "railway:token"

@@ -43,7 +43,7 @@ const (
 	// Exit code the Python SDK uses after it has already shown the user an actionable message.
 	exitAfterUserMessage = 32
 	// How long the host keeps running without its engine before exiting.
-	engineHealthWindow = 5 * time.Minute
+	engineHealthWindow = 2 * time.Second
 )
 
 // pluginDiscoveryScript prints, as JSON, every installed distribution that ships a

@@ -1,0 +1,115 @@
+"""What this project adds to the provider processes Pulumi starts (`python -m pulumi.dynamic`).
+
+Two gaps in Pulumi's Python provider host, closed from inside once one of this project's
+providers is loaded into it (`prepare()`, called when a provider module is imported):
+
+- It has no health check: when the `pulumi` process is killed (SIGKILL, a closed CI runner),
+  nothing stops it and it waits forever. A daemon thread checks every few seconds that the engine
+  still accepts connections, and ends the process when it has gone.
+- It reports every provider error with a Python traceback (`_abort_with_traceback` formats
+  `traceback.format_exc()`). The host's reference to the `traceback` module is replaced by one
+  that renders this project's own errors as one line: what failed, Railway's message and the
+  next step. The engine already names the resource above it. Anything else keeps its traceback
+  only with MVS_DEBUG=1, since it is a bug to report.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import sys
+import threading
+import time
+import traceback
+
+from .errors import (
+    MvsError,
+    RailwayNotAuthorized,
+    RailwayNotFound,
+    RailwayOutcomeUnknown,
+    RailwayRateLimited,
+    RailwayRequestInvalid,
+    RailwayUnavailable,
+)
+
+CHECK_EVERY_SECONDS = 2.0
+MISSES_BEFORE_EXIT = 2
+ADDRESS = re.compile(r"(?P<host>127\.0\.0\.1|localhost|\[::1\]):(?P<port>\d+)")
+_started = threading.Event()
+
+
+def engine_address(argv: list[str]) -> tuple[str, int] | None:
+    """The engine's address among a provider host's arguments."""
+    for argument in argv[1:]:
+        if match := ADDRESS.fullmatch(argument):
+            return match["host"].strip("[]"), int(match["port"])
+    return None
+
+
+def _answers(address: tuple[str, int]) -> bool:
+    try:
+        with socket.create_connection(address, timeout=CHECK_EVERY_SECONDS):
+            return True
+    except OSError:
+        return False
+
+
+def _watch(address: tuple[str, int]) -> None:
+    misses = 0
+    while True:
+        time.sleep(CHECK_EVERY_SECONDS)
+        misses = 0 if _answers(address) else misses + 1
+        if misses >= MISSES_BEFORE_EXIT:
+            os._exit(0)  # the engine is gone: nobody will ever call this process again
+
+
+NEXT_STEPS = (
+    (RailwayUnavailable, "Railway did not answer in time; run `./mvs up <stack>` again (what was done is kept)"),
+    (RailwayRateLimited, "the plan's request limit is spent; wait for its window to pass, then run `./mvs up <stack>`"),
+    (RailwayOutcomeUnknown, "run `./mvs up <stack>` again: what the request made is adopted, not made twice"),
+    (RailwayNotFound, "it was removed outside this stack: run `./mvs pulumi refresh --stack <stack>`, then up"),
+    (RailwayRequestInvalid, "this is a bug in mvs-infra: please report it with this line"),
+    (RailwayNotAuthorized, "check the Railway token (RAILWAY_API_TOKEN, RAILWAY_TOKEN or railway:token)"),
+)
+
+
+def one_line(error: BaseException) -> str:
+    """How a provider error reaches the `pulumi` output."""
+    if not isinstance(error, MvsError):
+        if os.environ.get("MVS_DEBUG"):
+            return traceback.format_exc()
+        return (
+            f"{type(error).__name__}: {error} (a bug in mvs-infra's providers: run again with MVS_DEBUG=1 "
+            "for the details, and please report it)"
+        )
+    message = str(error).strip()
+    says_what_to_do = "./mvs" in message or "check " in message.lower()
+    hint = next((step for kind, step in NEXT_STEPS if isinstance(error, kind)), "")
+    return f"{message.rstrip('.')}. Next: {hint}" if hint and not says_what_to_do else message
+
+
+class _OneLineTracebacks:
+    """Stands in for the `traceback` module inside the provider host (see the module docstring)."""
+
+    def __getattr__(self, name: str):
+        return getattr(traceback, name)
+
+    def format_exc(self, *args, **kwargs) -> str:
+        error = sys.exc_info()[1]
+        return one_line(error) if error is not None else traceback.format_exc(*args, **kwargs)
+
+
+def prepare() -> None:
+    """Once per process, if it is a dynamic provider host (not the program, not tests): end it with
+    the engine, and make its errors one line."""
+    host = sys.modules.get("__main__")
+    spec = getattr(host, "__spec__", None)
+    if spec is None or spec.name != "pulumi.dynamic.__main__" or _started.is_set():
+        return
+    _started.set()
+    if getattr(host, "traceback", None) is traceback:
+        host.traceback = _OneLineTracebacks()
+    address = engine_address(sys.argv)
+    if address is not None:
+        threading.Thread(target=_watch, args=(address,), name="engine-watch", daemon=True).start()

@@ -1,0 +1,131 @@
+"""Operators see what is happening and what to do (issue 8, point 17), end to end with the real
+CLI against the emulator: a killed `up` leaves no process behind and `./mvs` says how to recover
+(and `./mvs recover` does); `./mvs destroy` works when the stack file no longer validates; a
+failed Railway call is one line, never a Python traceback."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from .test_railway_e2e import SERVICES
+from .test_railway_e2e import world as world  # the fixture
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def mvs(world, *args: str) -> subprocess.CompletedProcess:
+    """`./mvs ARGS` on the world's copy of the project (its stack files, its state backend)."""
+    for package in ("mvsctl", "railway_emulator"):  # the commands, and what they import
+        if not (world.cli.workdir / package).exists():
+            shutil.copytree(ROOT / package, world.cli.workdir / package, ignore=shutil.ignore_patterns("__pycache__"))
+    return subprocess.run(
+        [sys.executable, "-m", "mvsctl", *args],
+        cwd=world.cli.workdir,
+        env=world.cli.env,
+        text=True,
+        capture_output=True,
+        timeout=600,
+    )
+
+
+def descendants(pid: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(parent, []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def alive(pids: list[int]) -> list[int]:
+    return [pid for pid in pids if Path(f"/proc/{pid}").exists()]
+
+
+def test_a_killed_up_leaves_no_process_and_mvs_says_how_to_recover(world):
+    world.init_stack("staging")
+    world.admin("faults", {"rules": [{"kind": "latency", "latency_ms": 1500}]})
+    up = subprocess.Popen(
+        ["pulumi", "up", "--yes", "--stack", "staging", "--non-interactive"],
+        cwd=world.cli.workdir,
+        env=world.cli.env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 120
+    while len(world.requests()) < 6 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    helpers = descendants(up.pid)
+    assert any("pulumi.dynamic" in Path(f"/proc/{pid}/cmdline").read_text() for pid in alive(helpers))
+    up.send_signal(signal.SIGKILL)
+    up.wait()
+    deadline = time.monotonic() + 60
+    while alive(helpers) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert alive(helpers) == [], "the language host and every provider end with the engine"
+    world.admin("faults", {"rules": []})
+
+    sent = len(world.requests())
+    stopped = mvs(world, "up", "staging", "--yes")
+    assert stopped.returncode == 4, stopped.stdout + stopped.stderr
+    assert "the last update of staging was interrupted (locked by pid " in stopped.stderr
+    assert "Recover it with `./mvs recover staging`" in stopped.stderr
+    assert len(world.requests()) == sent, "nothing was sent before saying so"
+
+    recovered = mvs(world, "recover", "staging")
+    assert recovered.returncode == 0, recovered.stdout + recovered.stderr
+    assert f"staging: removed the lock left by pid {up.pid}" in recovered.stdout
+
+    converged = mvs(world, "up", "staging", "--yes")
+    assert converged.returncode == 0, converged.stdout + converged.stderr
+    assert sorted(s["name"] for s in world.state()["services"].values()) == SERVICES, "nothing made twice"
+    assert len(world.state()["projects"]) == 1 and len(world.state()["environments"]) == 1
+    world.cli.ok("preview", "--refresh", "--expect-no-changes", "--stack", "staging")
+
+
+def test_destroy_works_when_the_stack_file_no_longer_validates(world):
+    world.init_stack("staging")
+    world.cli.ok("up", "--yes", "--stack", "staging")
+    world.cli.ok("config", "set", "--path", "--stack", "staging", "mvs:environment.services.backend.port", "70000")
+    assert mvs(world, "validate", "staging").returncode == 2
+
+    destroyed = mvs(world, "destroy", "staging", "--yes")
+
+    assert destroyed.returncode == 0, destroyed.stdout + destroyed.stderr
+    assert "services.backend.port: found 70000" in destroyed.stderr
+    assert "does not validate; destroying what the state records anyway" in destroyed.stderr
+    leftovers = {table: rows for table, rows in world.state().items() if table != "behaviours" and rows}
+    assert leftovers == {}
+
+
+def test_failed_railway_calls_are_one_line_with_the_next_step(world):
+    world.init_stack("staging")
+    world.admin("behaviour", {"service": "backend", "outcome": "CRASHED"})
+    crashed = world.cli.run("up", "--yes", "--stack", "staging")
+    output = crashed.stdout + crashed.stderr
+    assert crashed.returncode != 0 and "Traceback" not in output
+    assert "staging-backend-deployment):\n    error: deployment " in output
+    assert "ended CRASHED. The previous deployment keeps serving. To roll back" in output
+
+    world.admin("behaviour", {"service": "backend", "outcome": "SUCCESS"})
+    world.cli.ok(
+        "config", "set", "--path", "--stack", "staging", "mvs:environment.services.backend.env.LOG_LEVEL", "debug"
+    )
+    world.admin("faults", {"rules": [{"kind": "error", "status": 503, "operations": ["variableCollectionUpsert"]}]})
+    unavailable = world.cli.run("up", "--yes", "--stack", "staging")
+    output = unavailable.stdout + unavailable.stderr
+    assert unavailable.returncode != 0 and "Traceback" not in output
+    line = next(line for line in output.splitlines() if "Railway variableCollectionUpsert" in line)
+    assert "(HTTP 503)" in line and "Next: Railway did not answer in time; run `./mvs up <stack>` again" in line
