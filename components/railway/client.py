@@ -13,9 +13,11 @@ from __future__ import annotations
 import logging
 import os
 import random
+import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import httpx
@@ -83,6 +85,27 @@ class RateLimitStatus:
                 setattr(self, attribute, int(headers[header]))
 
 
+PLANS_BY_HOURLY_LIMIT = {100: "Free", 1000: "Hobby", 10000: "Pro"}  # Railway's published request limits
+
+
+def describe_limit(status: RateLimitStatus) -> str:
+    """The rate-limit window in words, as far as Railway's headers told it."""
+    if status.limit is None:
+        return "Railway did not say the token's limit"
+    plan = PLANS_BY_HOURLY_LIMIT.get(status.limit)
+    text = f"the token's limit is {status.limit} requests per hour" + (f" (Railway's {plan} plan)" if plan else "")
+    if status.remaining is not None:
+        text += f", {status.remaining} left"
+    if status.reset_epoch:
+        text += f"; the window resets at {datetime.fromtimestamp(status.reset_epoch, UTC):%H:%M:%S} UTC"
+    return text
+
+
+def notice_on_stderr(message: str) -> None:
+    """Shown to the operator: in a provider process, stderr reaches the `pulumi` output."""
+    print(message, file=sys.stderr, flush=True)
+
+
 @dataclass
 class RetryPolicy:
     max_attempts: int = 6
@@ -106,12 +129,14 @@ class RailwayClient:
         retry: RetryPolicy | None = None,
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        notice: Callable[[str], None] = notice_on_stderr,
     ):
         self.endpoint = endpoint or os.environ.get(ENDPOINT_ENV) or DEFAULT_ENDPOINT
         self.retry = retry or RetryPolicy()
         self.rate_limit = RateLimitStatus()
         self.requests_sent = 0
         self._sleep = sleep
+        self._notice = notice
         self._http = httpx.Client(
             headers={**token.headers(), "Content-Type": "application/json", "x-source": "mvs-infra"},
             timeout=timeout,
@@ -152,7 +177,12 @@ class RailwayClient:
             if response.status_code == 429:
                 if last:
                     raise RailwayRateLimited("rate limited; retries exhausted", name, 429)
-                self._wait(name, self._retry_after(response, attempt), "rate limited")
+                seconds = self._retry_after(response, attempt)
+                self._notice(
+                    f"railway: rate limited on {name}: waiting {seconds:.0f}s, as Railway asks; "
+                    f"{describe_limit(self.rate_limit)}"
+                )
+                self._sleep(seconds)
                 continue
             if response.status_code >= 500:
                 self._unsent_or_unknown(op, "server error", response.status_code, last)
@@ -174,7 +204,8 @@ class RailwayClient:
         return min(seconds, self.retry.max_retry_after)
 
     def _wait(self, name: str, seconds: float, why: str) -> None:
-        log.info("railway %s: %s; retrying in %.1fs", name, why, seconds)
+        """A short backoff (seconds at most); rate-limit waits are announced instead (execute)."""
+        log.debug("railway %s: %s; retrying in %.1fs", name, why, seconds)
         self._sleep(seconds)
 
     @staticmethod
