@@ -251,6 +251,7 @@ class RailwayStack(pulumi.ComponentResource):
             service.id,
             pulumi.Output.secret(all_variables) if secret_inside else all_variables,
             opts=pulumi.ResourceOptions(parent=self),
+            service_name=railway_name,
         )
         self.deployments[key] = Deployment(
             f"{prefix}-deployment",

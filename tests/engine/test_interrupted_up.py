@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from .test_railway_e2e import SERVICES
+from .test_railway_e2e import SECRETS, SERVICES
 from .test_railway_e2e import world as world  # the fixture
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -129,3 +129,33 @@ def test_failed_railway_calls_are_one_line_with_the_next_step(world):
     assert unavailable.returncode != 0 and "Traceback" not in output
     line = next(line for line in output.splitlines() if "Railway variableCollectionUpsert" in line)
     assert "(HTTP 503)" in line and "Next: Railway did not answer in time; run `./mvs up <stack>` again" in line
+
+
+def test_variable_drift_is_named_by_key_even_when_the_collection_holds_secrets(world):
+    world.init_stack("staging")
+    world.cli.ok("up", "--yes", "--stack", "staging")
+    scope = {"projectId": next(iter(world.state()["projects"])), "environmentId": world.environment_id("staging")}
+    hand_made = "changed-By-Hand-Secret-9"
+    world.dashboard(
+        "mutation($i: VariableCollectionUpsertInput!) { variableCollectionUpsert(input: $i) }",
+        {
+            "i": {
+                **scope,
+                "serviceId": world.service_id("backend"),
+                "variables": {"SESSION_SECRET": hand_made, "ADDED": "x"},
+            }
+        },
+    )
+
+    refreshed = world.cli.run("refresh", "--yes", "--skip-preview", "--stack", "staging")
+    output = refreshed.stdout + refreshed.stderr
+    assert refreshed.returncode == 0, output
+    assert (
+        "railway: variables of service backend changed outside this stack: ADDED added, SESSION_SECRET changed"
+        in output
+    )
+    previewed = world.cli.run("preview", "--diff", "--stack", "staging")
+    output += previewed.stdout + previewed.stderr
+    assert "railway: variables of service backend to apply: SESSION_SECRET changed, ADDED removed" in output
+    assert "[secret]" in previewed.stdout, "Pulumi itself shows the collection only as a secret"
+    assert hand_made not in output and SECRETS["mvs:sessionSecret"] not in output

@@ -4,11 +4,16 @@ Values are written unrendered: `${{Postgres.DATABASE_URL}}` stays a reference th
 resolves at deploy time. Writes pass skipDeploys, so changing variables never deploys by itself;
 the Deployment resource does that once. Variables added out of band show as drift and are removed
 on the next up.
+
+When the collection holds a secret, Pulumi shows the whole map as `[secret]`, so a refresh or a
+preview would not say which variables differ. The provider says it instead, on the run's output:
+names only, never a value.
 """
 
 from __future__ import annotations
 
 import contextlib
+import sys
 from typing import Any
 
 import pulumi
@@ -16,6 +21,19 @@ from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 
 from ...errors import RailwayNotFound
 from .base import RailwayProvider, applied_now, pick
+
+
+def differences(old: dict[str, str], new: dict[str, str]) -> list[str]:
+    """Which names differ between two collections, and how; never their values."""
+    return [
+        *(f"{name} added" for name in sorted(set(new) - set(old))),
+        *(f"{name} changed" for name in sorted(set(old) & set(new)) if old[name] != new[name]),
+        *(f"{name} removed" for name in sorted(set(old) - set(new))),
+    ]
+
+
+def say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)  # a provider's stderr reaches the `pulumi` output
 
 
 class VariablesProvider(RailwayProvider):
@@ -41,7 +59,7 @@ class VariablesProvider(RailwayProvider):
             for name in sorted(set(old) - set(new)):
                 with contextlib.suppress(RailwayNotFound):
                     client.execute("variableDelete", {"input": {**self._scope(props), "name": name}})
-        return {**pick(props, self.inputs), "applied_at": applied_now()}
+        return {**pick(props, self.inputs), "service_name": props.get("service_name"), "applied_at": applied_now()}
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         return CreateResult(f"{props['environment_id']}:{props['service_id']}", self._write(props, {}))
@@ -49,16 +67,31 @@ class VariablesProvider(RailwayProvider):
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         return UpdateResult(self._write(news, olds.get("variables") or {}))
 
+    def diff(self, id_: str, olds: dict[str, Any], news: dict[str, Any]):
+        result = super().diff(id_, olds, news)
+        old, new = olds.get("variables"), news.get("variables")
+        known = result.changes and isinstance(old, dict) and isinstance(new, dict)
+        if known and (found := differences(old, new)):
+            say(f"railway: variables of {_who(news)} to apply: {', '.join(found)}")
+        return result
+
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         current = self.lookup("variables", {**self._scope(props), "unrendered": True})
         if current is None:
             return ReadResult(None, {})
+        if found := differences(props.get("variables") or {}, dict(current)):
+            say(f"railway: variables of {_who(props)} changed outside this stack: {', '.join(found)}")
         current_inputs = {**pick(props, self.inputs), "variables": dict(current)}
-        return ReadResult(id_, {**current_inputs, "applied_at": props.get("applied_at")}, current_inputs)
+        outs = {**current_inputs, "service_name": props.get("service_name"), "applied_at": props.get("applied_at")}
+        return ReadResult(id_, outs, current_inputs)
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         with contextlib.suppress(RailwayNotFound):
             self._write({**props, "variables": {}}, props.get("variables") or {})
+
+
+def _who(props: dict[str, Any]) -> str:
+    return f"service {props.get('service_name') or props.get('service_id')}"
 
 
 class Variables(Resource, module="railway", name="Variables"):
@@ -72,12 +105,14 @@ class Variables(Resource, module="railway", name="Variables"):
         service_id: pulumi.Input[str],
         variables: pulumi.Input[dict[str, str]],
         opts: pulumi.ResourceOptions | None = None,
+        service_name: str | None = None,
     ):
         props = {
             "project_id": project_id,
             "environment_id": environment_id,
             "service_id": service_id,
             "variables": variables,
+            "service_name": service_name,  # for messages only: not compared
             "applied_at": None,
         }
         super().__init__(VariablesProvider(), name, props, opts)
