@@ -11,7 +11,7 @@ from .local import LocalStack
 from .railway.client import ACCOUNT_TOKEN_ENV, PROJECT_TOKEN_ENV
 from .railway.stack import RailwayStack
 from .spec import EnvironmentSpec
-from .stack_config import pulumi_secret
+from .stack_config import pulumi_secret, sibling_project_ids
 
 
 def require_railway_token() -> None:
@@ -20,8 +20,8 @@ def require_railway_token() -> None:
         return
     raise pulumi.RunError(
         f"no Railway token: set {ACCOUNT_TOKEN_ENV} to an account or workspace token (or {PROJECT_TOKEN_ENV} to a "
-        "project token), or store one in the stack: `./mvs pulumi config set --secret railway:token`. "
-        "Nothing was changed."
+        f"project token), or store one in the stack: `./mvs pulumi config set --secret --stack {pulumi.get_stack()} "
+        "railway:token` (it reads the value from stdin). Nothing was changed."
     )
 
 
@@ -31,7 +31,7 @@ def build_environment(stack: str, spec: EnvironmentSpec, project_root: Path) -> 
     pulumi.export("release", spec.release.version)
     if spec.target == "railway":
         require_railway_token()
-        railway = RailwayStack(stack, spec, pulumi_secret)
+        railway = RailwayStack(stack, spec, pulumi_secret, sibling_project_ids(project_root, stack, spec))
         pulumi.export("project_id", railway.project.project_id)
         pulumi.export("environment_id", railway.environment.environment_id)
         pulumi.export("service_ids", railway.service_ids)

@@ -46,7 +46,7 @@ def parse_environment(
         spec = EnvironmentSpec.model_validate(raw)
     except ValidationError as error:
         findings += findings_from_validation_error(raw, error)
-    findings += check_references(raw, secrets)
+    findings += check_references(raw, secrets, stack_name(file))
     findings += check_siblings(raw, stack_name(file), siblings)
     if findings:
         raise DeclarationError(

@@ -7,6 +7,7 @@ pydantic knows what failed; this module adds what the user needs next: the key p
 
 from __future__ import annotations
 
+import re
 import types
 import typing
 from collections.abc import Mapping
@@ -29,6 +30,11 @@ PATTERN_HELP = {
     UUID_PATTERN: "a Railway id: a lowercase UUID such as 0b5e2b6c-3f1a-4c2e-9d1e-2a7c5b8e9f10",
     r"^[A-Za-z0-9][A-Za-z0-9 _-]{0,63}$": "a project name of letters, digits, ' ', '_' and '-' (max 64)",
 }
+
+
+# Keys whose value names a secret: what is found there is never echoed, since a value pasted in
+# place of the name would be printed back.
+SECRET_NAME_KEY = re.compile(r"(?:^|\.)(?:\w+_secret|secrets\.[^.]+)$")
 
 
 def show(value: Any, limit: int = 80) -> str:
@@ -124,6 +130,8 @@ def findings_from_validation_error(raw: Mapping[str, Any], error: ValidationErro
             found = f"unknown key {key.rsplit('.', 1)[-1]!r}"
         elif about_key:
             found = f"the name {show(detail['input'])}"
+        elif SECRET_NAME_KEY.search(key):
+            found = "a text that is not a secret's name (not shown: it may be the secret itself)"
         else:
             found = show(value if value is not None else detail["input"])
         findings.append((key or "(top level)", found, _allowed(detail)))

@@ -36,12 +36,12 @@ def _mapping(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
-def check_references(raw: Mapping[str, Any], secrets: SecretLookup) -> list[Finding]:
+def check_references(raw: Mapping[str, Any], secrets: SecretLookup, stack: str = "<stack>") -> list[Finding]:
     """Every cross-part problem in `raw`, each as (key path, found, allowed)."""
-    return list(_check_all(raw, secrets))
+    return list(_check_all(raw, secrets, stack))
 
 
-def _check_all(raw: Mapping[str, Any], secrets: SecretLookup) -> Iterator[Finding]:
+def _check_all(raw: Mapping[str, Any], secrets: SecretLookup, stack: str) -> Iterator[Finding]:
     target = raw.get("target")
     services = _mapping(raw.get("services"))
     release = _mapping(raw.get("release"))
@@ -60,7 +60,7 @@ def _check_all(raw: Mapping[str, Any], secrets: SecretLookup) -> Iterator[Findin
     if target == "local":
         yield from _check_host_ports(services, database, monitoring)
     if secrets is not None:
-        yield from _check_secrets(services, database, monitoring, raw.get("backups"), secrets)
+        yield from _check_secrets(services, database, monitoring, raw.get("backups"), secrets, stack)
 
 
 def _check_release_images(services: Mapping[str, Any], images: Mapping[str, Any]) -> Iterator[Finding]:
@@ -117,7 +117,8 @@ def _check_service(
             yield (
                 f"{key}.env.{var}",
                 "a plaintext value for a secret-looking variable",
-                f"services.{name}.secrets.{var}: <secret name> (set with `pulumi config set --secret`)",
+                f"services.{name}.secrets.{var}: <secret name>, set with "
+                "`./mvs pulumi config set --secret --stack <stack> <secret name>` (it reads the value from stdin)",
             )
         if var in secret_env:
             yield (f"{key}.env.{var}", "the same variable in env and secrets", "the variable in one of them")
@@ -246,12 +247,23 @@ def _check_host_ports(
             seen[port] = key
 
 
+NOT_SHOWN = "named by a text that is not shown (it does not read like a name: it may be the secret itself)"
+NAME_WORDS = re.compile(r"[a-z]+(?:(?:[A-Z]|[_-][a-z])[a-z]+)+\d{0,2}")
+
+
+def reads_like_a_name(text: str) -> bool:
+    """A secret's name is echoed in messages only when it reads like one (`dbPassword`,
+    `backup_secret_key`): a value pasted where the name belongs must never be printed back."""
+    return len(text) <= 40 and NAME_WORDS.fullmatch(text) is not None
+
+
 def _check_secrets(
     services: Mapping[str, Any],
     database: Mapping[str, Any],
     monitoring: Mapping[str, Any],
     raw_backups: Any,
     secrets: Callable[[str], SecretState],
+    stack: str,
 ) -> Iterator[Finding]:
     refs = [("database.password_secret", database.get("password_secret"))]
     backups = _mapping(raw_backups)
@@ -269,11 +281,13 @@ def _check_secrets(
         if not isinstance(ref, str):
             continue
         state = secrets(ref)
+        shown = repr(ref) if reads_like_a_name(ref) else NOT_SHOWN
+        command = f"`./mvs pulumi config set --secret --stack {stack} {ref if shown != NOT_SHOWN else '<name>'}`"
         if state == "missing":
-            yield (key, f"secret {ref!r}, which is not set", f"a set secret: pulumi config set --secret {ref} <value>")
+            yield (key, f"secret {shown}, which is not set", f"a set secret: {command} (it reads the value from stdin)")
         elif state == "plaintext":
             yield (
                 key,
-                f"secret {ref!r}, which is stored in plaintext",
-                f"an encrypted value: pulumi config set --secret {ref} <value>",
+                f"secret {shown}, which is stored in plaintext",
+                f"an encrypted value: {command} (it reads the value from stdin)",
             )

@@ -272,7 +272,7 @@ CASES: list[tuple[str, str, Mutation, str, str, str]] = [
         "dev",
         lambda r: mutate(r, "services.backend.secrets.SESSION_SECRET", "session secret"),
         f"{ENV}.services.backend.secrets.SESSION_SECRET",
-        "'session secret'",
+        "not shown: it may be the secret itself",
         "a secret name",
     ),
     # dependencies
@@ -832,8 +832,9 @@ def test_missing_secret_says_how_to_set_it(
     [problem] = error.problems
     assert problem.key == key
     assert "not set" in problem.found
-    assert f"pulumi config set --secret {secret}" in problem.allowed
-    assert f"pulumi config set --secret {secret}" in str(error)
+    command = f"`./mvs pulumi config set --secret --stack {stack_name} {secret}` (it reads the value from stdin)"
+    assert command in problem.allowed
+    assert command in str(error)
 
 
 @pytest.mark.parametrize("stack_name", ["dev", "staging"])
@@ -845,7 +846,40 @@ def test_plaintext_secret_is_refused(load_stack: Callable[[str], Stack], stack_n
     [problem] = error.problems
     assert problem.key == f"{ENV}.database.password_secret"
     assert "plaintext" in problem.found
-    assert "pulumi config set --secret dbPassword" in problem.allowed
+    assert f"`./mvs pulumi config set --secret --stack {stack_name} dbPassword`" in problem.allowed
+
+
+@pytest.mark.parametrize(
+    ("pasted", "state"),
+    [
+        ("hunter2", "missing"),  # fits the name pattern, but reads like a password
+        ("correcthorsebatterystaple", "missing"),
+        ("Tr0ub4dor-3x", "missing"),
+        ("zF9xQ2", "plaintext"),  # even if a config key of that name happens to exist
+        ("s3cr3t pass!", None),  # not even a name: the model refuses it
+    ],
+)
+@pytest.mark.parametrize("key", ["database.password_secret", "services.backend.secrets.SESSION_SECRET"])
+def test_a_value_pasted_where_a_secret_name_belongs_is_never_echoed(
+    load_stack: Callable[[str], Stack], pasted: str, state: str | None, key: str
+) -> None:
+    stack = load_stack("staging")
+    raw = mutate(stack.raw, key, pasted)
+    error = refusal(stack, raw, RecordingLookup(**({pasted: state} if state else {})))
+    assert pasted not in str(error)
+    [problem] = [p for p in error.problems if p.key == f"{ENV}.{key}"]
+    assert "not shown" in problem.found
+    if state:
+        assert "`./mvs pulumi config set --secret --stack staging <name>`" in problem.allowed
+
+
+@pytest.mark.parametrize(
+    "name", ["dbPassword", "sessionSecret", "backup_secret_key", "grafanaAdminPassword", "apiKey2"]
+)
+def test_names_that_read_like_names_are_shown(name: str) -> None:
+    from components.spec.references import reads_like_a_name
+
+    assert reads_like_a_name(name)
 
 
 # Shapes YAML can produce that the cross-part rules must survive: the user gets a DeclarationError, not a traceback.

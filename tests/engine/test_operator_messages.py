@@ -159,3 +159,12 @@ def test_variable_drift_is_named_by_key_even_when_the_collection_holds_secrets(w
     assert "railway: variables of service backend to apply: SESSION_SECRET changed, ADDED removed" in output
     assert "[secret]" in previewed.stdout, "Pulumi itself shows the collection only as a secret"
     assert hand_made not in output and SECRETS["mvs:sessionSecret"] not in output
+
+
+def test_without_a_token_the_hint_names_the_stack_and_reads_the_token_from_stdin(world):
+    world.init_stack("staging")
+    del world.cli.env["RAILWAY_API_TOKEN"]
+    result = world.cli.run("preview", "--stack", "staging")
+    output = result.stdout + result.stderr
+    assert result.returncode != 0 and "Traceback" not in output
+    assert "`./mvs pulumi config set --secret --stack staging railway:token` (it reads the value from stdin)" in output
