@@ -258,7 +258,13 @@ class RailwayStack(pulumi.ComponentResource):
             service.id,
             environment_id,
             railway_name,
-            pulumi.Output.all(instance.applied_at, vars_resource.applied_at).apply(lambda marks: fingerprint(*marks)),
+            # What a redeploy follows: written settings and variables, and a volume made anew (a vanished
+            # one replaced); a volume this stack has always had adds nothing, so old states keep their mark.
+            pulumi.Output.all(
+                instance.applied_at,
+                vars_resource.applied_at,
+                volume_resource.mounted if volume_resource is not None else None,
+            ).apply(lambda marks: fingerprint(*[mark for mark in marks if mark is not None])),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[*ready, vars_resource, *depends_on]),
         )
         self.service_ids[key] = service.id

@@ -168,3 +168,26 @@ def test_without_a_token_the_hint_names_the_stack_and_reads_the_token_from_stdin
     output = result.stdout + result.stderr
     assert result.returncode != 0 and "Traceback" not in output
     assert "`./mvs pulumi config set --secret --stack staging railway:token` (it reads the value from stdin)" in output
+
+
+def test_a_vanished_database_volume_is_said_and_postgres_redeployed_on_a_new_one(world):
+    world.init_stack("staging")
+    world.cli.ok("up", "--yes", "--stack", "staging")
+    (lost,) = world.state()["volume_instances"].values()
+    world.dashboard("mutation($v: String!) { volumeDelete(volumeId: $v) }", {"v": lost["volumeId"]})
+
+    sent = len(world.requests())
+    result = world.cli.run("up", "--yes", "--refresh", "--stack", "staging")
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "the database volume of stacks/Pulumi.staging.yaml (mounted at /var/lib/postgresql/data" in output
+    assert "is gone from Railway (deleted outside this stack): the data on it is lost." in output
+    assert "then restore the newest backup (README: Restoring in an incident)" in output
+    (fresh,) = world.state()["volume_instances"].values()
+    assert fresh["volumeId"] != lost["volumeId"] and fresh["serviceId"] == world.service_id("Postgres")
+    deployed = [
+        e for e in world.requests()[sent:] if e["operation"] == "serviceInstanceDeployV2" and e["status"] == 200
+    ]
+    postgres = world.service_id("Postgres")
+    assert any(postgres in str(e.get("variables")) for e in deployed), "Postgres is redeployed on the new volume"
+    world.cli.ok("preview", "--refresh", "--expect-no-changes", "--stack", "staging")

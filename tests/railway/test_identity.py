@@ -54,3 +54,27 @@ def test_a_new_port_keeps_the_services_url(emulator, world):  # noqa: F811
     assert updated.outs["domain"] == created.outs["domain"]
     read = provider.read(created.id, updated.outs)
     assert (read.outs["domain"], read.outs["target_port"]) == (created.outs["domain"], 8080)
+
+
+def test_a_volume_replacement_is_said_in_words_and_an_update_is_not(capsys):
+    from components.railway.providers.base import UNKNOWN
+    from components.railway.providers.volume import VolumeProvider
+
+    declared = {"file": "stacks/Pulumi.staging.yaml", "key": "mvs:environment.database.volume_size_gb", "unit_mb": 1000}
+    olds = {
+        "project_id": "p",
+        "environment_id": "e",
+        "service_id": "s",
+        "mount_path": "/data",
+        "size_mb": 5000,
+        "declared_as": declared,
+    }
+    grown = VolumeProvider().diff("v", olds, {**olds, "size_mb": 6000})
+    assert grown.changes and not grown.replaces
+    assert capsys.readouterr().err == ""
+
+    moved = VolumeProvider().diff("v", olds, {**olds, "project_id": UNKNOWN, "environment_id": UNKNOWN})
+    assert moved.replaces == ["project_id", "environment_id"]
+    said = capsys.readouterr().err
+    assert "WARNING: the database volume of stacks/Pulumi.staging.yaml would be REPLACED" in said
+    assert "deleted with all its data. Take a backup first" in said

@@ -11,6 +11,7 @@ off the volume (its backup schedules, protected on prod) stays known instead of 
 from __future__ import annotations
 
 import math
+import sys
 from typing import Any
 
 import pulumi
@@ -20,6 +21,27 @@ from ...errors import MvsError, RailwayError, RailwayNotFound
 from .base import UNKNOWN, RailwayProvider, changed_keys, pick
 
 MB_PER_GB = 1000  # Railway counts volume sizes in decimal megabytes
+
+
+def say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)  # a provider's stderr reaches the `pulumi` output
+
+
+def lost_data(props: dict[str, Any], replaced_now: bool) -> str:
+    """What an operator must hear when a volume vanished out of band: the data is gone, and how to
+    get it back."""
+    declared = props.get("declared_as") or {}
+    where = f"the database volume of {declared['file']}" if declared.get("file") else "the volume"
+    where += f" (mounted at {props.get('mount_path')} of service {props.get('service_id')})"
+    remedy = (
+        "a new, empty volume is now mounted and the service redeployed on it"
+        if replaced_now
+        else "`./mvs up <stack>` mounts a new, empty volume and redeploys the service on it"
+    )
+    return (
+        f"railway: {where} is gone from Railway (deleted outside this stack): the data on it is lost. {remedy}; "
+        "then restore the newest backup (README: Restoring in an incident)."
+    )
 
 
 class VolumeCannotShrink(MvsError):
@@ -71,6 +93,20 @@ class VolumeProvider(RailwayProvider):
             return CheckResult(news, [CheckFailure("size_mb", reason)])
         return CheckResult({**news, "volume_id": instance["volumeId"], "volume_instance_id": instance["id"]}, [])
 
+    def diff(self, id_: str, olds: dict[str, Any], news: dict[str, Any]):
+        """A replacement makes a new, empty volume and deletes the old one with its data: the
+        preview says so in words (and on prod, where the volume is protected, it cannot happen)."""
+        result = super().diff(id_, olds, news)
+        if result.replaces:
+            declared = news.get("declared_as") or olds.get("declared_as") or {}
+            where = f"the database volume of {declared['file']}" if declared.get("file") else f"volume {id_}"
+            say(
+                f"railway: WARNING: {where} would be REPLACED ({', '.join(result.replaces)} changes): a new, empty "
+                "volume is made and the old one is deleted with all its data. Take a backup first "
+                "(python -m backup_runner run), or keep the railway project and environment as they are."
+            )
+        return result
+
     def _instance(self, client, environment_id: str, match) -> dict[str, Any] | None:
         edges = client.execute("environmentVolumes", {"id": environment_id})["environment"]["volumeInstances"]["edges"]
         return next((e["node"] for e in edges if match(e["node"])), None)
@@ -110,6 +146,7 @@ class VolumeProvider(RailwayProvider):
             "mountPath": props["mount_path"],
         }
         with self.client() as client:
+            made_now = True
             try:
                 created = client.execute("volumeCreate", {"input": create_input})["volumeCreate"]
                 edges = created["volumeInstances"]["edges"]
@@ -122,10 +159,24 @@ class VolumeProvider(RailwayProvider):
                 instance = self._instance(client, props["environment_id"], ours)
                 if instance is None:
                     raise
+                made_now = False  # adopted: whatever is on it is still there
             if instance is None:
                 raise MvsError(f"Railway made no volume for service {props['service_id']}; run up again")
             size = self._resize(client, props, instance["volumeId"], instance["sizeMB"])
-        return CreateResult(instance["volumeId"], self._outputs(props, instance, size))
+            if made_now and self._ran_before(client, props):
+                say(lost_data(props, replaced_now=True))
+        # `mounted` marks a volume this stack created: the service's deployment takes it, so a
+        # volume made again (after the last one vanished) is followed by a redeploy onto it.
+        return CreateResult(
+            instance["volumeId"], {**self._outputs(props, instance, size), "mounted": instance["volumeId"]}
+        )
+
+    @staticmethod
+    def _ran_before(client, props: dict[str, Any]) -> bool:
+        """The service has been deployed before: it ran on a volume that is gone now."""
+        scope = {"serviceId": props["service_id"], "environmentId": props["environment_id"]}
+        edges = client.execute("deployments", {"input": scope, "first": 1})["deployments"]["edges"]
+        return bool(edges)
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         with self.client() as client:
@@ -143,7 +194,7 @@ class VolumeProvider(RailwayProvider):
                 )
                 instance = {**instance, "mountPath": news["mount_path"]}
             size = self._resize(client, news, id_, instance["sizeMB"])
-        return UpdateResult(self._outputs(news, instance, size))
+        return UpdateResult({**self._outputs(news, instance, size), "mounted": olds.get("mounted")})
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         try:
@@ -152,8 +203,10 @@ class VolumeProvider(RailwayProvider):
         except RailwayNotFound:
             instance = None
         if instance is None:
+            say(lost_data(props, replaced_now=False))
             return ReadResult(None, {})
         outs = self._outputs({**props, "service_id": instance["serviceId"]}, instance, instance["sizeMB"])
+        outs["mounted"] = props.get("mounted")
         return ReadResult(id_, outs, pick(outs, self.inputs))
 
     def delete(self, id_: str, _props: dict[str, Any]) -> None:
@@ -164,6 +217,7 @@ class Volume(Resource, module="railway", name="Volume"):
     volume_id: pulumi.Output[str]
     volume_instance_id: pulumi.Output[str]
     size_mb: pulumi.Output[int]
+    mounted: pulumi.Output[str | None]
 
     def __init__(
         self,
@@ -187,5 +241,6 @@ class Volume(Resource, module="railway", name="Volume"):
             "declared_as": declared_as,
             "volume_id": None,
             "volume_instance_id": None,
+            "mounted": None,
         }
         super().__init__(VolumeProvider(), name, props, opts)
