@@ -13,6 +13,7 @@ The hierarchy (callers catch the narrowest one they can act on):
     │   ├── BackupExists            a write would have replaced an object another run wrote
     │   └── RestoreRefused          restoring would destroy data, or names would not fit PostgreSQL
     ├── RailwayTokenMissing     no Railway token is configured; says which variables to set
+    ├── RailwayProjectAmbiguous several existing projects could be the declared one; lists them
     └── RailwayError            a Railway API call failed; carries the operation, HTTP status, code
         ├── RailwayRequestInvalid   400: the document or its variables do not fit the schema
         ├── RailwayNotAuthorized    the token is unknown or may not touch this resource
@@ -85,6 +86,11 @@ class StackBusy(MvsError):
 
 class RailwayTokenMissing(MvsError):
     """No token to talk to Railway with."""
+
+
+class RailwayProjectAmbiguous(MvsError):
+    """More than one existing Railway project could be the one a stack declares (by name, or by a
+    sibling stack's id): nothing is created, and the message lists them and the key that decides."""
 
 
 class RailwayError(MvsError):

@@ -24,6 +24,7 @@ from .spec import (
     SecretState,
     Sibling,
     parse_environment,
+    shared_project_ids,
 )
 
 STACKS_DIR = "stacks"
@@ -87,6 +88,13 @@ def load_stack_file(path: Path, display: str | None = None, check_secrets: bool 
     display_dir = display.rsplit("/", 1)[0] if "/" in display else None
     siblings = sibling_stacks(path.parent, stack, display_dir)
     return parse_environment(config.get(CONFIG_KEY), display, secrets, siblings)
+
+
+def sibling_project_ids(project_root: Path, stack: str, spec: EnvironmentSpec) -> dict[str, str]:
+    """The project ids the other stack files declare for the Railway project this stack shares with
+    them (id -> stack file): candidates when this stack looks for its project instead of creating one."""
+    siblings = sibling_stacks(project_root / STACKS_DIR, stack, STACKS_DIR)
+    return shared_project_ids(spec.railway.model_dump(), siblings)
 
 
 def pulumi_secret_lookup(name: str) -> SecretState:

@@ -86,8 +86,15 @@ class RailwayStack(pulumi.ComponentResource):
     """The project, environment, services and deployments of one Railway environment."""
 
     def __init__(
-        self, name: str, spec: EnvironmentSpec, secret: SecretSource, opts: pulumi.ResourceOptions | None = None
+        self,
+        name: str,
+        spec: EnvironmentSpec,
+        secret: SecretSource,
+        sibling_project_ids: dict[str, str] | None = None,
+        opts: pulumi.ResourceOptions | None = None,
     ):
+        """`sibling_project_ids`: the project ids other stack files sharing this project declare
+        (id -> file), where a stack without `railway.project_id` looks for its project first."""
         super().__init__("mvs:railway:Stack", name, None, opts)
         self._name = name
         self._spec = spec
@@ -96,7 +103,13 @@ class RailwayStack(pulumi.ComponentResource):
 
         environment_name = spec.railway.environment or name
         self.project = Project(
-            f"{name}-project", spec.railway.project_name, environment_name, adopt_id=spec.railway.project_id, opts=child
+            f"{name}-project",
+            spec.railway.project_name,
+            environment_name,
+            adopt_id=spec.railway.project_id,
+            sibling_ids=sibling_project_ids,
+            stack_file=stack_file(name),
+            opts=child,
         )
         # Each resource takes its parent's id, never an output of it: a parent that updates (a
         # project renamed, a volume grown) keeps its id, known in every preview, while its other

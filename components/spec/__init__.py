@@ -22,7 +22,7 @@ from .models import (
 )
 from .parse import CONFIG_KEY, ENVIRONMENT_KEY, NAMESPACE, parse_environment
 from .references import DATABASE, SecretLookup, SecretState
-from .siblings import Sibling
+from .siblings import Sibling, shared_project_ids
 
 __all__ = [
     "CONFIG_KEY",
@@ -47,4 +47,5 @@ __all__ = [
     "Sibling",
     "image_problem",
     "parse_environment",
+    "shared_project_ids",
 ]

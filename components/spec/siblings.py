@@ -57,6 +57,17 @@ def shares_project(mine: Mapping[str, Any], theirs: Mapping[str, Any]) -> bool:
     return my_name == their_name
 
 
+def shared_project_ids(mine: Mapping[str, Any], siblings: Sequence[Sibling]) -> dict[str, str]:
+    """The project ids that sibling Railway stacks sharing this stack's project declare, each with
+    the file declaring it: where a stack that creates its project by name finds it again."""
+    found: dict[str, str] = {}
+    for sibling in siblings:
+        theirs = _railway(sibling.raw)
+        if theirs is not None and theirs.get("project_id") and shares_project(mine, theirs):
+            found.setdefault(str(theirs["project_id"]), sibling.file)
+    return found
+
+
 def check_siblings(raw: Any, stack: str, siblings: Sequence[Sibling]) -> Iterator[Finding]:
     """Every clash between this Railway declaration and its sibling Railway stacks."""
     mine = _railway(raw)

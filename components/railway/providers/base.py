@@ -9,7 +9,7 @@ environment's RAILWAY_API_TOKEN or RAILWAY_TOKEN is used, as the Railway CLI doe
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from pulumi.dynamic import ConfigureRequest, DiffResult, ResourceProvider
@@ -91,15 +91,6 @@ class RailwayProvider(ResourceProvider):
 def changed_keys(olds: dict[str, Any], news: dict[str, Any], keys: Iterable[str]) -> list[str]:
     """Inputs whose new value differs from the old one (an unknown counts as a change)."""
     return [k for k in keys if news.get(k) == UNKNOWN or olds.get(k) != news.get(k)]
-
-
-CLOCK_SKEW = timedelta(seconds=30)
-
-
-def now_iso() -> str:
-    """Now, less a margin for clock skew, in the form Railway's timestamps take (they compare as
-    strings): what Railway made after this moment may be what a lost request made."""
-    return (datetime.now(UTC) - CLOCK_SKEW).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def applied_now() -> str:

@@ -18,15 +18,32 @@ import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 
 from ...errors import MvsError, RailwayOutcomeUnknown
-from .base import RailwayProvider, now_iso, pick
+from .base import RailwayProvider, pick
 
 SUCCEEDED = "SUCCESS"
 FAILED = ("FAILED", "CRASHED", "REMOVED", "SKIPPED")
 DEFAULT_TIMEOUT_SECONDS = 900.0
+ADOPT_WINDOW = 20  # deployments listed after a lost answer: ours and whatever came since
 
 
 class DeploymentFailed(MvsError):
     """A deployment ended without becoming healthy."""
+
+
+def _newest(client, scope: dict[str, str], count: int) -> list[dict[str, Any]]:
+    """The service's newest deployments in this environment, newest first."""
+    edges = client.execute("deployments", {"input": scope, "first": count})["deployments"]["edges"]
+    return [edge["node"] for edge in edges]
+
+
+def _newer_than(deployments: list[dict[str, Any]], marker: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """Those of `deployments` (newest first) made after `marker`; all of them when there was none."""
+    if marker is None:
+        return deployments
+    ids = [d["id"] for d in deployments]
+    if marker["id"] in ids:
+        return deployments[: ids.index(marker["id"])]
+    return [d for d in deployments if d["createdAt"] > marker["createdAt"]]
 
 
 def fingerprint(*parts: Any) -> str:
@@ -73,14 +90,19 @@ class DeploymentProvider(RailwayProvider):
 
     @staticmethod
     def _start(client, scope: dict[str, str]) -> str:
-        """Start one deployment; if the answer was lost, adopt the one it started instead of a second."""
-        started = now_iso()
+        """Start one deployment; if the answer was lost, adopt the one it started instead of a second.
+
+        Railway has no idempotency key for deploys, and a deployment made just before ours (a
+        dashboard redeploy, a cron run) may still run the old settings. So the newest deployment is
+        noted before asking: after a lost answer only a deployment newer than that one can be ours,
+        and any such one was made after this run's writes, so it runs them."""
+        newest_before = _newest(client, scope, 1)
         try:
             return client.execute("serviceInstanceDeployV2", scope)["serviceInstanceDeployV2"]
         except RailwayOutcomeUnknown:
-            edges = client.execute("deployments", {"input": scope, "first": 1})["deployments"]["edges"]
-            if edges and edges[0]["node"]["createdAt"] >= started:
-                return edges[0]["node"]["id"]
+            made = _newer_than(_newest(client, scope, ADOPT_WINDOW), newest_before[0] if newest_before else None)
+            if made:
+                return made[0]["id"]
             return client.execute("serviceInstanceDeployV2", scope)["serviceInstanceDeployV2"]
 
     def create(self, props: dict[str, Any]) -> CreateResult:

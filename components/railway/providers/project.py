@@ -1,4 +1,11 @@
-"""A Railway project: created here, or adopted by id (then never deleted by this stack)."""
+"""A Railway project: adopted by id (then never deleted by this stack), found, or created here.
+
+Without an id to adopt, a stack never makes a silent second project: it first looks for the one
+it means, a project with its declared name in the token's workspace or the project a sibling
+stack (sharing this one's project) declares by id. Exactly one is taken as this stack's own, so
+an up killed after `projectCreate` was sent, or a staging re-created while prod lives on, comes
+back to its project; several stop the run with the list and the key that decides; none is created.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +15,11 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 
-from ...errors import RailwayNotFound, RailwayOutcomeUnknown
-from .base import RailwayProvider, now_iso, pick
+from ...errors import RailwayNotAuthorized, RailwayNotFound, RailwayOutcomeUnknown, RailwayProjectAmbiguous
+from .base import RailwayProvider, pick
 
 FIELDS = ("name", "description")
+ADOPT_KEY = "mvs:environment.railway.project_id"
 
 
 def _outputs(project: dict[str, Any], adopted: bool, first_environment: str) -> dict[str, Any]:
@@ -36,22 +44,39 @@ class ProjectProvider(RailwayProvider):
             if props.get("adopt_id"):
                 project = client.execute("project", {"id": props["adopt_id"]})["project"]
                 return CreateResult(project["id"], _outputs(project, True, props["first_environment"]))
-            started = now_iso()
-            try:
-                created = client.execute(
-                    "projectCreate",
-                    {"input": {**pick(props, FIELDS), "defaultEnvironmentName": props["first_environment"]}},
-                )["projectCreate"]
-            except RailwayOutcomeUnknown:
-                # It may exist now: adopt the project of that name made since we asked, not a second one.
-                edges = client.execute("projects")["projects"]["edges"]
-                made = [
-                    e["node"] for e in edges if e["node"]["name"] == props["name"] and e["node"]["createdAt"] >= started
-                ]
-                if len(made) != 1:
-                    raise
-                created = client.execute("project", {"id": made[0]["id"]})["project"]
+            found = self._candidates(client, props)
+            if len(found) > 1:
+                raise RailwayProjectAmbiguous(_ambiguity(props, found))
+            if found:
+                created = client.execute("project", {"id": found[0]["id"]})["project"]
+                print(f"railway: using the existing project {created['name']} ({created['id']})", file=sys.stderr)
+            else:
+                try:
+                    created = client.execute(
+                        "projectCreate",
+                        {"input": {**pick(props, FIELDS), "defaultEnvironmentName": props["first_environment"]}},
+                    )["projectCreate"]
+                except RailwayOutcomeUnknown:
+                    # None existed before we asked, so the one there now is what the request made.
+                    made = self._candidates(client, props)
+                    if len(made) != 1:
+                        raise
+                    created = client.execute("project", {"id": made[0]["id"]})["project"]
             return CreateResult(created["id"], _outputs(created, False, props["first_environment"]))
+
+    @staticmethod
+    def _candidates(client, props: dict[str, Any]) -> list[dict[str, Any]]:
+        """The existing projects this stack may mean, oldest first: those with its name in the
+        token's workspace, and those its sibling stacks declare by id (when they still exist)."""
+        edges = client.execute("projects")["projects"]["edges"]
+        found = {e["node"]["id"]: e["node"] for e in edges if e["node"]["name"] == props["name"]}
+        for project_id in sorted(props.get("sibling_ids") or {}):
+            if project_id not in found:
+                try:
+                    found[project_id] = client.execute("project", {"id": project_id})["project"]
+                except (RailwayNotFound, RailwayNotAuthorized):
+                    continue  # gone, or not this token's: nothing to come back to
+        return sorted(found.values(), key=lambda p: (p.get("createdAt") or "", p["id"]))
 
     def update(self, id_: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         with self.client() as client:
@@ -85,6 +110,21 @@ class ProjectProvider(RailwayProvider):
             pass
 
 
+def _ambiguity(props: dict[str, Any], found: list[dict[str, Any]]) -> str:
+    declared_by = props.get("sibling_ids") or {}
+    listed = "; ".join(
+        f"{p['name']!r} (id {p['id']}, created {p.get('createdAt') or 'at an unknown time'}"
+        + (f", declared by {declared_by[p['id']]})" if p["id"] in declared_by else ")")
+        for p in found
+    )
+    where = props.get("stack_file") or "the stack file"
+    return (
+        f"{len(found)} existing Railway projects could be project {props['name']!r}: {listed}. Nothing was "
+        f"created: set {ADOPT_KEY} in {where} to the id of the one to use (or give the stack a "
+        "railway.project_name of its own), then run `./mvs up <stack>` again"
+    )
+
+
 class Project(Resource, module="railway", name="Project"):
     project_id: pulumi.Output[str]
     name: pulumi.Output[str]
@@ -96,13 +136,19 @@ class Project(Resource, module="railway", name="Project"):
         first_environment: str,
         adopt_id: str | None = None,
         description: str = "",
+        sibling_ids: dict[str, str] | None = None,
+        stack_file: str | None = None,
         opts=None,
     ):
+        # sibling_ids (project id -> the stack file declaring it) and stack_file only guide a create:
+        # they are not compared by diff(), so a sibling's edit never touches this stack's project.
         props = {
             "adopt_id": adopt_id,
             "name": project_name,
             "description": description,
             "first_environment": first_environment,
+            "sibling_ids": sibling_ids or {},
+            "stack_file": stack_file,
             "project_id": None,
         }
         super().__init__(ProjectProvider(), name, props, opts)
