@@ -161,3 +161,32 @@ def test_a_live_work_directory_is_not_taken_for_an_orphan(tmp_path, monkeypatch)
         assert live.exists()
     with contextlib.suppress(FileNotFoundError):
         assert not live.exists()
+
+
+def test_a_drill_that_finds_other_row_counts_is_recorded_failed_and_marks_the_backup_bad(database, destination):
+    seed(database)
+    manifest = operations.run_backup(database, destination, quiet)
+    lying = manifest.model_copy(update={"row_counts": {**manifest.row_counts, "public.orders": 2999}})
+    destination.put(manifest_key(manifest.backup_id), io.BytesIO(lying.model_dump_json().encode()), overwrite=True)
+    passed_before(destination)
+
+    result = operations.verify(database, destination, progress=quiet)
+
+    assert not result.passed and result.problems == ["public.orders: 3000 rows restored, manifest says 2999"]
+    record = last_drill(destination)
+    assert (record["status"], record["backup_id"]) == ("failed", manifest.backup_id)
+    [backup] = read_catalog(destination).backups
+    assert backup.state == "bad" and "3000 rows restored, manifest says 2999" in backup.reason
+
+
+def test_an_amcheck_failure_is_recorded_as_a_failed_drill(database, destination, monkeypatch):
+    seed(database)
+    operations.run_backup(database, destination, quiet)
+    passed_before(destination)
+    monkeypatch.setattr(postgres, "amcheck", lambda *_args: ["public.orders_user: block 3 is not a valid page"])
+    result = operations.verify(database, destination, progress=quiet)
+    assert result.amcheck == "failed"
+    record = last_drill(destination)
+    assert record["status"] == "failed" and record["problems"] == [
+        "amcheck public.orders_user: block 3 is not a valid page"
+    ]
