@@ -195,3 +195,25 @@ def test_sibling_ids_count_only_for_stacks_that_share_the_project():
     assert shared_project_ids({"project_name": "qa-project", "project_id": None}, siblings) == {
         other: "stacks/Pulumi.qa.yaml"
     }
+
+
+def test_projects_are_sought_on_every_page():
+    class Paged:
+        """Railway's connection, two projects a page."""
+
+        def __init__(self, names: list[str]):
+            self.pages = [names[i : i + 2] for i in range(0, len(names), 2)]
+            self.asked: list = []
+
+        def execute(self, operation: str, variables: dict) -> dict:
+            assert operation == "projects"
+            self.asked.append(variables["after"])
+            index = 0 if variables["after"] is None else int(variables["after"])
+            nodes = [{"id": f"p{index}-{i}", "name": n, "createdAt": ""} for i, n in enumerate(self.pages[index])]
+            more = index + 1 < len(self.pages)
+            page_info = {"hasNextPage": more, "endCursor": str(index + 1) if more else None}
+            return {"projects": {"edges": [{"node": n} for n in nodes], "pageInfo": page_info}}
+
+    client = Paged(["a", "b", "c", "d", "mvs"])
+    assert [p["id"] for p in ProjectProvider._candidates(client, project_props())] == ["p2-0"]
+    assert client.asked == [None, "1", "2"]

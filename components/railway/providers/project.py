@@ -68,8 +68,7 @@ class ProjectProvider(RailwayProvider):
     def _candidates(client, props: dict[str, Any]) -> list[dict[str, Any]]:
         """The existing projects this stack may mean, oldest first: those with its name in the
         token's workspace, and those its sibling stacks declare by id (when they still exist)."""
-        edges = client.execute("projects")["projects"]["edges"]
-        found = {e["node"]["id"]: e["node"] for e in edges if e["node"]["name"] == props["name"]}
+        found = {p["id"]: p for p in _all_projects(client) if p["name"] == props["name"]}
         for project_id in sorted(props.get("sibling_ids") or {}):
             if project_id not in found:
                 try:
@@ -108,6 +107,17 @@ class ProjectProvider(RailwayProvider):
                 client.execute("projectDelete", {"id": id_})
         except RailwayNotFound:
             pass
+
+
+def _all_projects(client) -> list[dict[str, Any]]:
+    """Every project the token sees, page after page: the one sought may be on any of them."""
+    projects, after = [], None
+    while True:
+        page = client.execute("projects", {"after": after})["projects"]
+        projects += [edge["node"] for edge in page["edges"]]
+        if not page["pageInfo"]["hasNextPage"]:
+            return projects
+        after = page["pageInfo"]["endCursor"]
 
 
 def _ambiguity(props: dict[str, Any], found: list[dict[str, Any]]) -> str:
