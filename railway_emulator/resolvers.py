@@ -38,6 +38,7 @@ BACKUP_SCHEDULES = {
 
 
 # The service instance settings that EnvironmentConfig holds under services.<id>.deploy.
+SCALING = ("numReplicas", "multiRegionConfig")  # what a patch scales, checked as Railway checks it
 CONFIG_DEPLOY_FIELDS = (
     "startCommand",
     "preDeployCommand",
@@ -402,6 +403,8 @@ class Root:
             }
             self.state["services"][service["id"]] = service
             source = input.get("source")
+            # Railway creates the service in every environment of the project (only a fork, which
+            # the emulator does not model, keeps a new service to itself).
             environments = [e["id"] for e in self.state["environments"].values() if e["projectId"] == project["id"]]
             for environment_id in environments:
                 self._create_instance(environment_id, service["id"], dict(source) if source else None)
@@ -421,29 +424,42 @@ class Root:
             return dict(service)
 
     def serviceDelete(self, _info, id: str, environmentId: str | None = None) -> bool:
+        """With an environment, that environment's instance only; without, every instance."""
         with self.store.lock:
             self._service(id)
-            environments = [environmentId] if environmentId else [e for e in self.state["environments"]]
+            if environmentId:
+                self._environment(environmentId)
+            environments = [environmentId] if environmentId else list(self.state["environments"])
             for environment_id in environments:
-                self.state["instances"].pop(instance_key(environment_id, id), None)
-                self.state["variables"].pop(variables_key(environment_id, id), None)
-                for deployment in self.state["deployments"].values():
-                    if deployment["serviceId"] == id and deployment["environmentId"] == environment_id:
-                        deployment["status"] = "REMOVED"
-                for table in ("service_domains", "custom_domains"):
-                    for key in [
-                        k
-                        for k, v in self.state[table].items()
-                        if v["serviceId"] == id and v["environmentId"] == environment_id
-                    ]:
-                        del self.state[table][key]
-                for volume_instance in self.state["volume_instances"].values():
-                    if volume_instance["serviceId"] == id and volume_instance["environmentId"] == environment_id:
-                        volume_instance["serviceId"] = None  # detached, data kept
-            if not any(i["serviceId"] == id for i in self.state["instances"].values()):
-                del self.state["services"][id]
+                self._remove_instance(environment_id, id)
+            self._drop_if_unused(id)
             self.store.save()
             return True
+
+    def _remove_instance(self, environment_id: str, service_id: str) -> None:
+        """A service leaves one environment: its instance, variables and domains go, its
+        deployments end REMOVED, and its volume is detached with its data kept."""
+        self.state["instances"].pop(instance_key(environment_id, service_id), None)
+        self.state["variables"].pop(variables_key(environment_id, service_id), None)
+        for deployment in self.state["deployments"].values():
+            if deployment["serviceId"] == service_id and deployment["environmentId"] == environment_id:
+                deployment["status"] = "REMOVED"
+        for table in ("service_domains", "custom_domains"):
+            for key in [
+                k
+                for k, v in self.state[table].items()
+                if v["serviceId"] == service_id and v["environmentId"] == environment_id
+            ]:
+                del self.state[table][key]
+        for volume_instance in self.state["volume_instances"].values():
+            if volume_instance["serviceId"] == service_id and volume_instance["environmentId"] == environment_id:
+                volume_instance["serviceId"] = None  # detached, data kept
+
+    def _drop_if_unused(self, service_id: str) -> None:
+        """A service deleted from the last environment that had it is deleted from the project, as
+        deleting a service in the dashboard does when no other environment uses it."""
+        if not any(i["serviceId"] == service_id for i in self.state["instances"].values()):
+            del self.state["services"][service_id]
 
     def serviceInstanceUpdate(
         self,
@@ -612,13 +628,29 @@ class Root:
         commitMessage: str | None = None,
     ) -> str:
         """Only the parts the project and `railway scale` use: `volumes.<volumeId>.sizeMB` (grow
-        only, as Railway allows) and `services.<serviceId>.deploy` scaling (numReplicas,
-        multiRegionConfig)."""
+        only, as Railway allows); `services.<serviceId>.deploy` scaling (numReplicas,
+        multiRegionConfig); and a service joining or leaving the environment: `isCreated` gives a
+        project's service an instance here (with the patch's source and deploy settings), as
+        Railway's own clients add a service to one environment, and `isDeleted` removes it, as
+        serviceDelete(environmentId) does."""
         with self.store.lock:
-            self._environment(environmentId)
+            environment = self._environment(environmentId)
             for service_id, change in ((patch or {}).get("services") or {}).items():
-                deploy = (change or {}).get("deploy") or {}
-                scaling = {k: deploy[k] for k in ("numReplicas", "multiRegionConfig") if k in deploy}
+                change = change or {}
+                if change.get("isDeleted"):
+                    self._instance(environmentId, service_id)
+                    self._remove_instance(environmentId, service_id)
+                    self._drop_if_unused(service_id)
+                    continue
+                if change.get("isCreated") and instance_key(environmentId, service_id) not in self.state["instances"]:
+                    if self._service(service_id)["projectId"] != environment["projectId"]:
+                        raise not_found("Service")
+                    source = change.get("source")
+                    created = self._create_instance(environmentId, service_id, dict(source) if source else None)
+                    deploy = change.get("deploy") or {}
+                    created.update({k: deploy[k] for k in CONFIG_DEPLOY_FIELDS if k in deploy and k not in SCALING})
+                deploy = change.get("deploy") or {}
+                scaling = {k: deploy[k] for k in SCALING if k in deploy}
                 if scaling:
                     instance = self._instance(environmentId, service_id)
                     self._scale(instance, scaling)

@@ -1,7 +1,9 @@
 """The emulator's model of a Railway account: plain JSON-able dicts behind one lock.
 
-Shaped like Railway: services belong to a project and have one instance per environment;
-variables are kept per (environment, service); deployments snapshot the instance they deploy.
+Shaped like Railway: services belong to a project and have one instance per environment (an
+environment may lack one: serviceDelete(environmentId) removes it, an environment patch with
+`isCreated` adds it back, and a service left with no instance anywhere is deleted); variables
+are kept per (environment, service); deployments snapshot the instance they deploy.
 """
 
 from __future__ import annotations

@@ -216,9 +216,10 @@ class RailwayStack(pulumi.ComponentResource):
             railway_name,
             opts=pulumi.ResourceOptions(parent=self, protect=protect),
         )
-        instance = ServiceInstance(
-            f"{prefix}-settings", service.id, environment_id, settings, opts=pulumi.ResourceOptions(parent=self)
-        )
+        # What a protected service needs to start again (its settings, its variables, the deployment
+        # that runs it) is protected with it: `destroy --exclude-protected` leaves it able to start.
+        kept = pulumi.ResourceOptions(parent=self, protect=protect)
+        instance = ServiceInstance(f"{prefix}-settings", service.id, environment_id, settings, opts=kept)
         ready: list[pulumi.Resource] = [instance]
         volume_resource = None
         if volume is not None:
@@ -263,7 +264,7 @@ class RailwayStack(pulumi.ComponentResource):
             environment_id,
             service.id,
             pulumi.Output.secret(all_variables) if secret_inside else all_variables,
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=kept,
             service_name=railway_name,
         )
         self.deployments[key] = Deployment(
@@ -278,7 +279,7 @@ class RailwayStack(pulumi.ComponentResource):
                 vars_resource.applied_at,
                 volume_resource.mounted if volume_resource is not None else None,
             ).apply(lambda marks: fingerprint(*[mark for mark in marks if mark is not None])),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[*ready, vars_resource, *depends_on]),
+            opts=pulumi.ResourceOptions(parent=self, protect=protect, depends_on=[*ready, vars_resource, *depends_on]),
         )
         self.service_ids[key] = service.id
         return volume_resource

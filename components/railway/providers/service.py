@@ -5,18 +5,26 @@ the instance in its environment: it creates the service when the project has non
 (without a source, so nothing deploys anywhere), adopts it otherwise, and on delete removes only
 its own environment's instance. Destroying staging therefore never touches prod.
 
+Services come and go per environment: a service another environment still uses (one staging
+dropped and declares again, or whose instance was deleted in the dashboard) is adopted, and its
+missing instance here is added with an environment patch (`isCreated`), the way Railway's own
+clients add a service to one environment; the other environment's instance is left alone. A
+service this resource creates stays in its environment: the empty instances Railway makes in the
+others at the same time are removed.
+
 Its identity is the service id, not the name: a service renamed in the dashboard is renamed back
 in place, never replaced, so its volume, domains and URL stay.
 """
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 
-from ...errors import RailwayOutcomeUnknown
+from ...errors import RailwayNotFound, RailwayOutcomeUnknown
 from .base import RailwayProvider, pick
 
 
@@ -33,18 +41,59 @@ class ServiceProvider(RailwayProvider):
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         with self.client() as client:
-            service = self._find(client, props["project_id"], props["name"])
+            service, created = self._find(client, props["project_id"], props["name"]), False
             if service is None:
                 try:
                     service = client.execute(
                         "serviceCreate", {"input": {"projectId": props["project_id"], "name": props["name"]}}
                     )["serviceCreate"]
+                    created = True
                 except RailwayOutcomeUnknown:
                     # The create may have happened: adopt what it made rather than make a second one.
                     service = self._find(client, props["project_id"], props["name"])
                     if service is None:
                         raise
+            self._join(client, service["id"], props)
+            if created:
+                self._leave_others(client, service["id"], props)
         return CreateResult(service["id"], self._outputs(service["id"], props))
+
+    @staticmethod
+    def _leave_others(client, service_id: str, props: dict[str, Any]) -> None:
+        """Railway makes a new service in every environment of the project; the instances it made in
+        the others (no source, never deployed) are removed, so a service declared for staging alone
+        does not appear in prod, and destroying staging deletes it from the project."""
+        environments = client.execute("environments", {"projectId": props["project_id"]})["environments"]["edges"]
+        for edge in environments:
+            scope = {"environmentId": edge["node"]["id"], "serviceId": service_id}
+            if scope["environmentId"] == props["environment_id"]:
+                continue
+            try:
+                instance = client.execute("serviceInstance", scope)["serviceInstance"]
+            except RailwayNotFound:
+                continue
+            if instance["source"] is None and instance["latestDeployment"] is None:
+                with contextlib.suppress(RailwayNotFound):
+                    client.execute("serviceDelete", {"id": service_id, "environmentId": scope["environmentId"]})
+
+    @staticmethod
+    def _join(client, service_id: str, props: dict[str, Any]) -> None:
+        """Give the service an instance in this environment if it has none (patches are retry-safe:
+        committing it twice leaves one instance)."""
+        scope = {"environmentId": props["environment_id"], "serviceId": service_id}
+        try:
+            client.execute("serviceInstance", scope)
+            return
+        except RailwayNotFound:
+            pass
+        client.execute(
+            "environmentPatchCommit",
+            {
+                "environmentId": props["environment_id"],
+                "patch": {"services": {service_id: {"isCreated": True}}},
+                "commitMessage": f"mvs: add service {props['name']} to this environment",
+            },
+        )
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         if olds.get("name") != news["name"]:
