@@ -232,6 +232,7 @@ class RailwayStack(pulumi.ComponentResource):
                 mount_path,
                 size_mb,
                 declared_as,
+                service_name=railway_name,
                 opts=pulumi.ResourceOptions(parent=self, protect=protect),
             )
             ready.append(volume_resource)
@@ -272,13 +273,7 @@ class RailwayStack(pulumi.ComponentResource):
             service.id,
             environment_id,
             railway_name,
-            # What a redeploy follows: written settings and variables, and a volume made anew (a vanished
-            # one replaced); a volume this stack has always had adds nothing, so old states keep their mark.
-            pulumi.Output.all(
-                instance.applied_at,
-                vars_resource.applied_at,
-                volume_resource.mounted if volume_resource is not None else None,
-            ).apply(lambda marks: fingerprint(*[mark for mark in marks if mark is not None])),
+            pulumi.Output.all(instance.applied_at, vars_resource.applied_at).apply(lambda marks: fingerprint(*marks)),
             opts=pulumi.ResourceOptions(parent=self, protect=protect, depends_on=[*ready, vars_resource, *depends_on]),
         )
         self.service_ids[key] = service.id

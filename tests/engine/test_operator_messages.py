@@ -180,7 +180,10 @@ def test_a_vanished_database_volume_is_said_and_postgres_redeployed_on_a_new_one
     result = world.cli.run("up", "--yes", "--refresh", "--stack", "staging")
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
-    assert "the database volume of stacks/Pulumi.staging.yaml (mounted at /var/lib/postgresql/data" in output
+    assert (
+        "the database volume of stacks/Pulumi.staging.yaml (mounted at /var/lib/postgresql/data of service Postgres)"
+        in output
+    )
     assert "is gone from Railway (deleted outside this stack): the data on it is lost." in output
     assert "then restore the newest backup (README: Restoring in an incident)" in output
     (fresh,) = world.state()["volume_instances"].values()

@@ -51,6 +51,52 @@ def fingerprint(*parts: Any) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
 
 
+def start_deployment(client, scope: dict[str, str]) -> str:
+    """Start one deployment; if the answer was lost, adopt the one it started instead of a second.
+
+    Railway has no idempotency key for deploys, and a deployment made just before ours (a
+    dashboard redeploy, a cron run) may still run the old settings. So the newest deployment is
+    noted before asking: after a lost answer only a deployment newer than that one can be ours,
+    and any such one was made after this run's writes, so it runs them."""
+    newest_before = _newest(client, scope, 1)
+    try:
+        return client.execute("serviceInstanceDeployV2", scope)["serviceInstanceDeployV2"]
+    except RailwayOutcomeUnknown:
+        made = _newer_than(_newest(client, scope, ADOPT_WINDOW), newest_before[0] if newest_before else None)
+        if made:
+            return made[0]["id"]
+        return client.execute("serviceInstanceDeployV2", scope)["serviceInstanceDeployV2"]
+
+
+def deploy_and_wait(client, scope: dict[str, str], service_name: str, poll_seconds: float) -> dict[str, Any]:
+    """Start a deployment and wait for it; returns it once healthy, or raises DeploymentFailed
+    with Railway's status and what to do."""
+    deployment_id = start_deployment(client, scope)
+    deadline = time.monotonic() + DEFAULT_TIMEOUT_SECONDS
+    last_status = None
+    while True:
+        deployment = client.execute("deployment", {"id": deployment_id})["deployment"]
+        status = deployment["status"]
+        if status != last_status:
+            print(f"railway: {service_name} deployment {deployment_id}: {status}", file=sys.stderr)
+            last_status = status
+        if status == SUCCEEDED:
+            return {**deployment, "id": deployment_id}
+        if status in FAILED:
+            raise DeploymentFailed(
+                f"deployment {deployment_id} of service {service_name} ended {status}. "
+                "The previous deployment keeps serving. To roll back, restore the previous release in the "
+                "stack file (git revert) and run `./mvs up <stack>`; to investigate, open the deployment's "
+                "logs in Railway."
+            )
+        if time.monotonic() > deadline:
+            raise DeploymentFailed(
+                f"deployment {deployment_id} of service {service_name} is still {status} after "
+                f"{DEFAULT_TIMEOUT_SECONDS:.0f}s; check it in Railway, then run `./mvs up <stack>` again"
+            )
+        time.sleep(poll_seconds)
+
+
 class DeploymentProvider(RailwayProvider):
     inputs = ("service_id", "environment_id", "service_name", "fingerprint")
     replace_on = ()
@@ -58,52 +104,13 @@ class DeploymentProvider(RailwayProvider):
     def _deploy(self, props: dict[str, Any]) -> dict[str, Any]:
         scope = {"serviceId": props["service_id"], "environmentId": props["environment_id"]}
         with self.client() as client:
-            deployment_id = self._start(client, scope)
-            deadline = time.monotonic() + DEFAULT_TIMEOUT_SECONDS
-            last_status = None
-            while True:
-                deployment = client.execute("deployment", {"id": deployment_id})["deployment"]
-                status = deployment["status"]
-                if status != last_status:
-                    print(f"railway: {props['service_name']} deployment {deployment_id}: {status}", file=sys.stderr)
-                    last_status = status
-                if status == SUCCEEDED:
-                    return {
-                        **pick(props, self.inputs),
-                        "deployment_id": deployment_id,
-                        "status": status,
-                        "latest_started_at": deployment["createdAt"],
-                    }
-                if status in FAILED:
-                    raise DeploymentFailed(
-                        f"deployment {deployment_id} of service {props['service_name']} ended {status}. "
-                        "The previous deployment keeps serving. To roll back, restore the previous release in the "
-                        "stack file (git revert) and run `./mvs up <stack>`; to investigate, open the deployment's "
-                        "logs in Railway."
-                    )
-                if time.monotonic() > deadline:
-                    raise DeploymentFailed(
-                        f"deployment {deployment_id} of service {props['service_name']} is still {status} after "
-                        f"{DEFAULT_TIMEOUT_SECONDS:.0f}s; check it in Railway, then run `./mvs up <stack>` again"
-                    )
-                time.sleep(self.poll_seconds)
-
-    @staticmethod
-    def _start(client, scope: dict[str, str]) -> str:
-        """Start one deployment; if the answer was lost, adopt the one it started instead of a second.
-
-        Railway has no idempotency key for deploys, and a deployment made just before ours (a
-        dashboard redeploy, a cron run) may still run the old settings. So the newest deployment is
-        noted before asking: after a lost answer only a deployment newer than that one can be ours,
-        and any such one was made after this run's writes, so it runs them."""
-        newest_before = _newest(client, scope, 1)
-        try:
-            return client.execute("serviceInstanceDeployV2", scope)["serviceInstanceDeployV2"]
-        except RailwayOutcomeUnknown:
-            made = _newer_than(_newest(client, scope, ADOPT_WINDOW), newest_before[0] if newest_before else None)
-            if made:
-                return made[0]["id"]
-            return client.execute("serviceInstanceDeployV2", scope)["serviceInstanceDeployV2"]
+            deployment = deploy_and_wait(client, scope, props["service_name"], self.poll_seconds)
+        return {
+            **pick(props, self.inputs),
+            "deployment_id": deployment["id"],
+            "status": deployment["status"],
+            "latest_started_at": deployment["createdAt"],
+        }
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         outs = self._deploy(props)

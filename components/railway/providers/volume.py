@@ -19,6 +19,7 @@ from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, ReadResult, 
 
 from ...errors import MvsError, RailwayError, RailwayNotFound
 from .base import UNKNOWN, RailwayProvider, changed_keys, pick
+from .deployment import deploy_and_wait
 
 MB_PER_GB = 1000  # Railway counts volume sizes in decimal megabytes
 
@@ -32,7 +33,8 @@ def lost_data(props: dict[str, Any], replaced_now: bool) -> str:
     get it back."""
     declared = props.get("declared_as") or {}
     where = f"the database volume of {declared['file']}" if declared.get("file") else "the volume"
-    where += f" (mounted at {props.get('mount_path')} of service {props.get('service_id')})"
+    service = props.get("service_name") or props.get("service_id")
+    where += f" (mounted at {props.get('mount_path')} of service {service})"
     remedy = (
         "a new, empty volume is now mounted and the service redeployed on it"
         if replaced_now
@@ -164,12 +166,12 @@ class VolumeProvider(RailwayProvider):
                 raise MvsError(f"Railway made no volume for service {props['service_id']}; run up again")
             size = self._resize(client, props, instance["volumeId"], instance["sizeMB"])
             if made_now and self._ran_before(client, props):
+                # The service ran on a volume that is gone: it must be deployed again to mount this
+                # one (its own Deployment resource sees no change of settings to deploy for).
                 say(lost_data(props, replaced_now=True))
-        # `mounted` marks a volume this stack created: the service's deployment takes it, so a
-        # volume made again (after the last one vanished) is followed by a redeploy onto it.
-        return CreateResult(
-            instance["volumeId"], {**self._outputs(props, instance, size), "mounted": instance["volumeId"]}
-        )
+                scope = {"serviceId": props["service_id"], "environmentId": props["environment_id"]}
+                deploy_and_wait(client, scope, props.get("service_name") or props["service_id"], self.poll_seconds)
+        return CreateResult(instance["volumeId"], self._outputs(props, instance, size))
 
     @staticmethod
     def _ran_before(client, props: dict[str, Any]) -> bool:
@@ -194,7 +196,7 @@ class VolumeProvider(RailwayProvider):
                 )
                 instance = {**instance, "mountPath": news["mount_path"]}
             size = self._resize(client, news, id_, instance["sizeMB"])
-        return UpdateResult({**self._outputs(news, instance, size), "mounted": olds.get("mounted")})
+        return UpdateResult(self._outputs(news, instance, size))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         try:
@@ -206,7 +208,6 @@ class VolumeProvider(RailwayProvider):
             say(lost_data(props, replaced_now=False))
             return ReadResult(None, {})
         outs = self._outputs({**props, "service_id": instance["serviceId"]}, instance, instance["sizeMB"])
-        outs["mounted"] = props.get("mounted")
         return ReadResult(id_, outs, pick(outs, self.inputs))
 
     def delete(self, id_: str, _props: dict[str, Any]) -> None:
@@ -217,7 +218,6 @@ class Volume(Resource, module="railway", name="Volume"):
     volume_id: pulumi.Output[str]
     volume_instance_id: pulumi.Output[str]
     size_mb: pulumi.Output[int]
-    mounted: pulumi.Output[str | None]
 
     def __init__(
         self,
@@ -228,6 +228,7 @@ class Volume(Resource, module="railway", name="Volume"):
         mount_path: str,
         size_mb: int,
         declared_as: dict[str, Any] | None = None,
+        service_name: str | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ):
         """`declared_as` says where the size is declared, for messages: {"file", "key", "unit_mb"}
@@ -239,8 +240,8 @@ class Volume(Resource, module="railway", name="Volume"):
             "mount_path": mount_path,
             "size_mb": size_mb,
             "declared_as": declared_as,
+            "service_name": service_name,  # for messages only: not compared
             "volume_id": None,
             "volume_instance_id": None,
-            "mounted": None,
         }
         super().__init__(VolumeProvider(), name, props, opts)
