@@ -248,13 +248,21 @@ def _check_host_ports(
 
 
 NOT_SHOWN = "named by a text that is not shown (it does not read like a name: it may be the secret itself)"
-NAME_WORDS = re.compile(r"[a-z]+(?:(?:[A-Z]|[_-][a-z])[a-z]+)+\d{0,2}")
+# A secret's name: words in camelCase, snake_case or kebab-case, the last of which says what it
+# names (`dbPassword`, `backup_secret_key`, `railwayToken`).
+NAME_SHAPE = re.compile(r"[a-z][A-Za-z0-9_-]{0,39}")
+WORD = re.compile(r"[A-Z]?[a-z0-9]+")
+SECRET_NOUNS = {"password", "secret", "key", "token", "pass", "credential", "credentials"}
 
 
 def reads_like_a_name(text: str) -> bool:
-    """A secret's name is echoed in messages only when it reads like one (`dbPassword`,
-    `backup_secret_key`): a value pasted where the name belongs must never be printed back."""
-    return len(text) <= 40 and NAME_WORDS.fullmatch(text) is not None
+    """A secret's name is echoed in messages only when it reads like one: a value pasted where the
+    name belongs must never be printed back, and a name says what it names."""
+    if not NAME_SHAPE.fullmatch(text):
+        return False
+    words = WORD.findall(text)
+    spelled = "".join(words) == re.sub(r"[_-]", "", text)  # no runs of capitals, nothing left over
+    return spelled and len(words) >= 2 and words[-1].rstrip("0123456789").lower() in SECRET_NOUNS
 
 
 def _check_secrets(

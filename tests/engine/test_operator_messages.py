@@ -5,32 +5,13 @@ failed Railway call is one line, never a Python traceback."""
 
 from __future__ import annotations
 
-import shutil
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
-from .test_railway_e2e import SECRETS, SERVICES
-from .test_railway_e2e import world as world  # the fixture
+from .world import SECRETS, SERVICES
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def mvs(world, *args: str) -> subprocess.CompletedProcess:
-    """`./mvs ARGS` on the world's copy of the project (its stack files, its state backend)."""
-    for package in ("mvsctl", "railway_emulator"):  # the commands, and what they import
-        if not (world.cli.workdir / package).exists():
-            shutil.copytree(ROOT / package, world.cli.workdir / package, ignore=shutil.ignore_patterns("__pycache__"))
-    return subprocess.run(
-        [sys.executable, "-m", "mvsctl", *args],
-        cwd=world.cli.workdir,
-        env=world.cli.env,
-        text=True,
-        capture_output=True,
-        timeout=600,
-    )
 
 
 def descendants(pid: int) -> list[int]:
@@ -57,13 +38,7 @@ def alive(pids: list[int]) -> list[int]:
 def test_a_killed_up_leaves_no_process_and_mvs_says_how_to_recover(world):
     world.init_stack("staging")
     world.admin("faults", {"rules": [{"kind": "latency", "latency_ms": 1500}]})
-    up = subprocess.Popen(
-        ["pulumi", "up", "--yes", "--stack", "staging", "--non-interactive"],
-        cwd=world.cli.workdir,
-        env=world.cli.env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    up = world.start_up("staging")
     deadline = time.monotonic() + 120
     while len(world.requests()) < 6 and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -78,17 +53,17 @@ def test_a_killed_up_leaves_no_process_and_mvs_says_how_to_recover(world):
     world.admin("faults", {"rules": []})
 
     sent = len(world.requests())
-    stopped = mvs(world, "up", "staging", "--yes")
+    stopped = world.mvs("up", "staging", "--yes")
     assert stopped.returncode == 4, stopped.stdout + stopped.stderr
     assert "the last update of staging was interrupted (locked by pid " in stopped.stderr
     assert "Recover it with `./mvs recover staging`" in stopped.stderr
     assert len(world.requests()) == sent, "nothing was sent before saying so"
 
-    recovered = mvs(world, "recover", "staging")
+    recovered = world.mvs("recover", "staging")
     assert recovered.returncode == 0, recovered.stdout + recovered.stderr
     assert f"staging: removed the lock left by pid {up.pid}" in recovered.stdout
 
-    converged = mvs(world, "up", "staging", "--yes")
+    converged = world.mvs("up", "staging", "--yes")
     assert converged.returncode == 0, converged.stdout + converged.stderr
     assert sorted(s["name"] for s in world.state()["services"].values()) == SERVICES, "nothing made twice"
     assert len(world.state()["projects"]) == 1 and len(world.state()["environments"]) == 1
@@ -99,9 +74,9 @@ def test_destroy_works_when_the_stack_file_no_longer_validates(world):
     world.init_stack("staging")
     world.cli.ok("up", "--yes", "--stack", "staging")
     world.cli.ok("config", "set", "--path", "--stack", "staging", "mvs:environment.services.backend.port", "70000")
-    assert mvs(world, "validate", "staging").returncode == 2
+    assert world.mvs("validate", "staging").returncode == 2
 
-    destroyed = mvs(world, "destroy", "staging", "--yes")
+    destroyed = world.mvs("destroy", "staging", "--yes")
 
     assert destroyed.returncode == 0, destroyed.stdout + destroyed.stderr
     assert "services.backend.port: found 70000" in destroyed.stderr

@@ -8,15 +8,11 @@ The providers' side, case by case, is in tests/railway/test_adoption.py.
 from __future__ import annotations
 
 import json
-import shutil
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
-from .test_railway_e2e import SERVICES, operations, writes
-from .test_railway_e2e import world as world  # the fixture
+from .world import SERVICES, operations, writes
 
 ROOT = Path(__file__).resolve().parents[2]
 LOG_LEVEL = "mvs:environment.services.backend.env.LOG_LEVEL"
@@ -35,21 +31,6 @@ def dashboard(world, query: str, variables: dict) -> dict:
 def recorded(world, stack: str, name: str) -> dict:
     """The outputs the stack's state records for one resource."""
     return next(r for r in world.cli.resources(stack) if r["urn"].endswith(f"::{name}"))["outputs"]
-
-
-def mvs(world, *args: str) -> subprocess.CompletedProcess:
-    """`./mvs ARGS` on the world's copy of the project (its stack files, its state backend)."""
-    for package in ("mvsctl", "railway_emulator"):
-        if not (world.cli.workdir / package).exists():
-            shutil.copytree(ROOT / package, world.cli.workdir / package, ignore=shutil.ignore_patterns("__pycache__"))
-    return subprocess.run(
-        [sys.executable, "-m", "mvsctl", *args],
-        cwd=world.cli.workdir,
-        env=world.cli.env,
-        text=True,
-        capture_output=True,
-        timeout=600,
-    )
 
 
 def test_a_deployment_made_just_before_a_lost_deploy_request_is_never_taken_as_ours(world):
@@ -91,13 +72,7 @@ def test_an_up_killed_right_after_project_create_leaves_a_project_the_next_up_ad
     world.init_stack("staging")
     # Railway makes the project, then its answer is held back: the up is killed meanwhile.
     world.admin("faults", {"rules": [{"kind": "latency", "latency_ms": 15_000, "operations": ["projectCreate"]}]})
-    up = subprocess.Popen(
-        ["pulumi", "up", "--yes", "--stack", "staging", "--non-interactive"],
-        cwd=world.cli.workdir,
-        env=world.cli.env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    up = world.start_up("staging")
     deadline = time.monotonic() + 300
     while "projectCreate" not in operations(world.requests()) and time.monotonic() < deadline:
         assert up.poll() is None, "the up ended before projectCreate reached Railway"
@@ -107,7 +82,7 @@ def test_an_up_killed_right_after_project_create_leaves_a_project_the_next_up_ad
     world.admin("faults", {"rules": []})
     (left,) = world.state()["projects"]
 
-    recovered = mvs(world, "recover", "staging")
+    recovered = world.mvs("recover", "staging")
     assert recovered.returncode == 0, recovered.stdout + recovered.stderr
     world.cli.ok("up", "--yes", "--stack", "staging")
 

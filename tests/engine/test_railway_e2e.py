@@ -9,103 +9,13 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from pathlib import Path
 
-import httpx
 import pytest
 
-from backup_runner.destinations import S3Destination
 from backup_runner.drills import last_drill, record_drill
-from components.railway.operations import operation
-from mvsctl.loopback_s3 import create_bucket
-from railway_emulator.requestlog import read_log
-from railway_emulator.server import DEFAULT_TOKEN, Emulator, EmulatorServer
+from railway_emulator.server import DEFAULT_TOKEN
 
-from .cli import PulumiCLI, copy_program, tools_available
-
-SECRETS = {
-    "mvs:dbPassword": "db-Never-In-State-1",
-    "mvs:sessionSecret": "session-Never-In-State-2",
-    "mvs:backupAccessKey": "access-Never-In-State-3",
-    "mvs:backupSecretKey": "key-Never-In-State-4",
-}
-SERVICES = ["Postgres", "backend", "backup", "backup-verify", "frontend"]
-EU = "europe-west4-drams3a"  # where the default stacks run their services
-SCALE = (
-    "mutation($s: String!, $e: String, $i: ServiceInstanceUpdateInput!) { "
-    "serviceInstanceUpdate(serviceId: $s, environmentId: $e, input: $i) }"
-)
-BUCKET = "mvs-backups"
-
-
-class RailwayWorld:
-    """One emulator, one copy of the project, and the CLI pointed at both."""
-
-    def __init__(self, tmp_path: Path, s3_endpoint: str):
-        self.s3_endpoint = s3_endpoint
-        self.log_path = tmp_path / "requests.jsonl"
-        self.server = EmulatorServer(Emulator(log_path=self.log_path, state_path=tmp_path / "railway.json")).start()
-        project = copy_program(tmp_path / "mvs")
-        self.cli = PulumiCLI(project, tmp_path)
-        self.cli.env.update({"RAILWAY_API_TOKEN": DEFAULT_TOKEN, "RAILWAY_API_ENDPOINT": self.server.url})
-
-    def init_stack(self, stack: str) -> None:
-        self.cli.ok("stack", "init", stack)
-        for key, value in SECRETS.items():
-            self.cli.ok("config", "set", "--secret", "--stack", stack, key, input_text=value)
-        self.cli.ok("config", "set", "--stack", stack, "railway:pollSeconds", "0.01")
-        # The backup bucket is a real S3 server on loopback (moto), so `last_drill` can be read.
-        endpoint_key = "mvs:environment.backups.destination.endpoint"
-        self.cli.ok("config", "set", "--path", "--stack", stack, endpoint_key, self.s3_endpoint)
-        create_bucket(self.s3_endpoint, BUCKET, (SECRETS["mvs:backupAccessKey"], SECRETS["mvs:backupSecretKey"]))
-
-    def bucket(self, stack: str) -> S3Destination:
-        keys = (SECRETS["mvs:backupAccessKey"], SECRETS["mvs:backupSecretKey"])
-        return S3Destination(BUCKET, stack, self.s3_endpoint, credentials=keys)
-
-    def admin(self, path: str, payload: dict | None = None) -> dict:
-        url = f"{self.server.admin_url}/{path}"
-        response = httpx.post(url, json=payload) if payload is not None else httpx.get(url)
-        response.raise_for_status()
-        return response.json()
-
-    def state(self) -> dict:
-        return self.admin("state")
-
-    def requests(self) -> list[dict]:
-        return read_log(self.log_path)
-
-    def environment_id(self, name: str) -> str:
-        return next(e["id"] for e in self.state()["environments"].values() if e["name"] == name)
-
-    def service_id(self, name: str) -> str:
-        return next(s["id"] for s in self.state()["services"].values() if s["name"] == name)
-
-    def dashboard(self, query: str, variables: dict) -> None:
-        result = self.admin("dashboard", {"query": query, "variables": variables})
-        assert not result["errors"], result
-
-    def changes(self, stack: str, *args: str) -> list[tuple[str, str]]:
-        steps = json.loads(self.cli.ok("preview", "--stack", stack, "--json", *args))["steps"]
-        return sorted((s["op"], s["urn"].rsplit("::", 1)[-1]) for s in steps if s["op"] != "same")
-
-
-@pytest.fixture
-def world(tmp_path, s3_endpoint):
-    assert tools_available(), "the Pulumi tools are missing: run ./mvs setup (the test command does)"
-    world = RailwayWorld(tmp_path, s3_endpoint)
-    yield world
-    world.server.stop()
-
-
-def operations(entries: list[dict]) -> Counter:
-    return Counter(e["operation"] for e in entries)
-
-
-def writes(entries: list[dict]) -> list[str]:
-    """The mutations among logged requests, in order."""
-    return [e["operation"] for e in entries if operation(e["operation"]).is_mutation]
-
+from .world import EU, SCALE, SECRETS, SERVICES, operations, writes
 
 # What each default stack declares for the backend and the database volume.
 EXPECTED = {
@@ -279,13 +189,7 @@ def test_lifecycle_against_the_emulator(world, stack):
 
 
 def test_staging_and_prod_share_a_project_and_destroying_staging_keeps_prod(world):
-    world.init_stack("staging")
-    world.cli.ok("up", "--yes", "--stack", "staging")
-    project_id = json.loads(world.cli.ok("stack", "output", "--json", "--stack", "staging"))["project_id"]
-
-    world.init_stack("prod")
-    world.cli.ok("config", "set", "--path", "--stack", "prod", "mvs:environment.railway.project_id", project_id)
-    world.cli.ok("up", "--yes", "--stack", "prod")
+    world.share_a_project()
     state = world.state()
     assert len(state["projects"]) == 1
     assert sorted(e["name"] for e in state["environments"].values()) == ["prod", "staging"]

@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import json
 
-from .test_railway_e2e import SECRETS, SERVICES, writes
-from .test_railway_e2e import world as world  # the fixture
+from .world import SECRETS, SERVICES, writes
 
 POSTGRES_VARIABLES = {"POSTGRES_USER", "POSTGRES_DB", "POSTGRES_PASSWORD", "PGDATA", "DATABASE_URL"}
 DEPLOY = "mutation($s: String!, $e: String!) { serviceInstanceDeployV2(serviceId: $s, environmentId: $e) }"
@@ -111,17 +110,6 @@ def test_a_plain_destroy_of_prod_still_refuses_and_deletes_nothing_of_the_databa
     assert after["volume_instances"] == before["volume_instances"]
 
 
-def share_a_project(world) -> dict[str, str]:
-    """staging, then prod in staging's project; returns the environment ids."""
-    world.init_stack("staging")
-    world.cli.ok("up", "--yes", "--stack", "staging")
-    project_id = json.loads(world.cli.ok("stack", "output", "--json", "--stack", "staging"))["project_id"]
-    world.init_stack("prod")
-    world.cli.ok("config", "set", "--path", "--stack", "prod", "mvs:environment.railway.project_id", project_id)
-    world.cli.ok("up", "--yes", "--stack", "prod")
-    return {stack: world.environment_id(stack) for stack in ("staging", "prod")}
-
-
 def environment_part(state: dict, environment_id: str) -> dict:
     """Everything of one environment in the emulator's model."""
     part = {
@@ -144,7 +132,7 @@ def writes_to(world, since: int, environment_id: str) -> list[str]:
 
 
 def test_a_service_removed_from_staging_comes_back_while_prod_keeps_it(world):
-    environments = share_a_project(world)
+    environments = world.share_a_project()
     staging, prod = environments["staging"], environments["prod"]
     frontend = world.service_id("frontend")
     prod_before = environment_part(world.state(), prod)
@@ -184,7 +172,7 @@ def test_a_service_removed_from_staging_comes_back_while_prod_keeps_it(world):
 
 
 def test_an_instance_deleted_in_the_dashboard_is_recreated_in_its_environment_only(world):
-    environments = share_a_project(world)
+    environments = world.share_a_project()
     staging, prod = environments["staging"], environments["prod"]
     backend = world.service_id("backend")
     prod_before = environment_part(world.state(), prod)

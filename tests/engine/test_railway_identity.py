@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import json
 
-from .test_railway_e2e import world as world  # the fixture
-from .test_railway_e2e import writes
+from .world import writes
 
 RENAME_SERVICE = "mutation($s: String!, $n: String) { serviceUpdate(id: $s, input: {name: $n}) { id } }"
 RENAME_ENVIRONMENT = "mutation($e: String!, $n: String!) { environmentRename(id: $e, input: {name: $n}) { id } }"

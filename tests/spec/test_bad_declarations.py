@@ -854,6 +854,7 @@ def test_plaintext_secret_is_refused(load_stack: Callable[[str], Stack], stack_n
     [
         ("hunter2", "missing"),  # fits the name pattern, but reads like a password
         ("correcthorsebatterystaple", "missing"),
+        ("summerHoliday2024", "missing"),  # words, but not a name of a secret
         ("Tr0ub4dor-3x", "missing"),
         ("zF9xQ2", "plaintext"),  # even if a config key of that name happens to exist
         ("s3cr3t pass!", None),  # not even a name: the model refuses it
@@ -874,7 +875,7 @@ def test_a_value_pasted_where_a_secret_name_belongs_is_never_echoed(
 
 
 @pytest.mark.parametrize(
-    "name", ["dbPassword", "sessionSecret", "backup_secret_key", "grafanaAdminPassword", "apiKey2"]
+    "name", ["dbPassword", "sessionSecret", "backup_secret_key", "grafanaAdminPassword", "apiKey2", "railwayToken"]
 )
 def test_names_that_read_like_names_are_shown(name: str) -> None:
     from components.spec.references import reads_like_a_name
