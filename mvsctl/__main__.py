@@ -9,7 +9,8 @@ recover STACK            after an interrupted up: remove its stale lock, clear p
 rehearse STACK [ARGS ...] a Railway stack's `pulumi up`, offline, against the emulator
 pulumi ARGS ...          the Pulumi CLI with this project's tools, backend and passphrase
 emulator [ARGS ...]      start the Railway API emulator on loopback (--help for its options)
-railway-schema [--out F] fetch Railway's live schema (needs RAILWAY_API_TOKEN); check our operations
+railway-schema [--out F | --write]  fetch Railway's live schema (needs RAILWAY_API_TOKEN); check our
+                         operations; --write makes it the schema the repository carries
 test [PYTEST ARGS ...]   run the test suite
 """
 
@@ -138,7 +139,10 @@ def cmd_rehearse(args: argparse.Namespace) -> int:
 
 
 def cmd_railway_schema(args: argparse.Namespace) -> int:
-    path = railway_schema.fetch_schema(args.out, args.endpoint)
+    if args.write:
+        path = railway_schema.write_carried_schema(args.endpoint)
+    else:
+        path = railway_schema.fetch_schema(args.out, args.endpoint)
     print(f"wrote {path}")
     problems = railway_schema.operation_problems(path)
     for problem in problems:
@@ -163,6 +167,9 @@ def parser() -> argparse.ArgumentParser:
     live_schema = commands.add_parser("railway-schema", help="fetch Railway's schema and check our operations")
     live_schema.add_argument("--out", type=Path, default=PROJECT_ROOT / ".state" / "railway.schema.json")
     live_schema.add_argument("--endpoint", help="default: RAILWAY_API_ENDPOINT or Railway's public endpoint")
+    live_schema.add_argument(
+        "--write", action="store_true", help="write it to schema/railway/schema.json (and its NOTICE.md) instead"
+    )
     live_schema.set_defaults(run=cmd_railway_schema)
 
     validate = commands.add_parser("validate", help="check stack files")

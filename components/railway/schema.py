@@ -1,7 +1,9 @@
 """Railway's published GraphQL schema, loaded for validating documents and for the emulator.
 
-The schema is data, not code: it is read from a path (Railway's published schema beside the
-repo, or one fetched from the live API by introspection; see MVS_RAILWAY_SCHEMA).
+The schema is data, not code: it is read from a path. By default that is the copy the repository
+carries (schema/railway/schema.json, Railway's published schema; its NOTICE.md says where it
+comes from), so a clone needs nothing beside it; MVS_RAILWAY_SCHEMA points at another one, such
+as a schema fetched from the live API by `./mvs railway-schema`.
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ from graphql import GraphQLSchema, build_client_schema, validate_schema
 from ..errors import MvsError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_SCHEMA = PROJECT_ROOT.parent / "shared" / "railway" / "schema.json"
+SCHEMA_DIR = PROJECT_ROOT / "schema" / "railway"
+DEFAULT_SCHEMA = SCHEMA_DIR / "schema.json"
+NOTICE = SCHEMA_DIR / "NOTICE.md"
 SCHEMA_ENV = "MVS_RAILWAY_SCHEMA"
 
 
