@@ -104,6 +104,19 @@ def _classify(destination: Destination, backup_id: str, entries: dict[str, Store
     return Backup(backup_id, BAD if reason else GOOD, reason, manifest, dump)
 
 
+def read_unfinished(destination: Destination) -> Catalog:
+    """Only what interrupted runs may have left (dumps without a manifest, leftovers): two
+    listings and no manifest read, for the start of every run."""
+    entries = destination.entries()
+    ids = {parts[0] for key in entries if (parts := split_key(key)) and parts[1] == DUMP_SUFFIX}
+    unfinished = [
+        Backup(backup_id, INCOMPLETE, "no manifest: the run did not finish", dump=entries[dump_key(backup_id)])
+        for backup_id in sorted(ids)
+        if manifest_key(backup_id) not in entries
+    ]
+    return Catalog(unfinished, destination.leftovers())
+
+
 def read_catalog(destination: Destination) -> Catalog:
     entries = destination.entries()
     ids = {parts[0] for key in entries if (parts := split_key(key)) and parts[1] in (DUMP_SUFFIX, MANIFEST_SUFFIX)}

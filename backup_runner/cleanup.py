@@ -37,18 +37,18 @@ def abandoned(catalog: Catalog, now: datetime | None = None) -> tuple[list, list
     return backups, leftovers
 
 
-def discard_abandoned(destination: Destination, catalog: Catalog, now: datetime | None = None) -> list[str]:
-    """Remove what interrupted runs left; returns what was removed, as `list` names it."""
+def discard_abandoned(
+    destination: Destination, catalog: Catalog, now: datetime | None = None, dry_run: bool = False
+) -> list[str]:
+    """Remove what interrupted runs left (or, dry, only say it); returns it as `list` names it."""
     backups, leftovers = abandoned(catalog, now)
-    removed = []
-    for backup in backups:
-        for key in backup.keys:
-            destination.delete(key)
-        removed.append(f"incomplete backup {backup.backup_id}")
-    for leftover in leftovers:
-        destination.discard(leftover)
-        removed.append(leftover.what)
-    return removed
+    if not dry_run:
+        for backup in backups:
+            for key in backup.keys:
+                destination.delete(key)
+        for leftover in leftovers:
+            destination.discard(leftover)
+    return [f"incomplete backup {backup.backup_id}" for backup in backups] + [left.what for left in leftovers]
 
 
 @contextlib.contextmanager

@@ -28,7 +28,7 @@ from typing import BinaryIO
 from components.errors import BackupCorrupt, BackupError, RestoreRefused, ToolError
 
 from . import postgres
-from .catalog import GOOD, read_catalog
+from .catalog import GOOD, read_catalog, read_unfinished
 from .cleanup import discard_abandoned, remove_orphaned_work_directories, work_directory
 from .destinations import Destination, read_chunks
 from .drills import record_drill, record_drill_started, record_verdict
@@ -83,7 +83,7 @@ def _digest(destination: Destination, key: str) -> tuple[int, str]:
 def run_backup(url: str, destination: Destination, progress: Progress = stderr_progress) -> Manifest:
     """Stream `pg_dump -Fc` to the destination and prove it arrived whole before calling it good.
     Leftovers of killed runs go first; if this run fails, what it wrote goes with it."""
-    for removed in discard_abandoned(destination, read_catalog(destination)):
+    for removed in discard_abandoned(destination, read_unfinished(destination)):
         progress(f"removed what an interrupted run left: {removed}")
     started = datetime.now(UTC)
     backup_id = new_id(started)
@@ -157,16 +157,11 @@ def prune(destination: Destination, policy: Retention, dry_run: bool = False, no
     good = catalog.in_state(GOOD)
     keep = backups_to_keep([(backup.taken_at, backup.backup_id) for backup in good], policy)
     doomed = [backup for backup in good if backup.backup_id not in keep]
-    if dry_run:
-        from .cleanup import abandoned
-
-        backups, leftovers = abandoned(catalog, now)
-        discarded = [f"incomplete backup {b.backup_id}" for b in backups] + [left.what for left in leftovers]
-    else:
+    if not dry_run:
         for backup in doomed:
             for key in backup.keys:
                 destination.delete(key)
-        discarded = discard_abandoned(destination, catalog, now)
+    discarded = discard_abandoned(destination, catalog, now, dry_run)
     return Pruned(sorted(backup.backup_id for backup in doomed), discarded)
 
 
@@ -236,7 +231,7 @@ def restore(
     url: str,
     destination: Destination,
     target: str | None = None,
-    backup_id: str | None = None,
+    backup_id: str | Manifest | None = None,
     force: bool = False,
     progress: Progress = stderr_progress,
     for_drill: bool = False,
@@ -245,8 +240,9 @@ def restore(
 
     The data goes into a staging database first. Only when it is complete does it take the
     target's name; a target that existed is renamed to `<target>_before_<backup>` in the same
-    transaction and kept, never dropped. `for_drill`: a scratch target that autovacuum leaves alone."""
-    manifest = choose(destination, backup_id)
+    transaction and kept, never dropped. `for_drill`: a scratch target that autovacuum leaves alone
+    (the drill has chosen the backup, passed as its manifest, and cleaned up already)."""
+    manifest = backup_id if isinstance(backup_id, Manifest) else choose(destination, backup_id)
     safe_id = database_safe(manifest.backup_id)
     target = target or f"{manifest.database}_restored_{safe_id}"
     exists = postgres.database_exists(url, target)
@@ -261,7 +257,8 @@ def restore(
         )
     if kept_as and postgres.database_exists(url, kept_as):
         raise RestoreRefused(f"database {kept_as} exists from an earlier restore; drop or rename it first")
-    clean_orphans(url, progress)
+    if not for_drill:
+        clean_orphans(url, progress)
     started = time.monotonic()
     with work_directory() as tmp, postgres.claimed(url, staged):
         dump = fetch_checked(destination, manifest, tmp, progress)
@@ -360,7 +357,7 @@ def _drill(url: str, destination: Destination, manifest: Manifest, progress: Pro
     scratch = f"{SCRATCH_PREFIX}{database_safe(manifest.backup_id)}_{secrets.token_hex(2)}"
     with postgres.claimed(url, scratch):
         try:
-            restore(url, destination, scratch, manifest.backup_id, progress=progress, for_drill=True)
+            restore(url, destination, scratch, manifest, progress=progress, for_drill=True)
             scratch_url = postgres.with_database(url, scratch)
             with ThreadPoolExecutor(2) as checks:  # counting rows and checking indexes, side by side
                 counting = checks.submit(postgres.row_counts_in_new_connection, scratch_url)

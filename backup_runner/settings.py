@@ -1,14 +1,14 @@
 """The runner's settings, read from the environment and checked before anything is done.
 
 A bad value is a usage error (exit 2) that names the variable and what is allowed, and never
-echoes a value that may hold a secret. The secrets the settings carry (the database password,
-the bucket keys) are collected so the CLI can keep them out of everything it prints.
+echoes a value that may hold a secret. `known_secrets` collects the secrets the environment
+carries (the database password, the bucket keys) so the CLI can keep them out of all it prints.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from urllib.parse import unquote, urlparse
 
 from psycopg.conninfo import conninfo_to_dict
@@ -25,7 +25,6 @@ class Settings:
     destination_url: str
     database_url: str | None
     retention: Retention
-    secrets: list[str] = field(default_factory=list)
 
 
 def _password_of(database_url: str) -> list[str]:
@@ -108,5 +107,4 @@ def read_settings(needs_database: bool, environ: dict[str, str] | None = None) -
         destination_url=_destination(environ),
         database_url=_database_url(environ, needs_database),
         retention=_retention(environ),
-        secrets=known_secrets(environ),
     )

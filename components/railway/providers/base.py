@@ -8,6 +8,7 @@ environment's RAILWAY_API_TOKEN or RAILWAY_TOKEN is used, as the Railway CLI doe
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -97,6 +98,11 @@ def applied_now() -> str:
     """A marker that changes every time a resource writes to Railway; a Deployment takes it as
     input, so every write (including one that undoes drift) is followed by exactly one deploy."""
     return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def say(message: str) -> None:
+    """Tell the operator: a provider's stderr reaches the `pulumi` output."""
+    print(message, file=sys.stderr, flush=True)
 
 
 def pick(props: dict[str, Any], keys: Iterable[str]) -> dict[str, Any]:

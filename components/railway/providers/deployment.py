@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sys
 import time
 from typing import Any
 
@@ -18,7 +17,7 @@ import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 
 from ...errors import MvsError, RailwayOutcomeUnknown
-from .base import RailwayProvider, pick
+from .base import RailwayProvider, pick, say
 
 SUCCEEDED = "SUCCESS"
 FAILED = ("FAILED", "CRASHED", "REMOVED", "SKIPPED")
@@ -78,7 +77,7 @@ def deploy_and_wait(client, scope: dict[str, str], service_name: str, poll_secon
         deployment = client.execute("deployment", {"id": deployment_id})["deployment"]
         status = deployment["status"]
         if status != last_status:
-            print(f"railway: {service_name} deployment {deployment_id}: {status}", file=sys.stderr)
+            say(f"railway: {service_name} deployment {deployment_id}: {status}")
             last_status = status
         if status == SUCCEEDED:
             return {**deployment, "id": deployment_id}

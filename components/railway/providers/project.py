@@ -9,14 +9,13 @@ back to its project; several stop the run with the list and the key that decides
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 
 from ...errors import RailwayNotAuthorized, RailwayNotFound, RailwayOutcomeUnknown, RailwayProjectAmbiguous
-from .base import RailwayProvider, pick
+from .base import RailwayProvider, pick, say
 
 FIELDS = ("name", "description")
 ADOPT_KEY = "mvs:environment.railway.project_id"
@@ -49,7 +48,7 @@ class ProjectProvider(RailwayProvider):
                 raise RailwayProjectAmbiguous(_ambiguity(props, found))
             if found:
                 created = client.execute("project", {"id": found[0]["id"]})["project"]
-                print(f"railway: using the existing project {created['name']} ({created['id']})", file=sys.stderr)
+                say(f"railway: using the existing project {created['name']} ({created['id']})")
             else:
                 try:
                     created = client.execute(
@@ -98,10 +97,9 @@ class ProjectProvider(RailwayProvider):
                 project = client.execute("project", {"id": id_})["project"]
                 environments = [e["node"]["name"] for e in project["environments"]["edges"]]
                 if project["services"]["edges"] or environments:
-                    print(
+                    say(
                         f"railway: kept project {project['name']} ({id_}): environments {', '.join(environments)} "
-                        "still use it",
-                        file=sys.stderr,
+                        "still use it"
                     )
                     return
                 client.execute("projectDelete", {"id": id_})

@@ -13,14 +13,13 @@ names only, never a value.
 from __future__ import annotations
 
 import contextlib
-import sys
 from typing import Any
 
 import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 
 from ...errors import RailwayNotFound
-from .base import RailwayProvider, applied_now, pick
+from .base import RailwayProvider, applied_now, pick, say
 
 
 def differences(old: dict[str, str], new: dict[str, str]) -> list[str]:
@@ -30,10 +29,6 @@ def differences(old: dict[str, str], new: dict[str, str]) -> list[str]:
         *(f"{name} changed" for name in sorted(set(old) & set(new)) if old[name] != new[name]),
         *(f"{name} removed" for name in sorted(set(old) - set(new))),
     ]
-
-
-def say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)  # a provider's stderr reaches the `pulumi` output
 
 
 class VariablesProvider(RailwayProvider):

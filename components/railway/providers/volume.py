@@ -11,21 +11,16 @@ off the volume (its backup schedules, protected on prod) stays known instead of 
 from __future__ import annotations
 
 import math
-import sys
 from typing import Any
 
 import pulumi
 from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, ReadResult, Resource, UpdateResult
 
 from ...errors import MvsError, RailwayError, RailwayNotFound
-from .base import UNKNOWN, RailwayProvider, changed_keys, pick
+from .base import UNKNOWN, RailwayProvider, changed_keys, pick, say
 from .deployment import deploy_and_wait
 
 MB_PER_GB = 1000  # Railway counts volume sizes in decimal megabytes
-
-
-def say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)  # a provider's stderr reaches the `pulumi` output
 
 
 def lost_data(props: dict[str, Any], replaced_now: bool) -> str:
