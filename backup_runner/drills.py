@@ -71,4 +71,5 @@ def describe(record: dict | None) -> str:
     if status == RUNNING:
         return f"last drill: started {record.get('started_at')} and has not finished (running, or interrupted)"
     outcome = "passed" if status == PASSED else "FAILED: " + "; ".join(record.get("problems") or [])
-    return f"last drill: {record.get('finished_at')} on {record.get('backup_id')}, {outcome}"
+    backup = f"on {record['backup_id']}" if record.get("backup_id") else "before any backup was restored"
+    return f"last drill: {record.get('finished_at')} {backup}, {outcome}"

@@ -190,3 +190,10 @@ def test_an_amcheck_failure_is_recorded_as_a_failed_drill(database, destination,
     assert record["status"] == "failed" and record["problems"] == [
         "amcheck public.orders_user: block 3 is not a valid page"
     ]
+
+
+def test_list_says_when_a_drill_failed_before_restoring_any_backup(database, tmp_path):
+    env = {"DATABASE_URL": database, "BACKUP_DESTINATION": str(tmp_path / "backups")}
+    assert run_cli("verify", env=env).returncode == 5
+    listed = run_cli("list", env=env).stdout
+    assert "before any backup was restored, FAILED: no good backup" in listed and "None" not in listed
