@@ -6,6 +6,9 @@ up STACK [ARGS ...]      bring a stack into line (dev: checks Docker first, make
 preview STACK [ARGS ...] show what `up` would change
 destroy STACK [ARGS ...] delete a stack's resources (even when its stack file no longer validates)
 recover STACK            after an interrupted up: remove its stale lock, clear pending operations
+ps STACK                 each service's state, health, image, release and URL (docker-compose ps)
+logs STACK [SERVICE] [-f] a service's logs, or every service's (docker-compose logs)
+restart STACK SERVICE    restart one service (docker-compose restart)
 rehearse STACK [ARGS ...] a Railway stack's `pulumi up`, offline, against the emulator
 pulumi ARGS ...          the Pulumi CLI with this project's tools, backend and passphrase
 emulator [ARGS ...]      start the Railway API emulator on loopback (--help for its options)
@@ -26,7 +29,7 @@ from components.railway.operations import operations
 from components.spec import EnvironmentSpec
 from components.stack_config import load_stack_file, stack_file
 
-from . import railway_schema, schema
+from . import everyday, railway_schema, schema
 from .dev_secrets import ensure_dev_secrets
 from .docker_engine import docker_host, unreachable_message, unreachable_reason
 from .process import run_attached
@@ -183,6 +186,8 @@ def parser() -> argparse.ArgumentParser:
     schema_cmd = commands.add_parser("schema", help="write the stack file JSON Schema")
     schema_cmd.add_argument("--check", action="store_true")
     schema_cmd.set_defaults(run=cmd_schema)
+
+    everyday.add_commands(commands, validate_stack_shape)
 
     commands_with_stack = (
         ("up", cmd_up),
