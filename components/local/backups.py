@@ -14,8 +14,12 @@ import pulumi_docker as docker
 
 from ..last_drill import LastDrill, container_source
 from ..spec import EnvironmentSpec
+from .builds import local_image
+from .healthchecks import container_healthcheck
+from .volumes import KEEP_DATA, backup_volume_name
 
 RUNNER_DOCKERFILE = "backup_runner/Dockerfile"
+RUNNER_WAIT_SECONDS = 120
 
 
 class LocalBackups(pulumi.ComponentResource):
@@ -34,16 +38,19 @@ class LocalBackups(pulumi.ComponentResource):
         path = backups.destination.path
         self.volume = docker.Volume(
             f"{name}-backups",
-            name=f"mvs-{name}-backups",
+            name=backup_volume_name(name),
             labels=[docker.VolumeLabelArgs(label=x.label, value=x.value) for x in labels],
-            opts=pulumi.ResourceOptions(parent=self, protect=spec.database.protect),
+            opts=pulumi.ResourceOptions.merge(
+                pulumi.ResourceOptions(parent=self, protect=spec.database.protect), KEEP_DATA
+            ),
         )
-        image = docker.Image(
+        image_id = local_image(
             f"{name}-backup-runner-image",
-            image_name=f"mvs-backup-runner:{name}",
-            build=docker.DockerBuildArgs(context=str(project_root), dockerfile=str(project_root / RUNNER_DOCKERFILE)),
-            skip_push=True,
-            opts=pulumi.ResourceOptions(parent=self),
+            "mvs-backup-runner",
+            project_root,
+            project_root / RUNNER_DOCKERFILE,
+            backups.runner_build,
+            parent=self,
         )
         command = ["python", "-m", "backup_runner", "schedule", "--backup-cron", backups.dump_schedule]
         if backups.verify_schedule:
@@ -58,24 +65,25 @@ class LocalBackups(pulumi.ComponentResource):
         self.container = docker.Container(
             f"{name}-backup",
             name=f"mvs-{name}-backup",
-            image=image.image_name,
+            image=image_id,
             command=command,
             envs=pulumi.Output.secret(database_url.apply(lambda url: [f"DATABASE_URL={url}", *plain_env])),
             volumes=[docker.ContainerVolumeArgs(volume_name=self.volume.name, container_path=path)],
-            healthcheck=docker.ContainerHealthcheckArgs(
-                tests=["CMD", "python", "-m", "backup_runner", "health"],
-                interval="60s",
-                timeout="10s",
-                retries=3,
-                start_period="30s",
+            # The heartbeat is written as the scheduler starts: check every 10 s, so the container
+            # is healthy seconds after it starts (Docker's first check waits one interval).
+            healthcheck=container_healthcheck(
+                ["CMD", "python", "-m", "backup_runner", "health"], interval=10, timeout=5, retries=3, start_period=30
             ),
             restart="unless-stopped",
             networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=network_name, aliases=["backup"])],
             labels=labels,
             wait=True,
-            wait_timeout=120,
+            wait_timeout=RUNNER_WAIT_SECONDS,
             must_run=True,
             opts=pulumi.ResourceOptions(parent=self),
+        )
+        pulumi.log.info(
+            f"waits up to {RUNNER_WAIT_SECONDS} s for the backup scheduler's first heartbeat", resource=self.container
         )
         self.last_drill = LastDrill(
             f"{name}-last-drill",

@@ -13,8 +13,32 @@ import pulumi_docker as docker
 from ..spec import Database, HealthCheck
 
 
-def _seconds(value: int) -> str:
-    return f"{value}s"
+def go_duration(seconds: int) -> str:
+    """A duration written the way Docker reports it back (Go's time.Duration.String(): 60 s is
+    `1m0s`, an hour `1h0m0s`). The provider reads health checks back in this form, so any other
+    spelling of the same duration is a diff on every refresh."""
+    if seconds < 0:
+        raise ValueError(f"a duration cannot be negative: {seconds}")
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes}m{secs}s"
+    if minutes:
+        return f"{minutes}m{secs}s"
+    return f"{secs}s"
+
+
+def container_healthcheck(
+    tests: list[str], interval: int, timeout: int, retries: int, start_period: int
+) -> docker.ContainerHealthcheckArgs:
+    """Every container's health check, with durations in the form Docker reports back."""
+    return docker.ContainerHealthcheckArgs(
+        tests=tests,
+        interval=go_duration(interval),
+        timeout=go_duration(timeout),
+        retries=retries,
+        start_period=go_duration(start_period),
+    )
 
 
 def http_probe(check: HealthCheck, port: int) -> list[str]:
@@ -28,23 +52,13 @@ def http_probe(check: HealthCheck, port: int) -> list[str]:
 
 
 def http_healthcheck(check: HealthCheck, port: int) -> docker.ContainerHealthcheckArgs:
-    return docker.ContainerHealthcheckArgs(
-        tests=http_probe(check, port),
-        interval=_seconds(check.interval_seconds),
-        timeout=_seconds(check.timeout_seconds),
-        retries=check.retries,
-        start_period=_seconds(check.start_period_seconds),
-    )
+    timing = (check.interval_seconds, check.timeout_seconds, check.retries, check.start_period_seconds)
+    return container_healthcheck(http_probe(check, port), *timing)
 
 
 def postgres_healthcheck(database: Database) -> docker.ContainerHealthcheckArgs:
-    return docker.ContainerHealthcheckArgs(
-        tests=["CMD", "pg_isready", "-h", "127.0.0.1", "-U", database.user, "-d", database.name],
-        interval="5s",
-        timeout="3s",
-        retries=10,
-        start_period="10s",
-    )
+    tests = ["CMD", "pg_isready", "-h", "127.0.0.1", "-U", database.user, "-d", database.name]
+    return container_healthcheck(tests, interval=5, timeout=3, retries=10, start_period=10)
 
 
 def healthy_within_seconds(check: HealthCheck) -> int:

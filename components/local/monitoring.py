@@ -12,6 +12,7 @@ import pulumi_docker as docker
 import yaml
 
 from ..spec import EnvironmentSpec
+from .healthchecks import container_healthcheck
 
 PROMETHEUS_PORT = 9090
 GRAFANA_PORT = 3000
@@ -44,9 +45,8 @@ def grafana_datasources() -> str:
 
 
 def _wget_check(url: str) -> docker.ContainerHealthcheckArgs:
-    return docker.ContainerHealthcheckArgs(
-        tests=["CMD", "wget", "-q", "-O", "/dev/null", url], interval="10s", timeout="5s", retries=5, start_period="10s"
-    )
+    tests = ["CMD", "wget", "-q", "-O", "/dev/null", url]
+    return container_healthcheck(tests, interval=10, timeout=5, retries=5, start_period=10)
 
 
 class LocalMonitoring(pulumi.ComponentResource):

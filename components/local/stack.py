@@ -19,13 +19,16 @@ import pulumi_docker as docker
 
 from ..spec import DATABASE, EnvironmentSpec, RestartPolicy, Service
 from .backups import LocalBackups
+from .builds import local_image
 from .healthchecks import healthy_within_seconds, http_healthcheck, postgres_healthcheck
 from .monitoring import LocalMonitoring
+from .volumes import KEEP_DATA, data_volume_name
 
 DATABASE_HOST = DATABASE  # the Postgres container's name on the private network
 POSTGRES_PORT = 5432
 POSTGRES_DATA = "/var/lib/postgresql/data"
 DOCKER_RESTART = {"on_failure": "on-failure", "always": "always", "never": "no"}
+DATABASE_WAIT_SECONDS = 120
 
 # name of a declared secret -> its value as a secret Output
 SecretSource = Callable[[str], pulumi.Output[str]]
@@ -37,6 +40,21 @@ def restart_args(policy: RestartPolicy) -> dict[str, object]:
     if policy.policy == "on_failure":
         args["max_retry_count"] = policy.retries
     return args
+
+
+def start_command(service: Service) -> list[str] | None:
+    """The container's command. Pre-deploy commands (migrations) run first in the same container,
+    as Railway runs them before each deployment: a failing one stops the service from starting,
+    and the restart policy tries again."""
+    if not service.pre_deploy_command:
+        return shlex.split(service.start_command) if service.start_command else None
+    steps = [*service.pre_deploy_command, f"exec {service.start_command}"]
+    return ["sh", "-c", " && ".join(steps)]
+
+
+def say_wait(container: docker.Container, what: str, seconds: int, check: str) -> None:
+    """Pulumi shows only dots while a container turns healthy: say what it waits for, and how long."""
+    pulumi.log.info(f"waits up to {seconds} s for {what} to pass its health check ({check})", resource=container)
 
 
 def database_url(user: str, password: pulumi.Output[str], host: str, port: int, name: str) -> pulumi.Output[str]:
@@ -139,9 +157,9 @@ class LocalStack(pulumi.ComponentResource):
         protect = pulumi.ResourceOptions(parent=self, protect=db.protect)
         self.volume = docker.Volume(
             f"{self._name}-pgdata",
-            name=f"mvs-{self._name}-pgdata",
+            name=data_volume_name(self._name),
             labels=self._labels("database-volume", docker.VolumeLabelArgs),
-            opts=protect,
+            opts=pulumi.ResourceOptions.merge(protect, KEEP_DATA),
         )
         image = docker.RemoteImage(
             f"{self._name}-postgres-image",
@@ -153,7 +171,7 @@ class LocalStack(pulumi.ComponentResource):
         ports = []
         if db.host_port is not None:
             ports = [docker.ContainerPortArgs(internal=POSTGRES_PORT, external=db.host_port, ip="127.0.0.1")]
-        return docker.Container(
+        database = docker.Container(
             f"{self._name}-{DATABASE_HOST}",
             name=f"mvs-{self._name}-{DATABASE_HOST}",
             image=image.image_id,
@@ -169,24 +187,24 @@ class LocalStack(pulumi.ComponentResource):
             ports=ports,
             labels=self._labels("database"),
             wait=True,
-            wait_timeout=120,
+            wait_timeout=DATABASE_WAIT_SECONDS,
             must_run=True,
             opts=protect,
         )
+        say_wait(database, "Postgres", DATABASE_WAIT_SECONDS, "pg_isready")
+        return database
 
     def _image(self, service_name: str, service: Service) -> pulumi.Output[str]:
         if service.build is not None:
-            built = docker.Image(
+            context = (self._project_root / service.build.context).resolve()
+            return local_image(
                 f"{self._name}-{service_name}-image",
-                image_name=f"mvs-{self._name}-{service_name}:local",
-                build=docker.DockerBuildArgs(
-                    context=str((self._project_root / service.build.context).resolve()),
-                    dockerfile=str((self._project_root / service.build.context / service.build.dockerfile).resolve()),
-                ),
-                skip_push=True,
-                opts=pulumi.ResourceOptions(parent=self),
+                f"mvs-{self._name}-{service_name}",
+                context,
+                context / service.build.dockerfile,
+                service.build,
+                parent=self,
             )
-            return built.image_name
         pulled = docker.RemoteImage(
             f"{self._name}-{service_name}-image",
             name=self._spec.image_for(service_name),
@@ -220,11 +238,11 @@ class LocalStack(pulumi.ComponentResource):
                     internal=service.port, external=service.host_port or service.port, ip="127.0.0.1"
                 )
             ]
-        return docker.Container(
+        container = docker.Container(
             f"{self._name}-{service_name}",
             name=f"mvs-{self._name}-{service_name}",
             image=self._image(service_name, service),
-            command=shlex.split(service.start_command) if service.start_command else None,
+            command=start_command(service),
             envs=self._envs(service),
             healthcheck=http_healthcheck(service.health_check, service.port),
             **restart_args(service.restart),
@@ -236,6 +254,8 @@ class LocalStack(pulumi.ComponentResource):
             must_run=True,
             opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on),
         )
+        say_wait(container, service_name, healthy_within_seconds(service.health_check), service.health_check.path)
+        return container
 
     def _connection_string(self) -> pulumi.Output[str]:
         """The URL a developer's tools use: through the published port when there is one."""

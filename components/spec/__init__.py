@@ -11,6 +11,7 @@ from .models import (
     BackupDestination,
     Backups,
     BuildContext,
+    BuildOptions,
     Database,
     EnvironmentSpec,
     HealthCheck,
@@ -21,7 +22,7 @@ from .models import (
     Service,
 )
 from .parse import CONFIG_KEY, ENVIRONMENT_KEY, NAMESPACE, parse_environment
-from .references import DATABASE, SecretLookup, SecretState
+from .references import DATABASE, SecretLookup, SecretState, published_ports
 from .siblings import Sibling, shared_project_ids
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "BackupDestination",
     "Backups",
     "BuildContext",
+    "BuildOptions",
     "Database",
     "EnvironmentSpec",
     "HealthCheck",
@@ -47,5 +49,6 @@ __all__ = [
     "Sibling",
     "image_problem",
     "parse_environment",
+    "published_ports",
     "shared_project_ids",
 ]

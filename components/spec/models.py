@@ -96,8 +96,22 @@ class RestartPolicy(Model):
         return self.max_retries if self.max_retries is not None else 10
 
 
-class BuildContext(Model):
-    """A local Docker build, for the local target only."""
+class BuildOptions(Model):
+    """How the local Docker engine builds an image: for proxies, offline mirrors and other CPUs."""
+
+    network: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")] | None = Field(
+        None, description="the network RUN steps use, e.g. host (to reach a proxy or mirror on the host)"
+    )
+    platform: Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$")] | None = Field(
+        None, description="the platform to build for, e.g. linux/amd64 or linux/arm64"
+    )
+    args: dict[Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")], str] = Field(
+        {}, description="build arguments (ARG), e.g. BASE_IMAGE to build on another pinned base"
+    )
+
+
+class BuildContext(BuildOptions):
+    """A local Docker build from a directory of the repository, for the local target only."""
 
     context: Annotated[str, StringConstraints(min_length=1)]
     dockerfile: str = "Dockerfile"
@@ -123,7 +137,9 @@ class Service(Model):
         None, description="railway: run as a cron job (5-field cron, UTC, at least 5 minutes apart)"
     )
     pre_deploy_command: list[Annotated[str, StringConstraints(min_length=1)]] | None = Field(
-        None, description="railway: commands run before each deployment (e.g. migrations)"
+        None,
+        description="commands run before each deployment (e.g. migrations); on the local target before the "
+        "start command, in the same container",
     )
     public: bool = True
     custom_domains: list[Hostname] = Field([], description="railway: your own domains for this service")
@@ -229,6 +245,9 @@ class Backups(Model):
         None, description="the restore drill: 5-field cron, UTC"
     )
     runner_image: ImageRef = "ghcr.io/mvs-app/backup-runner:0.1.0"
+    runner_build: BuildOptions = Field(
+        BuildOptions(), description="local target: how the backup runner image is built from this repository"
+    )
 
     @model_validator(mode="after")
     def _schedules_once_each(self) -> Backups:

@@ -172,7 +172,14 @@ def _check_target_rules(target: Any, services: Mapping[str, Any], database: Mapp
                     str(replicas),
                     "1 on the local target (one container per service; replicas are for railway)",
                 )
-            for railway_only in ("region", "cron_schedule", "pre_deploy_command", "custom_domains"):
+            if service.get("pre_deploy_command") and not service.get("start_command"):
+                yield (
+                    f"services.{name}.start_command",
+                    "nothing",
+                    "a start command on the local target when pre_deploy_command is set (the container runs "
+                    "the pre-deploy commands, then the start command)",
+                )
+            for railway_only in ("region", "cron_schedule", "custom_domains"):
                 if service.get(railway_only) not in (None, []):
                     yield (
                         f"services.{name}.{railway_only}",
@@ -232,6 +239,17 @@ def _published_ports(
     if monitoring.get("enabled"):
         for field in ("prometheus_host_port", "grafana_host_port"):
             yield f"monitoring.{field}", monitoring.get(field, getattr(MONITORING_DEFAULTS, field))
+
+
+def published_ports(spec: Any) -> list[tuple[str, int]]:
+    """(declaration key, host port) for every port a validated local declaration publishes on
+    127.0.0.1: what `./mvs up` checks is free before anything is created."""
+    found = _published_ports(
+        {name: service.model_dump() for name, service in spec.services.items()},
+        spec.database.model_dump(),
+        spec.monitoring.model_dump(),
+    )
+    return [(key, port) for key, port in found if isinstance(port, int)]
 
 
 def _check_host_ports(

@@ -29,7 +29,7 @@ def test_every_copied_path_exists():
         if line.startswith("COPY "):
             sources += line.split()[1:-1]
     assert sources, "the Dockerfile copies the runner in"
-    missing = [s for s in sources if not (ROOT / s).exists()]
+    missing = [s for s in sources if not list(ROOT.glob(s))]
     assert missing == []
 
 
@@ -46,10 +46,10 @@ def staged_image(app: Path) -> Path:
             continue
         *sources, target = line.split()[1:]
         into = app / Path(target).relative_to("/app")
-        for source in map(ROOT.joinpath, sources):
+        for source in [path for pattern in sources for path in sorted(ROOT.glob(pattern))]:
             if source.is_dir():  # a directory's contents go into the target
                 shutil.copytree(source, into, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
-            else:
+            else:  # a file, or each match of a pattern, goes into the target directory
                 file = into / source.name if target.endswith("/") else into
                 file.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(source, file)

@@ -36,6 +36,7 @@ class Registration:
     property_dependencies: dict[str, list[str]]
     protect: bool
     parent: str
+    retain_on_delete: bool = False
     secret_inputs: set[str] = field(default_factory=set)
 
 
@@ -90,6 +91,7 @@ class RecordingMonitor(MockMonitor):
                 property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},
                 protect=request.protect,
                 parent=request.parent,
+                retain_on_delete=request.retainOnDelete,
                 secret_inputs=secret_inputs,
             )
         )

@@ -18,14 +18,14 @@ def configure(raw: dict) -> None:
 def test_an_invalid_declaration_registers_no_resource(monitor):
     raw = dev_raw()
     raw["services"]["backend"]["port"] = 0
-    raw["release"]["images"]["frontend"] = "ghcr.io/mvs-app/frontend:latest"
+    raw["database"]["image"] = "postgres:latest"
     configure(raw)
     with pytest.raises(pulumi.RunError) as error:
         runpy.run_path(str(ROOT / "__main__.py"))
     message = str(error.value)
     assert "Invalid declaration in stacks/Pulumi.dev.yaml (2 problems)" in message
     assert "mvs:environment.services.backend.port: found 0" in message
-    assert "mvs:environment.release.images.frontend" in message
+    assert "mvs:environment.database.image" in message
     assert monitor.registrations == []
 
 

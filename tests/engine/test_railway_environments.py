@@ -159,7 +159,7 @@ def test_a_service_removed_from_staging_comes_back_while_prod_keeps_it(world):
     assert sorted(s["name"] for s in state["services"].values()) == SERVICES
     instance = state["instances"][f"{staging}:{frontend}"]
     assert instance["source"] == {"image": "ghcr.io/mvs-app/frontend:2.0.0"} and instance["healthcheckPath"] == "/"
-    assert state["variables"][f"{staging}:{frontend}"]["API_URL"] == "https://api.staging.mvs.example"
+    assert state["variables"][f"{staging}:{frontend}"]["BACKEND_URL"] == "http://backend.railway.internal:3000"
     latest = max(
         (d for d in state["deployments"].values() if (d["serviceId"], d["environmentId"]) == (frontend, staging)),
         key=lambda d: d["createdAt"],

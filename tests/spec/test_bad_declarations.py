@@ -63,7 +63,7 @@ CASES: list[tuple[str, str, Mutation, str, str, str]] = [
     # images
     (
         "image-latest",
-        "dev",
+        "staging",
         lambda r: mutate(r, "release.images.backend", "ghcr.io/mvs-app/backend:latest"),
         f"{ENV}.release.images.backend",
         "backend:latest'",
@@ -79,7 +79,7 @@ CASES: list[tuple[str, str, Mutation, str, str, str]] = [
     ),
     (
         "image-floating-major",
-        "dev",
+        "staging",
         lambda r: mutate(r, "release.images.backend", "node:18"),
         f"{ENV}.release.images.backend",
         "'node:18'",
@@ -95,7 +95,7 @@ CASES: list[tuple[str, str, Mutation, str, str, str]] = [
     ),
     (
         "image-uppercase-name",
-        "dev",
+        "staging",
         lambda r: mutate(r, "release.images.frontend", "ghcr.io/MVS-app/frontend:2.0.0"),
         f"{ENV}.release.images.frontend",
         "MVS-app",
@@ -254,8 +254,8 @@ CASES: list[tuple[str, str, Mutation, str, str, str]] = [
     (
         "same-var-in-env-and-secrets",
         "dev",
-        lambda r: mutate(r, "services.frontend.secrets", {"API_URL": "apiUrl"}),
-        f"{ENV}.services.frontend.env.API_URL",
+        lambda r: mutate(r, "services.frontend.secrets", {"BACKEND_URL": "apiUrl"}),
+        f"{ENV}.services.frontend.env.BACKEND_URL",
         "the same variable in env and secrets",
         "one of them",
     ),
@@ -320,7 +320,7 @@ CASES: list[tuple[str, str, Mutation, str, str, str]] = [
     (
         "neither-image-nor-build",
         "dev",
-        lambda r: delete(r, "release.images.frontend"),
+        lambda r: delete(r, "services.frontend.build"),
         f"{ENV}.release.images.frontend",
         "nothing",
         "a pinned image for service 'frontend'",
@@ -328,7 +328,7 @@ CASES: list[tuple[str, str, Mutation, str, str, str]] = [
     (
         "both-build-and-release-image",
         "dev",
-        lambda r: mutate(r, "services.backend.build", {"context": "../backend"}),
+        lambda r: mutate(r, "release.images.backend", "ghcr.io/mvs-app/backend:2.0.0"),
         f"{ENV}.services.backend.build",
         "both a build context and release.images.backend",
         "one of the two",
@@ -344,7 +344,7 @@ CASES: list[tuple[str, str, Mutation, str, str, str]] = [
     (
         "build-key-typo",
         "dev",
-        lambda r: delete(mutate(r, "services.backend.build", {"context": ".", "file": "x"}), "release.images.backend"),
+        lambda r: mutate(r, "services.backend.build", {"context": ".", "file": "x"}),
         f"{ENV}.services.backend.build.file",
         "unknown key 'file'",
         "context, dockerfile",

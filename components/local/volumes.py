@@ -1,0 +1,26 @@
+"""The dev stack's data: the Postgres volume and the backups volume, by name.
+
+Both outlive `./mvs destroy dev` (Pulumi's retainOnDelete: the destroy forgets them, the engine
+keeps them), because a command that removes containers must not take the data with it. The next
+`./mvs up dev` finds them by name and mounts them again; `./mvs destroy dev --delete-data`
+removes them on purpose.
+"""
+
+from __future__ import annotations
+
+import pulumi
+
+KEEP_DATA = pulumi.ResourceOptions(retain_on_delete=True)
+
+
+def data_volume_name(stack: str) -> str:
+    return f"mvs-{stack}-pgdata"
+
+
+def backup_volume_name(stack: str) -> str:
+    return f"mvs-{stack}-backups"
+
+
+def kept_volumes(stack: str) -> dict[str, str]:
+    """What each retained volume holds, by volume name."""
+    return {data_volume_name(stack): "the database", backup_volume_name(stack): "the backups"}

@@ -1,0 +1,192 @@
+"""What the dev stack builds and keeps: image tags that follow the code, build contexts that send
+only what an image copies, data that outlives a destroy, and waits that say what they wait for."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pulumi
+import pytest
+
+from components.local.builds import build_digest, context_files
+from components.local.healthchecks import go_duration
+from components.spec import BuildOptions
+from tests.components.conftest import CONTAINER, ROOT, dev_raw
+from tests.components.test_local_stack import build, registered
+
+REMOTE_IMAGE = "docker:index/remoteImage:RemoteImage"
+IMAGE = "docker:index/image:Image"
+
+
+def dockerfile_sources(dockerfile: Path, context: Path) -> set[str]:
+    """Every file the Dockerfile's COPY lines take from `context` (patterns and directories expanded)."""
+    found: set[str] = set()
+    for line in dockerfile.read_text().splitlines():
+        if not line.startswith("COPY "):
+            continue
+        for pattern in line.split()[1:-1]:
+            for path in context.glob(pattern):
+                files = [p for p in path.rglob("*") if p.is_file()] if path.is_dir() else [path]
+                found.update(f.relative_to(context).as_posix() for f in files if "__pycache__" not in f.parts)
+    return found
+
+
+@pytest.mark.parametrize(
+    "context, dockerfile",
+    [(".", "backup_runner/Dockerfile"), ("app/backend", "Dockerfile"), ("app/frontend", "Dockerfile")],
+)
+def test_a_build_context_holds_only_what_its_dockerfile_copies(context, dockerfile):
+    """The engine receives the Dockerfile and the files it copies, nothing else: not .state/ (the
+    passphrase), not venv/, not node_modules/."""
+    root = ROOT / context
+    sent = set(context_files(root, root / dockerfile))
+    copied = dockerfile_sources(root / dockerfile, root)
+    assert copied, f"{context}/{dockerfile} copies something"
+    # The engine always receives the Dockerfile and the .dockerignore themselves.
+    assert sent == copied | {dockerfile, ".dockerignore"}
+
+
+def test_the_runner_context_leaves_out_state_and_virtualenvs(tmp_path):
+    """A copy of the repository with a passphrase, a venv and node_modules in it, as on a laptop."""
+    repo = tmp_path / "repo"
+    shutil.copytree(ROOT, repo, ignore=shutil.ignore_patterns(".git", "venv", ".tools", "node_modules", ".state"))
+    (repo / ".state").mkdir()
+    (repo / ".state" / "passphrase").write_text("never-sent")
+    (repo / "venv" / "lib").mkdir(parents=True)
+    (repo / "venv" / "lib" / "big.py").write_text("x = 1\n")
+    sent = context_files(repo, repo / "backup_runner" / "Dockerfile")
+    assert sent and all(p.startswith(("backup_runner/", "components/", ".dockerignore")) for p in sent), sent
+    before = build_digest(repo, repo / "backup_runner" / "Dockerfile", BuildOptions())
+    (repo / ".state" / "passphrase").write_text("rewritten by every run")
+    (repo / "venv" / "lib" / "big.py").write_text("x = 2\n")
+    (repo / "README.md").write_text("edited")
+    assert build_digest(repo, repo / "backup_runner" / "Dockerfile", BuildOptions()) == before
+    (repo / "backup_runner" / "schedule.py").write_text("# changed\n")
+    assert build_digest(repo, repo / "backup_runner" / "Dockerfile", BuildOptions()) != before
+
+
+def test_a_build_digest_follows_the_code_the_dockerfile_and_the_options(tmp_path):
+    context = tmp_path / "svc"
+    (context / "src").mkdir(parents=True)
+    (context / "Dockerfile").write_text("FROM x\nCOPY src ./src\n")
+    (context / ".dockerignore").write_text("*\n!Dockerfile\n!src\n")
+    (context / "src" / "a.js").write_text("1")
+    first = build_digest(context, context / "Dockerfile", BuildOptions())
+    assert re.fullmatch(r"[0-9a-f]{12}", first)
+    (context / "notes.txt").write_text("ignored")
+    assert build_digest(context, context / "Dockerfile", BuildOptions()) == first
+    (context / "src" / "a.js").write_text("2")
+    second = build_digest(context, context / "Dockerfile", BuildOptions())
+    assert second != first
+    (context / "src" / "a.js").chmod(0o755)
+    assert build_digest(context, context / "Dockerfile", BuildOptions()) != second
+    assert build_digest(context, context / "Dockerfile", BuildOptions(network="host")) != second
+    assert build_digest(context, context / "Dockerfile", BuildOptions(args={"BASE_IMAGE": "b:1"})) != second
+
+
+@pytest.mark.parametrize(
+    "seconds, written", [(0, "0s"), (5, "5s"), (59, "59s"), (60, "1m0s"), (90, "1m30s"), (3600, "1h0m0s"), (3661, "1h1m1s")]
+)
+def test_durations_are_written_as_docker_reports_them(seconds, written):
+    assert go_duration(seconds) == written
+
+
+GO_DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(\d+)s$")
+
+
+def canonical(duration: str) -> bool:
+    match = GO_DURATION.fullmatch(duration)
+    assert match, duration
+    hours, minutes, secs = (int(part or 0) for part in match.groups())
+    return go_duration(hours * 3600 + minutes * 60 + secs) == duration
+
+
+@pulumi.runtime.test
+def test_every_container_is_built_or_pinned_by_id_and_healthchecked_in_docker_form(monitor):
+    raw = dev_raw()
+    raw["monitoring"]["enabled"] = True
+    pulumi.runtime.set_all_config(
+        {**{"mvs:dbPassword": "pw-1", "mvs:sessionSecret": "s-2", "mvs:grafanaAdminPassword": "g-3"}},
+        ["mvs:dbPassword", "mvs:sessionSecret", "mvs:grafanaAdminPassword"],
+    )
+    stack = build(raw)
+
+    def check(_):
+        containers = monitor.of_type(CONTAINER)
+        assert len(containers) == 6
+        by_urn = {r.urn: r for r in monitor.registrations}
+        for container in containers:
+            check = container.inputs["healthcheck"]
+            assert all(canonical(check[k]) for k in ("interval", "timeout", "startPeriod")), container.name
+            (source,) = container.property_dependencies["image"]
+            image = by_urn[source]
+            assert image.type == REMOTE_IMAGE, container.name  # the id the engine reports, never a tag
+        built = {r.name: r for r in monitor.of_type(IMAGE)}
+        assert sorted(built) == ["dev-backend-image", "dev-backup-runner-image", "dev-frontend-image"]
+        for name, image in built.items():
+            assert re.fullmatch(r"mvs-[a-z-]+:[0-9a-f]{12}", image.inputs["imageName"]), name
+            follower = monitor.named(f"{name}-id")
+            assert follower.inputs["name"] == image.inputs["imageName"]
+
+    return registered(stack).apply(check)
+
+
+@pulumi.runtime.test
+def test_build_network_platform_and_args_reach_every_build(monitor):
+    raw = dev_raw()
+    raw["services"]["backend"]["build"].update(network="host", platform="linux/arm64", args={"BASE_IMAGE": "b:1"})
+    raw["backups"]["runner_build"] = {"network": "mirror-net", "args": {"BASE_IMAGE": "py:1"}}
+    stack = build(raw)
+
+    def check(_):
+        backend = monitor.named("dev-backend-image").inputs["build"]
+        assert (backend["network"], backend["platform"], backend["args"]) == ("host", "linux/arm64", {"BASE_IMAGE": "b:1"})
+        runner = monitor.named("dev-backup-runner-image").inputs["build"]
+        assert (runner["network"], runner["args"]) == ("mirror-net", {"BASE_IMAGE": "py:1"})
+        assert "platform" not in runner
+        frontend = monitor.named("dev-frontend-image").inputs["build"]
+        assert "network" not in frontend and "args" not in frontend
+
+    return registered(stack).apply(check)
+
+
+@pulumi.runtime.test
+def test_data_and_backup_volumes_outlive_a_destroy(monitor):
+    stack = build(dev_raw())
+
+    def check(_):
+        volumes = {r.name: r for r in monitor.of_type("docker:index/volume:Volume")}
+        assert sorted(volumes) == ["dev-backups", "dev-pgdata"]
+        assert all(v.retain_on_delete for v in volumes.values())
+        assert not monitor.named("dev-database").retain_on_delete  # containers go; data stays
+
+    return registered(stack).apply(check)
+
+
+@pulumi.runtime.test
+def test_migrations_run_before_the_backend_starts_in_its_container(monitor):
+    stack = build(dev_raw())
+
+    def check(_):
+        command = monitor.named("dev-backend").inputs["command"]
+        assert command == ["sh", "-c", "node src/migrate.js && exec node src/server.js"]
+        assert monitor.named("dev-frontend").inputs.get("command") is None  # the image's own CMD
+
+    return registered(stack).apply(check)
+
+
+def test_long_waits_say_what_they_wait_for(monitor, monkeypatch):
+    said: list[str] = []
+    monkeypatch.setattr(pulumi.log, "info", lambda message, resource=None, **_: said.append(message))
+
+    @pulumi.runtime.test
+    def run():
+        return registered(build(dev_raw()))
+
+    run()
+    assert any(m.startswith("waits up to 120 s for Postgres") for m in said), said
+    assert any("for backend to pass its health check (/health)" in m for m in said), said
+    assert any("for frontend to pass its health check (/health)" in m for m in said), said
+    assert any("backup scheduler's first heartbeat" in m for m in said), said
