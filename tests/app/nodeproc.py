@@ -63,6 +63,16 @@ class NodeServer:
                 return records
             time.sleep(0.02)
 
+    def wait_for_log(self, message: str) -> dict:
+        """The first log line whose `msg` is `message`; fails the test if none comes."""
+        deadline = time.monotonic() + START_DEADLINE
+        while time.monotonic() < deadline:
+            for record in self.log_records():
+                if record.get("msg") == message:
+                    return record
+            time.sleep(0.02)
+        raise AssertionError(f"no {message!r} in the log:\n{self.log_text()}")
+
     def alive(self) -> bool:
         return self.process.poll() is None
 

@@ -25,9 +25,12 @@ function main() {
 
   const handle = createHandler({ pool });
   let stopping = false;
+  const inFlight = new Set();
   const server = http.createServer((req, res) => {
     // While stopping, each answer closes its connection, so keep-alive clients move on.
     if (stopping) res.setHeader('connection', 'close');
+    inFlight.add(res);
+    res.once('close', () => inFlight.delete(res));
     handle(req, res).catch((err) => {
       log.error('request failed', { error: log.redact(err && err.message) });
       res.destroy();
@@ -48,7 +51,9 @@ function main() {
     if (stopping) return;
     stopping = true;
     log.info('shutting down', { signal });
-    // Stop accepting, let requests in flight finish, close keep-alive sockets now.
+    // Stop accepting, let requests in flight finish (their answers close the connection), close
+    // idle keep-alive sockets now and any still open after the grace period.
+    for (const res of inFlight) if (!res.headersSent) res.setHeader('connection', 'close');
     server.close(async () => {
       try {
         if (pool) await pool.end();

@@ -159,12 +159,16 @@ function main() {
   const files = loadStatic();
 
   let stopping = false;
+  const inFlight = new Set();
   const server = http.createServer((req, res) => {
     const started = performance.now();
     const query = req.url.indexOf('?');
     const pathname = query === -1 ? req.url : req.url.slice(0, query);
     const route = routeOf(pathname);
+    // While stopping, each answer closes its connection, so keep-alive clients move on.
     if (stopping) res.setHeader('connection', 'close');
+    inFlight.add(res);
+    res.once('close', () => inFlight.delete(res));
     res.once('close', () => {
       log('info', 'request', {
         method: req.method,
@@ -205,6 +209,9 @@ function main() {
     if (stopping) return;
     stopping = true;
     log('info', 'shutting down', { signal });
+    // Stop accepting, let requests in flight finish (their answers close the connection), close
+    // idle keep-alive sockets now and any still open after the grace period.
+    for (const res of inFlight) if (!res.headersSent) res.setHeader('connection', 'close');
     server.close(() => {
       agent.destroy();
       log('info', 'stopped');
