@@ -3,6 +3,7 @@ process stays up either way; neither the answer nor the logs carry the password 
 
 from __future__ import annotations
 
+import socket
 from urllib.parse import urlsplit
 
 import httpx
@@ -43,6 +44,20 @@ def test_a_wrong_password_is_named_but_not_shown(start_backend, pg_server):
     assert response.json() == {"status": "unavailable", "database": "authentication failed"}
     seen = response.text + server.log_text()
     assert wrong not in seen and SUPERUSER_PASSWORD not in seen
+
+
+def test_a_database_that_never_answers_is_a_timeout(start_backend):
+    """A port that accepts connections and then says nothing (a hung server, a dropped route):
+    /health gives up after its short timeout instead of hanging the probe."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        port = silent.getsockname()[1]
+        server = start_backend(f"postgresql://postgres:{SUPERUSER_PASSWORD}@127.0.0.1:{port}/postgres")
+        response = httpx.get(f"{server.url}/health", timeout=30)
+    assert response.status_code == 503
+    assert response.json() == {"status": "unavailable", "database": "timeout"}
+    assert server.alive()
 
 
 def test_unavailable_without_database_url(start_backend):

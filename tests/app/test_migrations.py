@@ -135,6 +135,20 @@ def test_a_broken_migration_fails_in_one_line_and_applies_nothing_of_itself(data
     assert "applied 002_second.sql" in fixed.stdout and "applied 001_first.sql" not in fixed.stdout
 
 
+def test_a_migration_and_its_record_commit_in_one_transaction(database, backend_modules, tmp_path):
+    """Rows written in one transaction share their xmin: the migration's own row and its record in
+    schema_migrations must, or a crash between the two would leave it applied but unrecorded."""
+    folder = tmp_path / "one"
+    folder.mkdir()
+    (folder / "001_probe.sql").write_text("CREATE TABLE probe (x int);\nINSERT INTO probe VALUES (1);\n")
+    result = run_migrate(database, MIGRATIONS_DIR=str(folder))
+    assert result.returncode == 0, result.stderr
+    with psycopg.connect(database) as conn:
+        migration = conn.execute("SELECT xmin::text FROM probe").fetchone()[0]
+        record = conn.execute("SELECT xmin::text FROM schema_migrations WHERE version = '001_probe.sql'").fetchone()[0]
+    assert migration == record
+
+
 def test_migrations_run_in_filename_order(database, backend_modules, tmp_path):
     folder = tmp_path / "ordered"
     folder.mkdir()

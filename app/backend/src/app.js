@@ -112,7 +112,7 @@ function createHandler({ pool }) {
         const note = await notes.createNote(db, text).catch((err) => {
           throw databaseFailure(err);
         });
-        sendJson(res, 201, note, { location: `/api/notes/${note.id}` });
+        sendJson(res, 201, note);
       },
     },
   };
