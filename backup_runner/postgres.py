@@ -32,6 +32,13 @@ PROGRESS_LINE = re.compile(r"dumping contents of table|processing data for table
 TOOL_TAIL_LINES = 40
 
 
+def connect(url: str, **kwargs: Any) -> psycopg.Connection:
+    """A connection that speaks UTF-8 whatever the database's encoding: on a SQL_ASCII database
+    (initdb under the C locale, as minimal images do) psycopg would otherwise hand back bytes, and
+    a snapshot id or a table name as bytes breaks the dump."""
+    return psycopg.connect(url, client_encoding="UTF8", **kwargs)
+
+
 def with_database(url: str, database: str) -> str:
     """The same server and credentials, another database (a libpq conninfo string)."""
     return make_conninfo(url, dbname=database)
@@ -59,7 +66,7 @@ def for_tools(url: str) -> tuple[str, dict[str, str]]:
 @contextlib.contextmanager
 def exported_snapshot(url: str) -> Iterator[tuple[str, psycopg.Connection]]:
     """A read-only repeatable-read transaction and its exported snapshot id, held open."""
-    with psycopg.connect(url) as conn:
+    with connect(url) as conn:
         conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         snapshot = conn.execute("SELECT pg_export_snapshot()").fetchone()[0]
         try:
@@ -71,7 +78,7 @@ def exported_snapshot(url: str) -> Iterator[tuple[str, psycopg.Connection]]:
 def row_counts_in_snapshot(url: str, snapshot: str) -> dict[str, int]:
     """Row counts as of an exported snapshot, from a connection of its own (so they can be
     counted while pg_dump streams the same snapshot)."""
-    with psycopg.connect(url) as conn:
+    with connect(url) as conn:
         conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         conn.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot)))
         try:
@@ -104,12 +111,12 @@ def row_counts(conn: psycopg.Connection) -> dict[str, int]:
 
 
 def row_counts_in_new_connection(url: str) -> dict[str, int]:
-    with psycopg.connect(url) as conn:
+    with connect(url) as conn:
         return row_counts(conn)
 
 
 def _maintenance(url: str) -> psycopg.Connection:
-    return psycopg.connect(with_database(url, MAINTENANCE_DB), autocommit=True)
+    return connect(with_database(url, MAINTENANCE_DB), autocommit=True)
 
 
 def database_exists(url: str, database: str) -> bool:
@@ -119,7 +126,7 @@ def database_exists(url: str, database: str) -> bool:
 
 def database_is_empty(url: str, database: str) -> bool:
     """True when the database holds no tables of its own."""
-    with psycopg.connect(with_database(url, database)) as conn:
+    with connect(with_database(url, database)) as conn:
         return not row_counts(conn)
 
 
@@ -217,7 +224,7 @@ def drop_database(url: str, database: str) -> None:
 
 def disable_autovacuum(url: str, database: str) -> None:
     """Autovacuum off on every table and materialized view (and their TOAST) of `database`."""
-    with psycopg.connect(with_database(url, database), autocommit=True) as conn:
+    with connect(with_database(url, database), autocommit=True) as conn:
         relations = conn.execute(
             """
             SELECT CASE c.relkind WHEN 'm' THEN 'MATERIALIZED VIEW' ELSE 'TABLE' END, n.nspname, c.relname
@@ -234,7 +241,7 @@ def disable_autovacuum(url: str, database: str) -> None:
 def amcheck(url: str, database: str, heapallindexed: bool = False) -> list[str] | None:
     """B-tree index problems found by amcheck, or None when amcheck is not installed.
     `heapallindexed` also checks that every heap row is in its indexes (it reads whole tables)."""
-    with psycopg.connect(with_database(url, database), autocommit=True) as conn:
+    with connect(with_database(url, database), autocommit=True) as conn:
         try:
             conn.execute("CREATE EXTENSION IF NOT EXISTS amcheck")
         except psycopg.Error:

@@ -14,6 +14,12 @@ The hierarchy (callers catch the narrowest one they can act on):
     │   └── RestoreRefused          restoring would destroy data, or names would not fit PostgreSQL
     ├── RailwayTokenMissing     no Railway token is configured; says which variables to set
     ├── RailwayProjectAmbiguous several existing projects could be the declared one; lists them
+    ├── StackNotUp              a command needs what `up` records, and the stack has none yet
+    ├── DockerUnavailable       no Docker engine answers where the dev stack expects one
+    ├── PortInUse               a port the dev stack publishes is taken by something else
+    ├── UnknownService          the stack has no service by that name; lists the ones it has
+    ├── ServiceNotDeployed      the service has no deployment to show or restart yet
+    ├── RestartFailed           a restarted service crashed, or was not back in time
     └── RailwayError            a Railway API call failed; carries the operation, HTTP status, code
         ├── RailwayRequestInvalid   400: the document or its variables do not fit the schema
         ├── RailwayNotAuthorized    the token is unknown or may not touch this resource
@@ -91,6 +97,33 @@ class RailwayTokenMissing(MvsError):
 class RailwayProjectAmbiguous(MvsError):
     """More than one existing Railway project could be the one a stack declares (by name, or by a
     sibling stack's id): nothing is created, and the message lists them and the key that decides."""
+
+
+class StackNotUp(MvsError):
+    """The stack has no outputs: it was never brought up, or was destroyed. `./mvs up` makes them."""
+
+
+class DockerUnavailable(MvsError):
+    """No Docker engine answers at DOCKER_HOST: nothing was changed; start one and run again."""
+
+
+class PortInUse(MvsError):
+    """A host port the dev stack publishes on 127.0.0.1 is taken by another program. Found before
+    anything is created; the message names the port and the declaration key that sets it."""
+
+
+class UnknownService(MvsError):
+    """A service name the stack does not have; the message lists the ones it has."""
+
+
+class ServiceNotDeployed(MvsError):
+    """The service exists but has never been deployed in this environment, so it has no logs and
+    nothing to restart."""
+
+
+class RestartFailed(MvsError):
+    """A restart was sent and the service did not come back: it crashed, or was still starting
+    when the wait ended. The message names the deployment and what to look at next."""
 
 
 class RailwayError(MvsError):

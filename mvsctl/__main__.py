@@ -26,10 +26,10 @@ from pathlib import Path
 
 from components.errors import DeclarationError, MvsError
 from components.railway.operations import operations
-from components.spec import EnvironmentSpec
-from components.stack_config import load_stack_file, stack_file
+from components.spec import CONFIG_KEY, EnvironmentSpec
+from components.stack_config import load_stack_file, read_stack_config, stack_file
 
-from . import everyday, railway_schema, schema
+from . import dev_engine, everyday, railway_schema, schema
 from .dev_secrets import ensure_dev_secrets
 from .docker_engine import docker_host, unreachable_message, unreachable_reason
 from .process import run_attached
@@ -97,10 +97,16 @@ def cmd_up(args: argparse.Namespace) -> int:
     select_or_create_stack(args.stack)
     if stopped := _interrupted(args.stack):
         return stopped
+    pulumi_args = list(args.pulumi_args)
     if spec.target == "local":
+        dev_engine.prepare_up(args.stack, spec, stack_file(args.stack), say=print)
         for name in ensure_dev_secrets(args.stack, spec):
             print(f"generated dev secret {name} (stored encrypted in {stack_file(args.stack)})")
-    return run_attached(["pulumi", "up", "--stack", args.stack, *args.pulumi_args], cwd=str(PROJECT_ROOT))
+        # The engine is local and free to ask: read what really runs first, so a container removed
+        # or changed behind the stack's back is put right by this up, not by the one after.
+        if not any(arg.startswith("--refresh") for arg in pulumi_args):
+            pulumi_args.append("--refresh")
+    return run_attached(["pulumi", "up", "--stack", args.stack, *pulumi_args], cwd=str(PROJECT_ROOT))
 
 
 def _interrupted(stack: str) -> int:
@@ -112,17 +118,43 @@ def _interrupted(stack: str) -> int:
     return EXIT_INTERRUPTED
 
 
+DELETE_DATA = "--delete-data"
+
+
 def cmd_destroy(args: argparse.Namespace) -> int:
     """Destroy works from the state alone: a stack file that no longer validates must not keep
-    anyone from removing what the stack made."""
+    anyone from removing what the stack made. On the local target the database and backup volumes
+    stay (said at the end) unless --delete-data is given."""
+    target = declared_target(args.stack)
     try:
         validate_stack(args.stack)
     except DeclarationError as error:
         print(error, file=sys.stderr)
         print(f"{stack_file(args.stack)} does not validate; destroying what the state records anyway", file=sys.stderr)
+    delete_data = DELETE_DATA in args.pulumi_args
+    pulumi_args = [arg for arg in args.pulumi_args if arg != DELETE_DATA]
+    if delete_data and target != "local":
+        print(
+            f"error: {DELETE_DATA} is for the local target; {stack_file(args.stack)} targets {target}. "
+            "Nothing was changed (on Railway a volume is deleted with its stack unless database.protect is set)",
+            file=sys.stderr,
+        )
+        return EXIT_INVALID
     if stopped := _interrupted(args.stack):
         return stopped
-    return run_attached(["pulumi", "destroy", "--stack", args.stack, *args.pulumi_args], cwd=str(PROJECT_ROOT))
+    status = run_attached(["pulumi", "destroy", "--stack", args.stack, *pulumi_args], cwd=str(PROJECT_ROOT))
+    if target == "local" and dev_engine.engine_answers():
+        dev_engine.after_destroy(args.stack, delete_data=delete_data and status == 0, say=print)
+    return status
+
+
+def declared_target(stack: str) -> str | None:
+    """The stack file's `target`, read even when the rest of the file does not validate."""
+    try:
+        declaration = read_stack_config(PROJECT_ROOT / stack_file(stack)).get(CONFIG_KEY)
+    except DeclarationError:
+        return None
+    return declaration.get("target") if isinstance(declaration, dict) else None
 
 
 def cmd_recover(args: argparse.Namespace) -> int:

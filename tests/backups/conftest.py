@@ -66,7 +66,7 @@ def execute(url: str, *statements: str) -> None:
 
 def table_checksums(url: str) -> dict[str, str]:
     """An md5 over every row of every table, in a stable order: equal data, equal sums."""
-    with psycopg.connect(url) as conn:
+    with postgres.connect(url) as conn:
         tables = postgres.row_counts(conn)
         return {
             table: conn.execute(

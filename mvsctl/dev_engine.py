@@ -1,0 +1,154 @@
+"""What `./mvs` asks the local Docker engine about a dev stack, around `pulumi up` and `destroy`.
+
+The Docker provider sees only what its state records, so three things a developer runs into are
+handled here, with the Docker SDK, before or after Pulumi runs:
+- a port the stack publishes on 127.0.0.1 that another program holds: found before anything is
+  created, and named with the declaration key that sets it (Docker would stop half way);
+- containers of the stack that are stopped or exited (`docker stop`, a crash past its restart
+  policy, a reboot): started again before `up`, so `up` means "make it run";
+- the data and backup volumes a destroy keeps: named after the destroy, or removed on request.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import docker
+from docker.errors import DockerException, NotFound
+from docker.models.containers import Container
+
+from components.errors import DockerUnavailable, PortInUse
+from components.local.volumes import kept_volumes
+from components.spec import EnvironmentSpec, published_ports
+
+from .docker_engine import docker_host, unreachable_message, unreachable_reason
+
+STACK_LABEL = "com.mvs.stack"
+LOOPBACK = "127.0.0.1"
+
+
+def engine_answers() -> bool:
+    return unreachable_reason(docker_host()) is None
+
+
+def engine() -> docker.DockerClient:
+    """A client for the engine at DOCKER_HOST, or one line saying none answers there."""
+    host = docker_host()
+    reason = unreachable_reason(host)
+    if reason:
+        raise DockerUnavailable(unreachable_message(host, reason).replace("\n", " "))
+    try:
+        return docker.DockerClient(base_url=host, timeout=60)
+    except DockerException as error:
+        raise DockerUnavailable(f"cannot talk to the Docker engine at {host}: {error}") from error
+
+
+@contextmanager
+def connected() -> Iterator[docker.DockerClient]:
+    client = engine()
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+def stack_containers(client: docker.DockerClient, stack: str) -> list[Container]:
+    """Every container of the stack, running or not, by its labels."""
+    return client.containers.list(all=True, filters={"label": f"{STACK_LABEL}={stack}"})
+
+
+def service_of(container: Container, stack: str) -> str:
+    """`mvs-dev-backend` -> `backend` (the database, backup and monitoring containers too)."""
+    prefix = f"mvs-{stack}-"
+    return container.name[len(prefix) :] if container.name.startswith(prefix) else container.name
+
+
+def ports_held_by(containers: list[Container]) -> set[int]:
+    held = set()
+    for container in containers:
+        for bindings in (container.attrs.get("HostConfig", {}).get("PortBindings") or {}).values():
+            for binding in bindings or []:
+                if binding.get("HostPort", "").isdigit():
+                    held.add(int(binding["HostPort"]))
+    return held
+
+
+def port_is_free(port: int, host: str = LOOPBACK) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def check_ports(stack: str, spec: EnvironmentSpec, file: str, containers: list[Container]) -> None:
+    """Every port the declaration publishes is free, or already published by this stack."""
+    ours = ports_held_by(containers)
+    for key, port in published_ports(spec):
+        if port in ours or port_is_free(port):
+            continue
+        raise PortInUse(
+            f"port {port} on {LOOPBACK} is in use by another program; {file} publishes it at "
+            f"mvs:environment.{key}. Nothing was changed: stop what uses it (`ss -ltnp 'sport = :{port}'` "
+            f"shows it), or set {key} to a free port, then run ./mvs up {stack} again"
+        )
+
+
+@dataclass
+class Revived:
+    service: str
+    was: str
+
+
+def start_stopped(containers: list[Container], stack: str) -> list[Revived]:
+    """Start the stack's containers that are not running; the following `up` waits for their health."""
+    revived = []
+    for container in containers:
+        state = container.attrs.get("State", {})
+        if state.get("Running"):
+            continue
+        was = f"{state.get('Status', 'stopped')} (exit code {state.get('ExitCode', '?')})"
+        container.start()
+        revived.append(Revived(service_of(container, stack), was))
+    return revived
+
+
+def prepare_up(stack: str, spec: EnvironmentSpec, file: str, say: Callable[[str], None]) -> None:
+    """Before `pulumi up` of a local stack: engine reachable, ports free, stopped containers started."""
+    with connected() as client:
+        containers = stack_containers(client, stack)
+        check_ports(stack, spec, file, containers)
+        for revived in start_stopped(containers, stack):
+            say(f"{revived.service} was {revived.was}: started it again; up waits for it to be healthy")
+
+
+def kept_data(client: docker.DockerClient, stack: str) -> dict[str, str]:
+    """The stack's data volumes that exist on the engine, with what each holds."""
+    present = {}
+    for name, holds in kept_volumes(stack).items():
+        try:
+            client.volumes.get(name)
+        except NotFound:
+            continue
+        present[name] = holds
+    return present
+
+
+def after_destroy(stack: str, delete_data: bool, say: Callable[[str], None]) -> None:
+    """Name the volumes a destroy kept, or remove them when asked to."""
+    with connected() as client:
+        kept = kept_data(client, stack)
+        for name, holds in kept.items():
+            if delete_data:
+                client.volumes.get(name).remove()
+                say(f"deleted docker volume {name} ({holds}), as --delete-data asked")
+            else:
+                say(
+                    f"kept docker volume {name} ({holds}): the next ./mvs up {stack} uses it again; "
+                    f"./mvs destroy {stack} --delete-data removes it"
+                )
