@@ -94,12 +94,12 @@ def cmd_up(args: argparse.Namespace) -> int:
         if reason:
             print(unreachable_message(host, reason), file=sys.stderr)
             return EXIT_NO_DOCKER
+        dev_engine.prepare_up(args.stack, spec, stack_file(args.stack), say=print)
     select_or_create_stack(args.stack)
     if stopped := _interrupted(args.stack):
         return stopped
     pulumi_args = list(args.pulumi_args)
     if spec.target == "local":
-        dev_engine.prepare_up(args.stack, spec, stack_file(args.stack), say=print)
         for name in ensure_dev_secrets(args.stack, spec):
             print(f"generated dev secret {name} (stored encrypted in {stack_file(args.stack)})")
         # The engine is local and free to ask: read what really runs first, so a container removed

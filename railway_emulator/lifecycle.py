@@ -7,6 +7,13 @@ for the service through the admin API:
   (`healthy_paths`), a deployment whose healthcheckPath is not one of them ends FAILED;
 - `outcome`: force SUCCESS, FAILED or CRASHED (the process exits after starting).
 By default it ends SUCCESS. A successful deployment replaces the previous one (REMOVED).
+
+`deploymentRestart` restarts a deployment in place (same id): its containers stop and start
+again, so it goes back to DEPLOYING (its instances RESTARTING) and its next read ends it SUCCESS,
+or CRASHED when the service's `restart_outcome` behaviour says so.
+
+Each step writes the lines Railway's logs show for it (logs.py): the image pulled and the health
+check in the build log; the container starting, stopping or crashing in the deploy log.
 """
 
 from __future__ import annotations
@@ -14,10 +21,12 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from . import logs
 from .store import instance_key, new_id, now, variables_key
 
 PATH = ("QUEUED", "BUILDING", "DEPLOYING")
 FINAL = ("SUCCESS", "FAILED", "CRASHED", "REMOVED", "SKIPPED")
+RESTARTABLE = ("SUCCESS", "CRASHED", "SLEEPING")
 
 
 def start_deployment(
@@ -62,6 +71,8 @@ def start_deployment(
         "_rollbackOf": rollback_of["id"] if rollback_of else None,
     }
     state["deployments"][deployment["id"]] = deployment
+    image = deployment["meta"]["image"]
+    logs.append(state, deployment, "build", f"Pulling image {image}" if image else "Waiting for a source")
     return deployment
 
 
@@ -73,6 +84,7 @@ def advance(state: dict[str, Any], deployment: dict[str, Any]) -> None:
     position = PATH.index(status)
     deployment["status"] = PATH[position + 1] if position + 1 < len(PATH) else deployment["_outcome"]
     deployment["statusUpdatedAt"] = now()
+    _log_step(state, deployment)
     if deployment["status"] == "SUCCESS":
         for other in state["deployments"].values():
             same_instance = (other["serviceId"], other["environmentId"]) == (
@@ -81,3 +93,41 @@ def advance(state: dict[str, Any], deployment: dict[str, Any]) -> None:
             )
             if same_instance and other is not deployment and other["status"] == "SUCCESS":
                 other["status"] = "REMOVED"
+
+
+def _log_step(state: dict[str, Any], deployment: dict[str, Any]) -> None:
+    """The lines Railway writes when a deployment reaches its new status."""
+    status = deployment["status"]
+    path = deployment["_snapshot"]["instance"].get("healthcheckPath")
+    if status == "DEPLOYING" and not deployment.get("_restarting"):
+        logs.append(state, deployment, "build", "Image ready")
+        logs.append(state, deployment, "deploy", "Starting Container")
+    elif status == "SUCCESS" and path and not deployment.get("_restarting"):
+        logs.append(state, deployment, "build", f"Starting Healthcheck (path: {path})")
+        logs.append(state, deployment, "build", "[1/1] Healthcheck succeeded!")
+    elif status == "FAILED":
+        logs.append(state, deployment, "build", f"Healthcheck failed at path {path or '/'}", "error")
+    elif status == "CRASHED":
+        logs.append(state, deployment, "deploy", deployment["meta"]["reason"], "error")
+        logs.append(state, deployment, "deploy", "Stopping Container")
+    if status in FINAL:
+        deployment.pop("_restarting", None)
+
+
+def restart(state: dict[str, Any], deployment: dict[str, Any]) -> None:
+    """Restart a deployment in place: it deploys again and its next read decides how it ends."""
+    service = state["services"].get(deployment["serviceId"]) or {}
+    outcome = state["behaviours"].get(service.get("name"), {}).get("restart_outcome", "SUCCESS")
+    deployment.update(
+        {
+            "status": "DEPLOYING",
+            "statusUpdatedAt": now(),
+            "updatedAt": now(),
+            "_outcome": outcome,
+            "_restarting": True,
+            "_restarts": deployment.get("_restarts", 0) + 1,
+        }
+    )
+    deployment["meta"]["reason"] = "The process exited with code 1" if outcome == "CRASHED" else None
+    logs.append(state, deployment, "deploy", "Stopping Container")
+    logs.append(state, deployment, "deploy", "Starting Container")

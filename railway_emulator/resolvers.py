@@ -11,7 +11,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from .lifecycle import advance, start_deployment
+from . import logs
+from .lifecycle import RESTARTABLE, advance, restart, start_deployment
 from .scaling import SCALING_FIELDS, ScalingRefused, apply_scaling
 from .store import INSTANCE_DEFAULTS, Store, instance_key, new_id, now, variables_key
 
@@ -121,12 +122,15 @@ class Root:
 
     def _environment_view(self, environment: dict[str, Any]) -> dict[str, Any]:
         instances = [v for v in self.state["volume_instances"].values() if v["environmentId"] == environment["id"]]
+        services = [i for i in self.state["instances"].values() if i["environmentId"] == environment["id"]]
+        services.sort(key=lambda i: i["createdAt"])
         return {
             **environment,
             "canAccess": True,
             "unmergedChangesCount": 0,
             "config": lambda _info, **_args: self._environment_config(environment["id"]),
             "volumeInstances": lambda _info, **_args: connection([self._volume_instance_view(v) for v in instances]),
+            "serviceInstances": lambda _info, **_args: connection([self._instance_view(i) for i in services]),
         }
 
     def _environment_config(self, environment_id: str) -> dict[str, Any]:
@@ -159,8 +163,22 @@ class Root:
         view = {k: v for k, v in deployment.items() if not k.startswith("_")}
         view["canRollback"] = deployment["status"] in ("SUCCESS", "REMOVED")
         view["canRedeploy"] = True
-        view["deploymentStopped"] = False
+        view["deploymentStopped"] = deployment["status"] in ("CRASHED", "FAILED", "REMOVED")
+        view["instances"] = self._deployment_instances(deployment)
         return view
+
+    @staticmethod
+    def _deployment_instances(deployment: dict[str, Any]) -> list[dict[str, str]]:
+        """One entry per replica, in the state the deployment's status implies."""
+        status = deployment["status"]
+        if status == "DEPLOYING" and deployment.get("_restarting"):
+            state = "RESTARTING"
+        else:
+            state = {"DEPLOYING": "INITIALIZING", "SUCCESS": "RUNNING", "CRASHED": "CRASHED"}.get(status)
+        if state is None:
+            return []
+        replicas = deployment["_snapshot"]["instance"].get("numReplicas") or 1
+        return [{"id": f"{deployment['id']}-{n}", "status": state} for n in range(replicas)]
 
     def _instance_view(self, instance: dict[str, Any]) -> dict[str, Any]:
         deployments = [
@@ -176,7 +194,18 @@ class Root:
             "latestDeployment": latest,
             "activeDeployments": [self._deployment_view(d) for d in deployments if d["status"] == "SUCCESS"],
             "isUpdatable": True,
+            "domains": lambda _info, **_args: self._instance_domains(instance["environmentId"], instance["serviceId"]),
         }
+
+    def _instance_domains(self, environment_id: str, service_id: str) -> dict[str, list[dict[str, Any]]]:
+        def mine(table: str) -> list[dict[str, Any]]:
+            return [
+                dict(d)
+                for d in self.state[table].values()
+                if d["serviceId"] == service_id and d["environmentId"] == environment_id
+            ]
+
+        return {"serviceDomains": mine("service_domains"), "customDomains": mine("custom_domains")}
 
     # ---- queries -------------------------------------------------------------------------
 
@@ -255,6 +284,32 @@ class Root:
             self.caller.check_project(d["projectId"])
         selected.sort(key=lambda d: d["createdAt"], reverse=True)
         return connection([self._deployment_view(d) for d in selected[: first or None]])
+
+    def _logs(self, stream: str, deploymentId: str, **arguments: Any) -> list[dict[str, Any]]:
+        deployment = self.state["deployments"].get(deploymentId)
+        if deployment is None:
+            raise not_found("Deployment")
+        self.caller.check_project(deployment["projectId"])
+        try:
+            return logs.query(
+                self.state,
+                deploymentId,
+                stream,
+                limit=arguments.get("limit"),
+                start_date=arguments.get("startDate"),
+                end_date=arguments.get("endDate"),
+                filter=arguments.get("filter"),
+            )
+        except logs.LogQueryRefused as refused:
+            raise EmulatorError(str(refused), "BAD_USER_INPUT") from None
+
+    def deploymentLogs(self, _info, deploymentId: str, **arguments: Any) -> list[dict[str, Any]]:
+        with self.store.lock:
+            return self._logs("deploy", deploymentId, **arguments)
+
+    def buildLogs(self, _info, deploymentId: str, **arguments: Any) -> list[dict[str, Any]]:
+        with self.store.lock:
+            return self._logs("build", deploymentId, **arguments)
 
     def projectToken(self, _info) -> dict[str, Any]:
         if self.caller.kind != "project":
@@ -364,6 +419,8 @@ class Root:
         for table in ("deployments", "volume_instances", "service_domains", "custom_domains"):
             for key in [k for k, v in self.state[table].items() if v["environmentId"] == environment_id]:
                 del self.state[table][key]
+                if table == "deployments":
+                    self.state["logs"].pop(key, None)
 
     def environmentDelete(self, _info, id: str) -> bool:
         self._require_account()
@@ -536,6 +593,18 @@ class Root:
             if target["status"] not in ("SUCCESS", "REMOVED"):
                 raise EmulatorError("Deployment cannot be rolled back")
             start_deployment(self.state, target["serviceId"], target["environmentId"], rollback_of=target)
+            self.store.save()
+            return True
+
+    def deploymentRestart(self, _info, id: str) -> bool:
+        with self.store.lock:
+            deployment = self.state["deployments"].get(id)
+            if deployment is None:
+                raise not_found("Deployment")
+            self.caller.check_project(deployment["projectId"])
+            if deployment["status"] not in RESTARTABLE:
+                raise EmulatorError(f"Cannot restart a deployment that is {deployment['status']}")
+            restart(self.state, deployment)
             self.store.save()
             return True
 
@@ -786,15 +855,7 @@ class Root:
     def domains(self, _info, projectId: str, environmentId: str, serviceId: str) -> dict[str, Any]:
         self._project(projectId)
         self._instance(environmentId, serviceId)
-
-        def mine(table: str) -> list[dict[str, Any]]:
-            return [
-                dict(d)
-                for d in self.state[table].values()
-                if d["serviceId"] == serviceId and d["environmentId"] == environmentId
-            ]
-
-        return {"serviceDomains": mine("service_domains"), "customDomains": mine("custom_domains")}
+        return self._instance_domains(environmentId, serviceId)
 
     # ---- volume backup schedules ---------------------------------------------------------
 

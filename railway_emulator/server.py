@@ -11,6 +11,10 @@ Admin API (loopback only, no token):
     POST /_emulator/rate-limit              {"limit": N, "window_seconds": S}
     POST /_emulator/behaviour               {"service": NAME, "outcome": "SUCCESS"|"FAILED"|"CRASHED"}
                                             or {"service": NAME, "healthy_paths": ["/health", ...]}
+                                            or {"service": NAME, "restart_outcome": "SUCCESS"|"CRASHED"}
+    POST /_emulator/logs                    {"deploymentId": ID, "lines": ["text" | {"message", "severity",
+                                            "attributes"}, ...]}: app output in a deployment's deploy log;
+                                            {"service": NAME, "environmentId": ID} picks the service's latest
     POST /_emulator/tokens                  {"token": T, "kind": "account"|"project", "projectId", "environmentId"}
     POST /_emulator/dashboard               {"query": ..., "variables": ...}: a change made "in the dashboard",
                                             outside the request log and the rate limit
@@ -32,6 +36,7 @@ from graphql.execution.values import get_variable_values
 
 from components.railway.schema import load_schema
 
+from . import logs
 from .faults import Faults
 from .ratelimit import RateLimiter
 from .requestlog import RequestLog, redact, redact_maps
@@ -204,10 +209,12 @@ class Emulator:
             return 200, {"ok": True}
         if (method, path) == ("POST", "/_emulator/behaviour"):
             with self.store.lock:
-                behaviour = {k: data[k] for k in ("outcome", "healthy_paths") if k in data}
+                behaviour = {k: data[k] for k in ("outcome", "healthy_paths", "restart_outcome") if k in data}
                 self.store.state["behaviours"][data["service"]] = behaviour
                 self.store.save()
             return 200, {"ok": True}
+        if (method, path) == ("POST", "/_emulator/logs"):
+            return self._append_logs(data)
         if (method, path) == ("POST", "/_emulator/tokens"):
             self.tokens[data["token"]] = Caller(
                 data.get("kind", "account"), data.get("projectId"), data.get("environmentId")
@@ -226,6 +233,40 @@ class Emulator:
             )
             return 200, {"data": result.data, "errors": [e.message for e in result.errors or []]}
         return 404, {"error": f"no admin endpoint {method} {path}"}
+
+    def _append_logs(self, data: dict[str, Any]) -> tuple[int, Any]:
+        """App output, written to a deployment's deploy log as if the app printed it."""
+        with self.store.lock:
+            deployments = self.store.state["deployments"]
+            if "deploymentId" in data:
+                deployment = deployments.get(data["deploymentId"])
+            else:
+                services = {s["id"] for s in self.store.state["services"].values() if s["name"] == data.get("service")}
+                candidates = [
+                    d
+                    for d in deployments.values()
+                    if d["serviceId"] in services and data.get("environmentId") in (None, d["environmentId"])
+                ]
+                if len({d["environmentId"] for d in candidates}) > 1:
+                    return 400, {"error": "the service is in several environments: give environmentId"}
+                deployment = max(candidates, key=lambda d: d["createdAt"], default=None)
+            if deployment is None:
+                return 404, {"error": "no such deployment"}
+            written = []
+            for line in data.get("lines", []):
+                line = {"message": line} if isinstance(line, str) else line
+                written.append(
+                    logs.append(
+                        self.store.state,
+                        deployment,
+                        "deploy",
+                        line["message"],
+                        line.get("severity", "info"),
+                        line.get("attributes"),
+                    )["timestamp"]
+                )
+            self.store.save()
+        return 200, {"deploymentId": deployment["id"], "timestamps": written}
 
 
 def make_handler(emulator: Emulator) -> type[BaseHTTPRequestHandler]:

@@ -28,7 +28,8 @@ EMPTY_STATE: dict[str, Any] = {
     "service_domains": {},
     "custom_domains": {},
     "backup_schedules": {},  # volume instance id -> [schedule]
-    "behaviours": {},  # service name -> {"outcome": "SUCCESS" | "FAILED" | "CRASHED"}
+    "behaviours": {},  # service name -> {"outcome": ..., "healthy_paths": [...], "restart_outcome": ...}
+    "logs": {},  # deployment id -> [log line] (logs.py)
 }
 
 

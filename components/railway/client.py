@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import random
+import re
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -38,6 +39,10 @@ DEFAULT_ENDPOINT = "https://backboard.railway.com/graphql/v2"
 ENDPOINT_ENV = "RAILWAY_API_ENDPOINT"
 ACCOUNT_TOKEN_ENV = "RAILWAY_API_TOKEN"  # account or workspace token, sent as Bearer
 PROJECT_TOKEN_ENV = "RAILWAY_TOKEN"  # project token, sent as Project-Access-Token
+# The stack config that overrides the environment (the providers read it through configure()).
+CONFIG_TOKEN = "railway:token"
+CONFIG_TOKEN_KIND = "railway:tokenKind"
+CONFIG_ENDPOINT = "railway:endpoint"
 
 log = logging.getLogger("mvs.railway")
 
@@ -66,6 +71,19 @@ class RailwayToken:
             f"(or {PROJECT_TOKEN_ENV} to a project token)"
         )
 
+    @classmethod
+    def configured(
+        cls, value: str | None, kind: str | None = None, environ: Mapping[str, str] | None = None
+    ) -> RailwayToken:
+        """The stack's `railway:token` (of `railway:tokenKind`, account by default) when it has
+        one, else the environment's, as the providers choose."""
+        if value:
+            return cls(value, "project" if kind == "project" else "account")
+        return cls.from_env(environ)
+
+
+_POLICY_WINDOW = re.compile(r"\bw=(\d+)")
+
 
 @dataclass
 class RateLimitStatus:
@@ -74,6 +92,7 @@ class RateLimitStatus:
     limit: int | None = None
     remaining: int | None = None
     reset_epoch: int | None = None
+    window_seconds: int | None = None  # from RateLimit-Policy ("100;w=3600")
 
     def update(self, headers: httpx.Headers) -> None:
         for attribute, header in (
@@ -83,6 +102,9 @@ class RateLimitStatus:
         ):
             if header in headers and headers[header].isdigit():
                 setattr(self, attribute, int(headers[header]))
+        window = _POLICY_WINDOW.search(headers.get("ratelimit-policy", ""))
+        if window:
+            self.window_seconds = int(window.group(1))
 
 
 PLANS_BY_HOURLY_LIMIT = {100: "Free", 1000: "Hobby", 10000: "Pro"}  # Railway's published request limits

@@ -40,6 +40,7 @@ def test_an_api_that_dropped_a_field_we_use_is_reported(tmp_path, monkeypatch):
         server.stop()
     problems = operation_problems(out)
     assert [problem.split(":")[0] for problem in problems] == [
+        "environmentServices.graphql",
         "serviceInstance.graphql",
         "serviceInstanceSettings.graphql",
     ], "every document that reads the field, and nothing else"

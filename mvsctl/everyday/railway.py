@@ -1,0 +1,291 @@
+"""`./mvs ps | logs | restart` on a Railway stack, through Railway's API.
+
+Which project, environment and services: the stack's outputs (`project_id`, `environment_id`,
+`service_ids`, `urls`, `release`), read from its state with `pulumi stack output`, so the
+commands act on what the last `up` made and never on a look-alike found by name. Which token and
+endpoint: the stack's `railway:token` (`railway:tokenKind`) and `railway:endpoint` when it has
+them, else RAILWAY_API_TOKEN / RAILWAY_TOKEN and RAILWAY_API_ENDPOINT, as the stack's providers
+choose. Services are named as the stack names them: `database`, the declared ones, `backup`
+and `backup-verify`.
+
+Requests per command: ps 1; logs 1 + 1 per service shown; logs -f 1 per service per poll, paced
+by the token's rate limit (components/railway/logs.py); restart 1 + 1 + the reads of its
+bounded wait (components/railway/restart.py).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from components.errors import (
+    RailwayError,
+    RailwayNotAuthorized,
+    RailwayNotFound,
+    RailwayOutcomeUnknown,
+    RailwayRateLimited,
+    RailwayRequestInvalid,
+    RailwayTokenMissing,
+    RailwayUnavailable,
+    RestartFailed,
+    ServiceNotDeployed,
+    StackNotUp,
+    ToolError,
+    UnknownService,
+)
+from components.railway.client import (
+    CONFIG_ENDPOINT,
+    CONFIG_TOKEN,
+    CONFIG_TOKEN_KIND,
+    RailwayClient,
+    RailwayToken,
+)
+from components.railway.logs import LogLine, LogReader, LogSource
+from components.railway.logs import follow as follow_logs
+from components.railway.restart import RESTARTABLE, restart_and_wait
+from components.railway.status import ServiceStatus, environment_services
+from components.spec import EnvironmentSpec
+
+from ..pulumi_cli import pulumi
+
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports Ctrl-C
+OWN_SERVICES = ("database", "backup", "backup-verify")  # what the stack adds to the declared services
+
+
+@dataclass(frozen=True)
+class StackOutputs:
+    """What the last `up` of a Railway stack recorded."""
+
+    stack: str
+    environment_id: str
+    service_ids: dict[str, str]
+    urls: dict[str, str] = field(default_factory=dict)
+    release: str | None = None
+
+    def names(self, spec: EnvironmentSpec) -> list[str]:
+        """The stack's services in the order `ps` shows them: the database, the declared services
+        in start-up order, the backup jobs, then anything else the state still holds."""
+        preferred = [OWN_SERVICES[0], *spec.startup_order(), *OWN_SERVICES[1:]]
+        ordered = [name for name in preferred if name in self.service_ids]
+        return ordered + sorted(set(self.service_ids) - set(ordered))
+
+    def service_id(self, name: str) -> str:
+        if name not in self.service_ids:
+            known = ", ".join(sorted(self.service_ids))
+            raise UnknownService(f"{self.stack} has no service {name!r}; its services are: {known}")
+        return self.service_ids[name]
+
+
+def stack_outputs(stack: str) -> StackOutputs:
+    """The stack's outputs, or StackNotUp when it has none to act on."""
+    try:
+        outputs = json.loads(pulumi("stack", "output", "--json", "--stack", stack) or "{}")
+    except ToolError as error:
+        if "no stack named" not in error.stderr:
+            raise
+        raise StackNotUp(
+            f"there is no stack {stack} in this state backend yet: bring it up with ./mvs up {stack}"
+        ) from None
+    if not outputs.get("environment_id") or not outputs.get("service_ids"):
+        raise StackNotUp(
+            f"{stack} has not been brought up (its state records no Railway environment): run ./mvs up {stack}"
+        )
+    return StackOutputs(
+        stack,
+        outputs["environment_id"],
+        dict(outputs["service_ids"]),
+        dict(outputs.get("urls") or {}),
+        outputs.get("release"),
+    )
+
+
+def railway_client(stack: str) -> RailwayClient:
+    """A client with the token and endpoint the stack's providers would use."""
+    config = json.loads(pulumi("config", "--json", "--stack", stack) or "{}")
+
+    def plain(key: str) -> str | None:
+        return (config.get(key) or {}).get("value")
+
+    token_value = pulumi("config", "get", CONFIG_TOKEN, "--stack", stack).strip() if CONFIG_TOKEN in config else None
+    try:
+        token = RailwayToken.configured(token_value, plain(CONFIG_TOKEN_KIND))
+    except RailwayTokenMissing as missing:
+        raise RailwayTokenMissing(
+            f"{missing}, or store one in the stack: ./mvs pulumi config set --secret --stack {stack} {CONFIG_TOKEN}"
+        ) from None
+    return RailwayClient(token, endpoint=plain(CONFIG_ENDPOINT))
+
+
+def next_step(error: RailwayError, stack: str) -> str:
+    steps = (
+        (
+            RailwayNotAuthorized,
+            f"check that the token (RAILWAY_API_TOKEN, RAILWAY_TOKEN or {CONFIG_TOKEN}) can see {stack}'s project",
+        ),
+        (
+            RailwayNotFound,
+            f"it was deleted outside the stack: ./mvs preview {stack} shows what ./mvs up {stack} would bring back",
+        ),
+        (
+            RailwayRateLimited,
+            "the token's hourly request limit is spent: wait for its window to reset, then run this again",
+        ),
+        (RailwayUnavailable, "Railway did not answer: try again in a minute"),
+        (RailwayOutcomeUnknown, f"it may have been done: look with ./mvs ps {stack} before sending it again"),
+        (RailwayRequestInvalid, "this is a bug in mvs-infra: please report it with this line"),
+    )
+    return next(
+        (step for kind, step in steps if isinstance(error, kind)), f"look with ./mvs ps {stack}, then try again"
+    )
+
+
+@contextlib.contextmanager
+def railway(stack: str) -> Iterator[RailwayClient]:
+    """A client for the stack; a failed request becomes one line that says what to do next."""
+    with railway_client(stack) as client:
+        try:
+            yield client
+        except RailwayError as error:
+            reason = str(error).split(": ", 1)[-1].rstrip(".")
+            raise type(error)(
+                f"{reason}. Next: {next_step(error, stack)}", error.operation, error.status, error.code
+            ) from None
+
+
+# ---- ps -------------------------------------------------------------------------------------
+
+
+def state_column(status: ServiceStatus | None) -> str:
+    if status is None:
+        return "not in this environment"
+    text = status.latest.status if status.latest else "never deployed"
+    return f"{text} (cron {status.cron_schedule})" if status.cron_schedule else text
+
+
+def url_column(status: ServiceStatus | None, recorded: str | None) -> str:
+    if status is not None and status.domains:
+        return ", ".join(f"https://{domain}" for domain in status.domains)
+    return recorded or "-"
+
+
+def table(rows: list[list[str]]) -> str:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join(
+        "   ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows
+    )
+
+
+def ps(stack: str, spec: EnvironmentSpec) -> int:
+    """One line per service: state, health, image, release and URL (one request)."""
+    outputs = stack_outputs(stack)
+    with railway(stack) as client:
+        found = environment_services(client, outputs.environment_id)
+    rows = [["SERVICE", "STATE", "HEALTH", "IMAGE", "RELEASE", "URL"]]
+    for name in outputs.names(spec):
+        status = found.get(outputs.service_ids[name])
+        release = outputs.release if name in spec.release.images and outputs.release else "-"
+        image = (status.running_image if status else None) or "-"
+        health = status.health() if status else "-"
+        rows.append([name, state_column(status), health, image, release, url_column(status, outputs.urls.get(name))])
+    print(table(rows))
+    return 0
+
+
+# ---- logs -----------------------------------------------------------------------------------
+
+
+def say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def log_sources(
+    outputs: StackOutputs, spec: EnvironmentSpec, client: RailwayClient, service: str | None
+) -> list[LogSource]:
+    """The latest deployment of the service, or of every service (those never deployed are
+    named on stderr and left out)."""
+    names = [service] if service else outputs.names(spec)
+    ids = {name: outputs.service_id(name) for name in names}
+    found = environment_services(client, outputs.environment_id)
+    sources = []
+    for name in names:
+        status = found.get(ids[name])
+        if status is None or status.latest is None:
+            if service:
+                raise ServiceNotDeployed(
+                    f"{name} has no deployment in {outputs.stack}, so no logs: deploy it with ./mvs up {outputs.stack}"
+                )
+            say(f"{name}: no deployment yet, no logs")
+            continue
+        sources.append(LogSource(name, status.latest.id))
+    return sources
+
+
+def logs(stack: str, spec: EnvironmentSpec, service: str | None, follow: bool, tail: int) -> int:
+    """The last `tail` lines of the latest deployment of one service or of all, prefixed with the
+    service when there are several; with `follow`, new lines until Ctrl-C (exit 130)."""
+    try:
+        outputs = stack_outputs(stack)
+        if service:
+            outputs.service_id(service)
+        with railway(stack) as client:
+            sources = log_sources(outputs, spec, client, service)
+            if not sources:
+                return 0
+            width = max(len(source.label) for source in sources)
+
+            def emit(line: LogLine) -> None:
+                print(f"{line.source.ljust(width)} | {line.message}" if len(sources) > 1 else line.message, flush=True)
+
+            reader = LogReader(client, sources)
+            for line in reader.tail(max(tail, 0)):
+                emit(line)
+            if follow:
+                follow_logs(reader, emit, notice=say)
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    return 0
+
+
+# ---- restart --------------------------------------------------------------------------------
+
+
+def restart(stack: str, spec: EnvironmentSpec, service: str) -> int:
+    """Restart the service's latest deployment and wait until it runs again."""
+    outputs = stack_outputs(stack)
+    service_id = outputs.service_id(service)
+    with railway(stack) as client:
+        status = environment_services(client, outputs.environment_id).get(service_id)
+        latest = status.latest if status else None
+        if latest is None:
+            raise ServiceNotDeployed(
+                f"{service} has no deployment in {stack}, so nothing to restart: deploy it with ./mvs up {stack}"
+            )
+        if latest.status not in RESTARTABLE:
+            raise RestartFailed(
+                f"{service}'s latest deployment {latest.id} is {latest.status}, which cannot be restarted: "
+                f"wait for it to finish (./mvs ps {stack}), or deploy again with ./mvs up {stack}"
+            )
+        print(
+            f"restarting {service} (deployment {latest.id}, {latest.status}); waiting until it runs again", flush=True
+        )
+
+        def show(state: str, instances: tuple[str, ...]) -> None:
+            print(f"  {service}: {state}" + (f" (instances: {', '.join(instances)})" if instances else ""), flush=True)
+
+        result = restart_and_wait(client, latest.id, on_change=show)
+    if result.back:
+        print(f"{service} is running again (deployment {latest.id} SUCCESS after {result.waited_seconds:.0f}s)")
+        return 0
+    if result.crashed:
+        raise RestartFailed(
+            f"{service} did not come back: deployment {latest.id} is {result.status} after the restart. "
+            f"Next: read why with ./mvs logs {stack} {service}; fix the cause and restart again, or roll back to "
+            f"the previous release in the stack file and ./mvs up {stack}"
+        )
+    raise RestartFailed(
+        f"{service} is still {result.status} {result.waited_seconds:.0f}s after the restart. "
+        f"Next: watch it with ./mvs ps {stack} and ./mvs logs {stack} {service} -f"
+    )
