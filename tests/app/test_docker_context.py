@@ -8,12 +8,15 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 from docker.utils.build import exclude_paths
 
-from .nodeproc import BACKEND, FRONTEND
+from mvsctl.loopback_s3 import free_port
+
+from .nodeproc import BACKEND, FRONTEND, NODE, node_env
 
 IMAGES = {"backend": BACKEND, "frontend": FRONTEND}
 
@@ -118,8 +121,29 @@ def test_the_image_runs_node_as_uid_1000_on_its_port(image, port):
     cmd = [args for keyword, args in steps if keyword == "CMD"]
     assert [json.loads(c) for c in cmd] == [["node", "src/server.js"]]
     assert (IMAGES[image] / "src" / "server.js").is_file()
-    health = [args for keyword, args in steps if keyword == "HEALTHCHECK"]
-    assert len(health) == 1 and '["node", "-e"' in health[0] and "/health" in health[0]
+    assert healthcheck_command(image)[:2] == ["node", "-e"]
+
+
+def healthcheck_command(image: str) -> list[str]:
+    """The Dockerfile's HEALTHCHECK command (exec form: a JSON array)."""
+    checks = [args for keyword, args in instructions(IMAGES[image] / "Dockerfile") if keyword == "HEALTHCHECK"]
+    assert len(checks) == 1
+    return json.loads(checks[0].split(" CMD ", 1)[1])
+
+
+def run_probe(image: str, port: int) -> int:
+    """The image's health check run as Docker runs it: its own command, the container's PORT."""
+    command = healthcheck_command(image)
+    command[0] = NODE
+    return subprocess.run(command, env=node_env(PORT=str(port)), capture_output=True, timeout=30).returncode
+
+
+def test_the_image_health_checks_pass_on_healthy_servers_only(backend, start_backend, start_frontend):
+    """Neither base has wget or curl: the probe is node itself, and it follows /health's status."""
+    assert run_probe("backend", backend.port) == 0
+    assert run_probe("backend", start_backend(None).port) != 0  # up, but /health is 503
+    assert run_probe("frontend", start_frontend(backend.url).port) == 0
+    assert run_probe("frontend", free_port()) != 0  # nothing listens
 
 
 def test_the_backend_image_installs_production_dependencies_from_the_lock_file():
