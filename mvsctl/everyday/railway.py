@@ -50,6 +50,7 @@ from components.railway.status import ServiceStatus, environment_services
 from components.spec import EnvironmentSpec
 
 from ..pulumi_cli import pulumi
+from .table import table
 
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports Ctrl-C
 OWN_SERVICES = ("database", "backup", "backup-verify")  # what the stack adds to the declared services
@@ -169,13 +170,6 @@ def url_column(status: ServiceStatus | None, recorded: str | None) -> str:
     if status is not None and status.domains:
         return ", ".join(f"https://{domain}" for domain in status.domains)
     return recorded or "-"
-
-
-def table(rows: list[list[str]]) -> str:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return "\n".join(
-        "   ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows
-    )
 
 
 def ps(stack: str, spec: EnvironmentSpec) -> int:
