@@ -15,8 +15,6 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 import pytest
 
-from tests.backups.pgserver import running_postgres
-
 from .nodeproc import BACKEND, FRONTEND, NodeServer, node_env, run_migrate, start_server
 
 INSTALL_STAMP = BACKEND / "node_modules" / ".mvs-installed-from"
@@ -55,13 +53,6 @@ def backend_modules() -> Path:
     return BACKEND / "node_modules"
 
 
-@pytest.fixture(scope="session")
-def pg_server() -> Iterator[str]:
-    """The URL of a fresh PostgreSQL 15 server's `postgres` database (password login over TCP)."""
-    with running_postgres() as url:
-        yield url
-
-
 @pytest.fixture
 def database(pg_server) -> Iterator[str]:
     """A new empty database for one test; its URL."""
@@ -81,6 +72,13 @@ def migrated_database(database, backend_modules) -> str:
     return database
 
 
+def stop_all(servers: list[NodeServer]) -> None:
+    for server in servers:
+        if server.alive():
+            server.process.kill()
+            server.process.wait()
+
+
 @pytest.fixture
 def start_backend(tmp_path, backend_modules):
     """Starts backends (`node app/backend/src/server.js`); each is stopped after the test."""
@@ -94,10 +92,7 @@ def start_backend(tmp_path, backend_modules):
         return server
 
     yield start
-    for server in started:
-        if server.alive():
-            server.process.kill()
-            server.process.wait()
+    stop_all(started)
 
 
 @pytest.fixture
@@ -118,7 +113,4 @@ def start_frontend(tmp_path):
         return server
 
     yield start
-    for server in started:
-        if server.alive():
-            server.process.kill()
-            server.process.wait()
+    stop_all(started)

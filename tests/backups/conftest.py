@@ -16,17 +16,10 @@ import pytest
 from backup_runner import postgres
 from backup_runner.destinations import DirectoryDestination, S3Destination
 
-from .pgserver import PG_BIN, running_postgres
+from .pgserver import PG_BIN
 from .standins import make_fake_tools
 
 __all__ = ["PG_BIN"]
-
-
-@pytest.fixture(scope="session")
-def pg_server() -> Iterator[str]:
-    """The URL of a fresh PostgreSQL 15 server's `postgres` database."""
-    with running_postgres() as url:
-        yield url
 
 
 @pytest.fixture
