@@ -17,14 +17,11 @@ from pulumi.dynamic import ConfigureRequest, DiffResult, ResourceProvider
 
 from ...errors import RailwayNotFound
 from ...provider_process import prepare
-from ..client import RailwayClient, RailwayToken, RetryPolicy
+from ..client import CONFIG_ENDPOINT, CONFIG_TOKEN, CONFIG_TOKEN_KIND, RailwayClient, RailwayToken, RetryPolicy
 
 prepare()  # this module is loaded into provider processes: see provider_process.py
 
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # how a preview's unknown values reach diff()
-CONFIG_TOKEN = "railway:token"
-CONFIG_TOKEN_KIND = "railway:tokenKind"
-CONFIG_ENDPOINT = "railway:endpoint"
 CONFIG_POLL_SECONDS = "railway:pollSeconds"
 
 
