@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 import docker
@@ -204,3 +205,32 @@ def test_up_starts_stopped_containers_and_refuses_ports_taken_by_others(docker_h
     message = str(refused.value)
     assert f"port {taken}" in message and "mvs:environment.services.frontend.host_port" in message
     assert "stacks/Pulumi.dev.yaml" in message
+
+
+def test_logs_follow_prints_new_lines_until_interrupted(docker_host, dev_stack):
+    _, _, ports = dev_stack
+    env = {**os.environ, "DOCKER_HOST": docker_host}
+    follower = subprocess.Popen(
+        [sys.executable, "-m", "mvsctl", "logs", STACK, "backend", "-f", "--tail", "0"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    seen: list[str] = []
+    reader = threading.Thread(target=lambda: seen.extend(follower.stdout), daemon=True)
+    reader.start()
+    try:
+        marker = f"follow-{time.time_ns()}"
+        deadline = time.monotonic() + 60
+        while not any(marker in line for line in seen) and time.monotonic() < deadline:
+            httpx.get(f"http://127.0.0.1:{ports['backend']}/api/{marker}", timeout=10)
+            time.sleep(0.5)
+        assert any(marker in line for line in seen), seen
+    finally:
+        follower.send_signal(signal.SIGINT)
+        follower.wait(timeout=30)
+        reader.join(timeout=10)
+    stderr = follower.stderr.read()
+    assert follower.returncode in (0, 130) and "Traceback" not in stderr, stderr

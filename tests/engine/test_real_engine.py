@@ -112,13 +112,13 @@ def project_stack(tmp_path):
 def test_an_invalid_declaration_stops_the_real_engine_before_any_resource(project_stack):
     cli = project_stack
     cli.ok("config", "set", "--path", "--stack", "dev", "mvs:environment.services.backend.port", "70000")
-    cli.ok("config", "set", "--path", "--stack", "dev", "mvs:environment.release.images.backend", "node:latest")
+    cli.ok("config", "set", "--path", "--stack", "dev", "mvs:environment.database.image", "postgres:latest")
     result = cli.run("up", "--yes", "--stack", "dev")
     output = result.stdout + result.stderr
     assert result.returncode != 0
     assert "Invalid declaration in stacks/Pulumi.dev.yaml (2 problems)" in output
     assert "mvs:environment.services.backend.port: found 70000" in output
-    assert "mvs:environment.release.images.backend: found 'node:latest'" in output
+    assert "mvs:environment.database.image: found 'postgres:latest'" in output
     assert "Traceback" not in output
     registered = [r["type"] for r in cli.resources("dev") if r["type"] != "pulumi:pulumi:Stack"]
     assert registered == []
