@@ -158,7 +158,8 @@ def test_a_service_removed_from_staging_comes_back_while_prod_keeps_it(world):
     assert world.service_id("frontend") == frontend, "the same service, not a second one"
     assert sorted(s["name"] for s in state["services"].values()) == SERVICES
     instance = state["instances"][f"{staging}:{frontend}"]
-    assert instance["source"] == {"image": "ghcr.io/mvs-app/frontend:2.0.0"} and instance["healthcheckPath"] == "/health"
+    assert instance["source"] == {"image": "ghcr.io/mvs-app/frontend:2.0.0"}
+    assert instance["healthcheckPath"] == "/health"
     assert state["variables"][f"{staging}:{frontend}"]["BACKEND_URL"] == "http://backend.railway.internal:3000"
     latest = max(
         (d for d in state["deployments"].values() if (d["serviceId"], d["environmentId"]) == (frontend, staging)),
