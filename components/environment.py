@@ -11,7 +11,7 @@ from .local import LocalStack
 from .railway.client import ACCOUNT_TOKEN_ENV, PROJECT_TOKEN_ENV
 from .railway.stack import RailwayStack
 from .spec import EnvironmentSpec
-from .stack_config import pulumi_secret, sibling_project_ids
+from .stack_config import pulumi_secret, sibling_environments, sibling_project_ids
 
 
 def require_railway_token() -> None:
@@ -31,7 +31,13 @@ def build_environment(stack: str, spec: EnvironmentSpec, project_root: Path) -> 
     pulumi.export("release", spec.release.version)
     if spec.target == "railway":
         require_railway_token()
-        railway = RailwayStack(stack, spec, pulumi_secret, sibling_project_ids(project_root, stack, spec))
+        railway = RailwayStack(
+            stack,
+            spec,
+            pulumi_secret,
+            sibling_project_ids(project_root, stack, spec),
+            sibling_environments=sibling_environments(project_root, stack, spec),
+        )
         pulumi.export("project_id", railway.project.project_id)
         pulumi.export("environment_id", railway.environment.environment_id)
         pulumi.export("service_ids", railway.service_ids)

@@ -24,6 +24,7 @@ from .spec import (
     SecretState,
     Sibling,
     parse_environment,
+    shared_environments,
     shared_project_ids,
 )
 
@@ -95,6 +96,13 @@ def sibling_project_ids(project_root: Path, stack: str, spec: EnvironmentSpec) -
     them (id -> stack file): candidates when this stack looks for its project instead of creating one."""
     siblings = sibling_stacks(project_root / STACKS_DIR, stack, STACKS_DIR)
     return shared_project_ids(spec.railway.model_dump(), siblings)
+
+
+def sibling_environments(project_root: Path, stack: str, spec: EnvironmentSpec) -> dict[str, str]:
+    """The Railway environment each other stack file sharing this stack's project uses (file -> name):
+    the Environment resource carries it, so policies see two stacks about to meet in one environment."""
+    siblings = sibling_stacks(project_root / STACKS_DIR, stack, STACKS_DIR)
+    return shared_environments(spec.railway.model_dump(), siblings)
 
 
 def pulumi_secret_lookup(name: str) -> SecretState:

@@ -92,9 +92,11 @@ class RailwayStack(pulumi.ComponentResource):
         secret: SecretSource,
         sibling_project_ids: dict[str, str] | None = None,
         opts: pulumi.ResourceOptions | None = None,
+        sibling_environments: dict[str, str] | None = None,
     ):
         """`sibling_project_ids`: the project ids other stack files sharing this project declare
-        (id -> file), where a stack without `railway.project_id` looks for its project first."""
+        (id -> file), where a stack without `railway.project_id` looks for its project first.
+        `sibling_environments`: the environment each of those stack files uses (file -> name)."""
         super().__init__("mvs:railway:Stack", name, None, opts)
         self._name = name
         self._spec = spec
@@ -119,6 +121,7 @@ class RailwayStack(pulumi.ComponentResource):
             f"{name}-environment",
             self.project.id,
             environment_name,
+            sibling_environments=sibling_environments,
             opts=pulumi.ResourceOptions(parent=self, protect=protect),
         )
         self.deployments: dict[str, Deployment] = {}
@@ -267,6 +270,7 @@ class RailwayStack(pulumi.ComponentResource):
             pulumi.Output.secret(all_variables) if secret_inside else all_variables,
             opts=kept,
             service_name=railway_name,
+            secret_names=[k for k, v in variables.items() if isinstance(v, pulumi.Output)],
         )
         self.deployments[key] = Deployment(
             f"{prefix}-deployment",

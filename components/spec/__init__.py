@@ -23,7 +23,7 @@ from .models import (
 )
 from .parse import CONFIG_KEY, ENVIRONMENT_KEY, NAMESPACE, parse_environment
 from .references import DATABASE, SecretLookup, SecretState, published_ports
-from .siblings import Sibling, shared_project_ids
+from .siblings import Sibling, shared_environments, shared_project_ids
 
 __all__ = [
     "CONFIG_KEY",
@@ -50,5 +50,6 @@ __all__ = [
     "image_problem",
     "parse_environment",
     "published_ports",
+    "shared_environments",
     "shared_project_ids",
 ]

@@ -68,6 +68,17 @@ def shared_project_ids(mine: Mapping[str, Any], siblings: Sequence[Sibling]) -> 
     return found
 
 
+def shared_environments(mine: Mapping[str, Any], siblings: Sequence[Sibling]) -> dict[str, str]:
+    """The environment each sibling Railway stack sharing this stack's project uses, by the file
+    declaring it: what two stacks must never have in common."""
+    found: dict[str, str] = {}
+    for sibling in siblings:
+        theirs = _railway(sibling.raw)
+        if theirs is not None and shares_project(mine, theirs):
+            found[sibling.file] = str(environment_name(theirs, sibling.stack))
+    return found
+
+
 def check_siblings(raw: Any, stack: str, siblings: Sequence[Sibling]) -> Iterator[Finding]:
     """Every clash between this Railway declaration and its sibling Railway stacks."""
     mine = _railway(raw)

@@ -61,6 +61,20 @@ class EnvironmentProvider(RailwayProvider):
 class Environment(Resource, module="railway", name="Environment"):
     environment_id: pulumi.Output[str]
 
-    def __init__(self, name: str, project_id: pulumi.Input[str], environment_name: str, opts=None):
-        props = {"project_id": project_id, "name": environment_name, "environment_id": None}
+    def __init__(
+        self,
+        name: str,
+        project_id: pulumi.Input[str],
+        environment_name: str,
+        sibling_environments: dict[str, str] | None = None,
+        opts=None,
+    ):
+        """`sibling_environments`: the environment each sibling stack sharing this project uses (stack
+        file -> name), so a policy can see two stacks about to share one environment; not compared."""
+        props = {
+            "project_id": project_id,
+            "name": environment_name,
+            "sibling_environments": sibling_environments or {},
+            "environment_id": None,
+        }
         super().__init__(EnvironmentProvider(), name, props, opts)

@@ -101,13 +101,17 @@ class Variables(Resource, module="railway", name="Variables"):
         variables: pulumi.Input[dict[str, str]],
         opts: pulumi.ResourceOptions | None = None,
         service_name: str | None = None,
+        secret_names: list[str] | None = None,
     ):
+        """`secret_names`: which variables hold a declared secret. Policies cannot tell a secret value
+        from a plain one (they see both decrypted), so this says which is which; names only, not compared."""
         props = {
             "project_id": project_id,
             "environment_id": environment_id,
             "service_id": service_id,
             "variables": variables,
             "service_name": service_name,  # for messages only: not compared
+            "secret_names": sorted(secret_names or []),
             "applied_at": None,
         }
         super().__init__(VariablesProvider(), name, props, opts)

@@ -6,6 +6,7 @@ check(), so in preview and before anything is written: a size below the volume's
 and the least size allowed. check() also carries the volume's ids into the new inputs, which is
 what the engine shows as a dynamic resource's outputs while it previews an update: so what hangs
 off the volume (its backup schedules, protected on prod) stays known instead of looking replaced.
+It carries the size it read there as well (`railway_size_mb`), for the policy that volumes never shrink.
 """
 
 from __future__ import annotations
@@ -84,6 +85,8 @@ class VolumeProvider(RailwayProvider):
             return CheckResult(news, [CheckFailure("size_mb", reason)])
         if instance is None:
             return CheckResult(news, [])  # gone: update() says so
+        # The size on Railway goes into the new inputs too: the one place a policy can see it.
+        news = {**news, "railway_size_mb": instance["sizeMB"]}
         wanted = news.get("size_mb")
         if wanted != UNKNOWN and int(wanted) < instance["sizeMB"]:
             reason = shrink_refused(news.get("declared_as"), int(wanted), instance["sizeMB"])
