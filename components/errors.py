@@ -16,6 +16,7 @@ The hierarchy (callers catch the narrowest one they can act on):
     ├── RailwayProjectAmbiguous several existing projects could be the declared one; lists them
     ├── StackNotUp              a command needs what `up` records, and the stack has none yet
     ├── DockerUnavailable       no Docker engine answers where the dev stack expects one
+    ├── DockerRefused           the Docker engine answered a request with an error
     ├── PortInUse               a port the dev stack publishes is taken by something else
     ├── UnknownService          the stack has no service by that name; lists the ones it has
     ├── ServiceNotDeployed      the service has no deployment to show or restart yet
@@ -105,6 +106,11 @@ class StackNotUp(MvsError):
 
 class DockerUnavailable(MvsError):
     """No Docker engine answers at DOCKER_HOST: nothing was changed; start one and run again."""
+
+
+class DockerRefused(MvsError):
+    """The Docker engine refused a request (a volume still in use, a name taken): its explanation
+    and what to do, in one line."""
 
 
 class PortInUse(MvsError):

@@ -144,7 +144,9 @@ def cmd_destroy(args: argparse.Namespace) -> int:
         return stopped
     status = run_attached(["pulumi", "destroy", "--stack", args.stack, *pulumi_args], cwd=str(PROJECT_ROOT))
     if target == "local" and dev_engine.engine_answers():
-        dev_engine.after_destroy(args.stack, delete_data=delete_data and status == 0, say=print)
+        removed = dev_engine.after_destroy(args.stack, delete_data=delete_data and status == 0, say=print)
+        if status == 0 and not removed:
+            return 1
     return status
 
 

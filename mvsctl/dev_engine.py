@@ -17,10 +17,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import docker
-from docker.errors import DockerException, NotFound
+from docker.errors import APIError, DockerException, NotFound
 from docker.models.containers import Container
 
-from components.errors import DockerUnavailable, PortInUse
+from components.errors import DockerRefused, DockerUnavailable, PortInUse
 from components.local.volumes import kept_volumes
 from components.spec import EnvironmentSpec, published_ports
 
@@ -48,9 +48,12 @@ def engine() -> docker.DockerClient:
 
 @contextmanager
 def connected() -> Iterator[docker.DockerClient]:
+    """A client for the block; an error the engine answers with becomes one line (DockerRefused)."""
     client = engine()
     try:
         yield client
+    except APIError as error:
+        raise DockerRefused(f"the Docker engine refused: {error.explanation or error}") from None
     finally:
         client.close()
 
@@ -139,16 +142,28 @@ def kept_data(client: docker.DockerClient, stack: str) -> dict[str, str]:
     return present
 
 
-def after_destroy(stack: str, delete_data: bool, say: Callable[[str], None]) -> None:
-    """Name the volumes a destroy kept, or remove them when asked to."""
+def after_destroy(stack: str, delete_data: bool, say: Callable[[str], None]) -> bool:
+    """Name the volumes a destroy kept, or remove them when asked to. False when one that was to
+    be removed could not be (it is then kept, and said so)."""
+    removed_all = True
     with connected() as client:
         kept = kept_data(client, stack)
         for name, holds in kept.items():
             if delete_data:
-                client.volumes.get(name).remove()
+                try:
+                    client.volumes.get(name).remove()
+                except APIError as error:
+                    removed_all = False
+                    say(
+                        f"kept docker volume {name} ({holds}): the engine refused to delete it "
+                        f"({error.explanation or error}); `docker ps -a --filter volume={name}` shows what uses it; "
+                        f"remove that, then run ./mvs destroy {stack} --delete-data again"
+                    )
+                    continue
                 say(f"deleted docker volume {name} ({holds}), as --delete-data asked")
             else:
                 say(
                     f"kept docker volume {name} ({holds}): the next ./mvs up {stack} uses it again; "
                     f"./mvs destroy {stack} --delete-data removes it"
                 )
+    return removed_all

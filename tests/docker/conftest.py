@@ -47,10 +47,26 @@ def docker_host() -> Iterator[str]:
         _engine_tool("stop")
 
 
+def clear_leftovers(client: docker.DockerClient) -> None:
+    """The engine's data root is a cache that outlives a run, and so would what a run that was
+    killed left in it (containers restart with the daemon): start from none of the stacks' parts."""
+    stacks = {"label": "com.mvs.stack"}
+    for container in client.containers.list(all=True, filters=stacks):
+        container.remove(force=True)
+    for container in client.containers.list(all=True, filters={"label": "com.mvs.test"}):
+        container.remove(force=True)
+    for network in client.networks.list(filters=stacks):
+        network.remove()
+    for volume in client.volumes.list(filters=stacks):
+        volume.remove(force=True)
+
+
 @pytest.fixture(scope="session")
 def engine(docker_host) -> Iterator[docker.DockerClient]:
     client = docker.DockerClient(base_url=docker_host, timeout=300)
+    clear_leftovers(client)
     yield client
+    clear_leftovers(client)
     client.close()
 
 

@@ -108,3 +108,18 @@ def test_delete_data_is_refused_on_a_railway_stack(project):
     done = project.mvs("destroy", "staging", "--yes", "--delete-data")
     assert done.returncode == 2
     assert "--delete-data is for the local target" in done.stderr and "Nothing was changed" in done.stderr
+
+
+def test_delete_data_keeps_a_volume_something_else_uses_and_says_what_to_do(project, engine, ci_bases, dev_volumes):
+    project.cli.ok("stack", "init", "dev")
+    holder = engine.containers.create(
+        ci_bases["debian"], ["true"], volumes={dev_volumes[0]: {"bind": "/data"}}, labels={"com.mvs.test": "holder"}
+    )
+    try:
+        done = project.mvs("destroy", "dev", "--yes", "--delete-data")
+    finally:
+        holder.remove(force=True)
+    assert done.returncode == 1 and "Traceback" not in done.stdout + done.stderr, done.stderr
+    assert dev_volumes[0] in volume_names(engine) and dev_volumes[1] not in volume_names(engine)
+    (line,) = [x for x in done.stdout.splitlines() if dev_volumes[0] in x]
+    assert "the engine refused to delete it" in line and f"--filter volume={dev_volumes[0]}" in line
