@@ -31,17 +31,22 @@ REPLICAS_MESSAGE = (
 
 
 @pytest.fixture
-def world(tmp_path, s3_endpoint):
+def railway(tmp_path, s3_endpoint):
     assert tools_available(), "the Pulumi tools are missing: run ./mvs setup (the test command does)"
     world = RailwayWorld(tmp_path, s3_endpoint)
     world.cli.env["PULUMI_DEBUG_COMMANDS"] = "true"  # unhides --event-log
-    world.init_stack("prod")
     yield world
     world.server.stop()
 
 
-def set_key(world: RailwayWorld, key: str, value: str) -> None:
-    world.cli.ok("config", "set", "--path", "--stack", "prod", f"mvs:environment.{key}", value)
+@pytest.fixture
+def world(railway):
+    railway.init_stack("prod")
+    return railway
+
+
+def set_key(world: RailwayWorld, key: str, value: str, stack: str = "prod") -> None:
+    world.cli.ok("config", "set", "--path", "--stack", stack, f"mvs:environment.{key}", value)
 
 
 def pin_by_digest(world: RailwayWorld) -> None:
@@ -49,11 +54,13 @@ def pin_by_digest(world: RailwayWorld) -> None:
         set_key(world, key, f"{ref}@{DIGEST}")
 
 
-def preview(world: RailwayWorld, config: dict | None = None) -> tuple[subprocess.CompletedProcess, list[dict]]:
-    """`pulumi preview` of prod with the pack (and `config` as its --policy-pack-config); the run
+def preview(
+    world: RailwayWorld, config: dict | None = None, stack: str = "prod"
+) -> tuple[subprocess.CompletedProcess, list[dict]]:
+    """`pulumi preview` of `stack` with the pack (and `config` as its --policy-pack-config); the run
     and the policy events of its event log."""
     scratch = world.cli.workdir.parent
-    args = ["preview", "--stack", "prod", "--policy-pack", str(PACK), "--event-log", str(scratch / "events.ndjson")]
+    args = ["preview", "--stack", stack, "--policy-pack", str(PACK), "--event-log", str(scratch / "events.ndjson")]
     if config is not None:
         (scratch / "policies.json").write_text(json.dumps(config))
         args += ["--policy-pack-config", str(scratch / "policies.json")]
@@ -110,3 +117,18 @@ def test_advisory_levels_and_waivers_report_without_failing(world):
     assert len(waived) == 6 and all(f"WAIVED ({waiver}): stacks/Pulumi.prod.yaml: " in m for m in waived)
     assert f"WAIVED ({waiver}): stacks/Pulumi.prod.yaml: mvs:environment.release.images.backend" in result.stdout
     assert writes(world.requests()) == []
+
+
+def test_a_shrunk_volume_is_stopped_by_the_size_its_provider_read_on_railway(railway):
+    railway.init_stack("staging")
+    railway.cli.ok("up", "--yes", "--stack", "staging")
+    set_key(railway, "database.volume_size_gb", "5", "staging")
+    before = len(railway.requests())
+    result, violations = preview(railway, pack_config("staging", "stacks/Pulumi.staging.yaml", "mandatory"), "staging")
+    assert result.returncode != 0
+    (shrink,) = [v["message"].splitlines()[-1] for v in violations if v["policyName"] == "volumes-never-shrink"]
+    assert shrink == (
+        "stacks/Pulumi.staging.yaml: mvs:environment.database.volume_size_gb is 5, below the 10000 MB volume "
+        "staging-database-volume has on Railway; volumes never shrink: set it to at least 10"
+    )
+    assert writes(railway.requests()[before:]) == []
