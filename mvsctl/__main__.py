@@ -29,7 +29,7 @@ from components.railway.operations import operations
 from components.spec import CONFIG_KEY, EnvironmentSpec
 from components.stack_config import load_stack_file, read_stack_config, stack_file
 
-from . import dev_engine, everyday, railway_schema, schema
+from . import dev_engine, everyday, policies, railway_schema, schema
 from .dev_secrets import ensure_dev_secrets
 from .docker_engine import docker_host, unreachable_message, unreachable_reason
 from .process import run_attached
@@ -106,7 +106,20 @@ def cmd_up(args: argparse.Namespace) -> int:
         # or changed behind the stack's back is put right by this up, not by the one after.
         if not any(arg.startswith("--refresh") for arg in pulumi_args):
             pulumi_args.append("--refresh")
-    return run_attached(["pulumi", "up", "--stack", args.stack, *pulumi_args], cwd=str(PROJECT_ROOT))
+    return run_checked("up", args.stack, pulumi_args)
+
+
+def run_checked(verb: str, stack: str, pulumi_args: list[str]) -> int:
+    """`pulumi VERB` of a stack with the policy pack (unless --no-policies), keeping its findings."""
+    pulumi_args = list(pulumi_args)
+    checks = policies.policy_run(stack, verb, pulumi_args, say=_say_err)
+    status = run_attached(["pulumi", verb, "--stack", stack, *checks.args, *pulumi_args], cwd=str(PROJECT_ROOT))
+    checks.finish(say=_say_err)
+    return status
+
+
+def _say_err(message: str) -> None:
+    print(message, file=sys.stderr)
 
 
 def _interrupted(stack: str) -> int:
@@ -172,7 +185,11 @@ def cmd_rehearse(args: argparse.Namespace) -> int:
     if spec.target != "railway":
         print(f"{stack_file(args.stack)} targets {spec.target}; rehearsals are for Railway stacks", file=sys.stderr)
         return EXIT_INVALID
-    return rehearse(args.stack, spec, args.pulumi_args)
+    pulumi_args = list(args.pulumi_args)
+    checks = policies.policy_run(args.stack, "rehearsal", pulumi_args, say=_say_err)
+    status = rehearse(args.stack, spec, [*checks.args, *pulumi_args])
+    checks.finish(say=_say_err)
+    return status
 
 
 def cmd_railway_schema(args: argparse.Namespace) -> int:
@@ -189,12 +206,9 @@ def cmd_railway_schema(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
-def cmd_pulumi_verb(verb: str):
-    def command(args: argparse.Namespace) -> int:
-        validate_stack(args.stack)
-        return run_attached(["pulumi", verb, "--stack", args.stack, *args.pulumi_args], cwd=str(PROJECT_ROOT))
-
-    return command
+def cmd_preview(args: argparse.Namespace) -> int:
+    validate_stack(args.stack)
+    return run_checked("preview", args.stack, args.pulumi_args)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -225,7 +239,7 @@ def parser() -> argparse.ArgumentParser:
 
     commands_with_stack = (
         ("up", cmd_up),
-        ("preview", cmd_pulumi_verb("preview")),
+        ("preview", cmd_preview),
         ("destroy", cmd_destroy),
         ("rehearse", cmd_rehearse),
     )

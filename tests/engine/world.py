@@ -104,11 +104,13 @@ class RailwayWorld:
 
     def mvs(self, *args: str) -> subprocess.CompletedProcess:
         """`./mvs ARGS` on this world's copy of the project (its stack files, its state backend)."""
-        for package in ("mvsctl", "railway_emulator"):  # the commands, and what they import
+        for package in ("mvsctl", "railway_emulator", "policies"):  # the commands, and what they import
             if not (self.cli.workdir / package).exists():
                 shutil.copytree(
                     ROOT / package, self.cli.workdir / package, ignore=shutil.ignore_patterns("__pycache__")
                 )
+        if not (self.cli.workdir / "venv").exists():  # the policy pack runs in the project's venv (../venv)
+            (self.cli.workdir / "venv").symlink_to(ROOT / "venv")
         return subprocess.run(
             [sys.executable, "-m", "mvsctl", *args],
             cwd=self.cli.workdir,
