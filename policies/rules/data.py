@@ -54,12 +54,10 @@ def prod_data_protected(args: ResourceValidationArgs, report_violation: ReportVi
     if not ctx.prod:
         return
     part = part_of(args.resource_type, args.name, ctx.stack, plain(args.props))
-    kept = (
-        (args.resource_type == ENVIRONMENT)
-        or (part is not None and part.kind == "database" and args.resource_type in KEPT_WITH_THE_DATABASE)
-        or (part is not None and part.kind == "database" and args.resource_type in KEPT_WITH_THE_DATA_LOCALLY)
-    )
-    if part is None or not kept or args.opts.protect:
+    if part is None or args.opts.protect:
+        return
+    database = part.kind == "database" and args.resource_type in KEPT_WITH_THE_DATABASE + KEPT_WITH_THE_DATA_LOCALLY
+    if not (database or args.resource_type == ENVIRONMENT):
         return
     what = args.resource_type.rsplit(":", 1)[-1]
     ctx.report(
