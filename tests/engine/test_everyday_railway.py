@@ -88,7 +88,7 @@ def test_ps_shows_every_service_in_aligned_columns_from_one_request(world):
     assert "ghcr.io/mvs-app/frontend:2.0.0" in rows[2]
     assert "SUCCESS (cron 15 3 * * *)" in rows[3] and "SUCCESS (cron 45 4 * * 0)" in rows[4]
     assert "scheduled (no health check)" in rows[3] and "up (no health check)" in rows[0]
-    assert "ghcr.io/railwayapp-templates/postgres-ssl:15" in rows[0]
+    assert "ghcr.io/railwayapp-templates/postgres-ssl:15.19" in rows[0]
     assert [e["operation"] for e in requests] == ["environmentServices"], "one request, however many services"
 
 

@@ -56,7 +56,7 @@ def test_prod_destroy_exclude_protected_leaves_a_database_that_starts_and_up_tak
     after = world.state()
     assert [s["name"] for s in after["services"].values()] == ["Postgres"], "everything else is destroyed"
     assert after["instances"][key] == before["instances"][key], "its settings (image, commands) stay"
-    assert after["instances"][key]["source"] == {"image": "ghcr.io/railwayapp-templates/postgres-ssl:15"}
+    assert after["instances"][key]["source"] == {"image": "ghcr.io/railwayapp-templates/postgres-ssl:15.19"}
     assert after["variables"][key] == before["variables"][key], "its variables stay"
     assert after["variables"][key]["POSTGRES_PASSWORD"] == SECRETS["mvs:dbPassword"]
     assert after["volume_instances"] == before["volume_instances"], "its volume stays, mounted"

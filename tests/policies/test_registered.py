@@ -4,10 +4,14 @@ simulated by editing what was registered."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+import yaml
 
 from tests.policies.harness import SECRETS, findings, named, raw_declaration, registered
 
+ROOT = Path(__file__).resolve().parents[2]
 DIGEST = "sha256:" + "7" * 64
 PROD = "stacks/Pulumi.prod.yaml: mvs:environment"
 STAGING = "stacks/Pulumi.staging.yaml: mvs:environment"
@@ -34,13 +38,11 @@ def test_the_default_dev_stack_passes_every_rule():
     assert findings(registered("dev", monitored)) == {}
 
 
-def test_the_default_railway_stacks_pass_every_rule_but_the_image_pins_they_still_lack():
-    """Known gaps of the stack files, not of the rules: Railway's Postgres runs the component's default
-    `postgres-ssl:<major>` (a moving tag) unless database.image is set, and prod names its images by
-    tag. Pinning them (next test) makes both stacks pass everything: then this test must change."""
-    assert keys(findings(registered("staging"))) == {"images-pinned": ["mvs:environment.database.image"]}
+def test_the_default_railway_stacks_pass_every_rule_but_the_digests_prod_waives():
+    """staging passes everything. prod names its images by tag, which only `prod-images-by-digest`
+    minds, and prod's stack file waives exactly that rule, saying who and why."""
+    assert findings(registered("staging")) == {}
     assert keys(findings(registered("prod"))) == {
-        "images-pinned": ["mvs:environment.database.image"],
         "prod-images-by-digest": [
             "mvs:environment.backups.runner_image",
             "mvs:environment.backups.runner_image",
@@ -49,6 +51,14 @@ def test_the_default_railway_stacks_pass_every_rule_but_the_image_pins_they_stil
             "mvs:environment.release.images.frontend",
         ],
     }
+    waivers = yaml.safe_load((ROOT / "stacks" / "Pulumi.prod.yaml").read_text())["config"]["mvs:policyWaivers"]
+    assert [w["rule"] for w in waivers] == ["prod-images-by-digest"] and all(w["by"] and w["reason"] for w in waivers)
+
+
+def test_without_a_pinned_database_image_railway_runs_a_moving_tag_and_is_stopped():
+    raw = raw_declaration("staging")
+    del raw["database"]["image"]
+    assert keys(findings(registered("staging", raw))) == {"images-pinned": ["mvs:environment.database.image"]}
 
 
 @pytest.mark.parametrize("stack", ["staging", "prod"])
