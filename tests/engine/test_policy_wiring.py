@@ -73,3 +73,16 @@ def test_no_policies_skips_the_pack_and_says_so(world):
     assert done.returncode == 0, done.stdout + done.stderr
     assert "POLICIES SKIPPED (--no-policies)" in done.stderr
     assert "prod-public-replicas" not in done.stdout
+
+
+def test_the_default_prod_passes_with_the_waiver_its_stack_file_carries(tmp_path, s3_endpoint):
+    world = RailwayWorld(tmp_path, s3_endpoint)
+    try:
+        world.init_stack("prod")
+        done = world.mvs("preview", "prod")
+    finally:
+        world.server.stop()
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "WAIVED prod-images-by-digest on prod (waived by mvs-infra maintainers:" in done.stderr
+    assert {f["policyName"] for f in findings(world)} == {"prod-images-by-digest"}
+    assert {f["enforcementLevel"] for f in findings(world)} == {"advisory"}
