@@ -10,6 +10,8 @@ ps STACK                 each service's state, health, image, release and URL (d
 logs STACK [SERVICE] [-f] a service's logs, or every service's (docker-compose logs)
 restart STACK SERVICE    restart one service (docker-compose restart)
 rehearse STACK [ARGS ...] a Railway stack's `pulumi up`, offline, against the emulator
+drift STACK ... [--out F] what differs between reality and the declaration (writes nothing);
+                         exit 0 none, 2 drift, 1 a stack could not be checked
 pulumi ARGS ...          the Pulumi CLI with this project's tools, backend and passphrase
 emulator [ARGS ...]      start the Railway API emulator on loopback (--help for its options)
 railway-schema [--out F | --write]  fetch Railway's live schema (needs RAILWAY_API_TOKEN); check our
@@ -29,7 +31,7 @@ from components.railway.operations import operations
 from components.spec import CONFIG_KEY, EnvironmentSpec
 from components.stack_config import load_stack_file, read_stack_config, stack_file
 
-from . import dev_engine, everyday, policies, railway_schema, schema
+from . import dev_engine, drift, everyday, policies, railway_schema, schema
 from .dev_secrets import ensure_dev_secrets
 from .docker_engine import docker_host, unreachable_message, unreachable_reason
 from .process import run_attached
@@ -211,6 +213,19 @@ def cmd_preview(args: argparse.Namespace) -> int:
     return run_checked("preview", args.stack, args.pulumi_args)
 
 
+def cmd_drift(args: argparse.Namespace) -> int:
+    """A markdown report on stdout (and in --out); one line on stderr per stack that could not be checked."""
+    results = [drift.check(stack, validate_stack_shape) for stack in args.stacks]
+    for result in results:
+        if result.error:
+            print(f"error: {result.stack}: {result.error}", file=sys.stderr)
+    report = drift.render(results)
+    print(report)
+    if args.out:
+        args.out.write_text(report)
+    return drift.exit_code(results)
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="mvs", description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     commands = root.add_subparsers(dest="command", required=True)
@@ -236,6 +251,11 @@ def parser() -> argparse.ArgumentParser:
     schema_cmd.set_defaults(run=cmd_schema)
 
     everyday.add_commands(commands, validate_stack_shape)
+
+    drift_cmd = commands.add_parser("drift", help="report drift from the declaration; exit 0 none, 2 drift, 1 error")
+    drift_cmd.add_argument("stacks", nargs="+")
+    drift_cmd.add_argument("--out", type=Path, help="write the markdown report to this file as well")
+    drift_cmd.set_defaults(run=cmd_drift)
 
     commands_with_stack = (
         ("up", cmd_up),
