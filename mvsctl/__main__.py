@@ -141,11 +141,6 @@ def cmd_destroy(args: argparse.Namespace) -> int:
     anyone from removing what the stack made. On the local target the database and backup volumes
     stay (said at the end) unless --delete-data is given."""
     target = declared_target(args.stack)
-    try:
-        validate_stack(args.stack)
-    except DeclarationError as error:
-        print(error, file=sys.stderr)
-        print(f"{stack_file(args.stack)} does not validate; destroying what the state records anyway", file=sys.stderr)
     delete_data = DELETE_DATA in args.pulumi_args
     pulumi_args = [arg for arg in args.pulumi_args if arg != DELETE_DATA]
     if delete_data and target != "local":
@@ -155,6 +150,11 @@ def cmd_destroy(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_INVALID
+    try:
+        validate_stack(args.stack)
+    except DeclarationError as error:
+        print(error, file=sys.stderr)
+        print(f"{stack_file(args.stack)} does not validate; destroying what the state records anyway", file=sys.stderr)
     if stopped := _interrupted(args.stack):
         return stopped
     status = run_attached(["pulumi", "destroy", "--stack", args.stack, *pulumi_args], cwd=str(PROJECT_ROOT))

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from docker.models.containers import Container
 
 from components.errors import RestartFailed, UnknownService
+from components.local.healthchecks import healthy_within_seconds
 from components.spec import EnvironmentSpec
 
 from ..dev_engine import connected, service_of, stack_containers
@@ -129,7 +130,7 @@ def restart(stack: str, spec: EnvironmentSpec, service: str) -> int:
         deadline = _healthy_within(spec, service)
         print(f"restarting {service} ({container.name})")
         container.restart(timeout=RESTART_TIMEOUT_SECONDS)
-        if container.attrs.get("State", {}).get("Health") is None and not _has_healthcheck(container):
+        if not _has_healthcheck(container):
             print(f"{service} restarted (it has no health check to wait for)")
             return 0
         print(f"waiting up to {deadline} s for {service} to report healthy")
@@ -147,19 +148,17 @@ def _has_healthcheck(container: Container) -> bool:
 
 
 def _healthy_within(spec: EnvironmentSpec, service: str) -> int:
+    """The declared service's own deadline (as `up` waits for it); the stack's own parts get 120 s."""
     declared = spec.services.get(service)
-    return declared.health_check.deadline_seconds() + 30 if declared else 120
+    return healthy_within_seconds(declared.health_check) if declared else 120
 
 
-def _wait_healthy(container: Container, seconds: int, clock=time.monotonic, sleep=time.sleep) -> str:
+def _wait_healthy(container: Container, seconds: int) -> str:
     """The container's health once it is healthy, or what it was when `seconds` ran out."""
-    end = clock() + seconds
+    end = time.monotonic() + seconds
     while True:
         container.reload()
-        state = container.attrs.get("State", {})
-        status = (
-            _health(container) if state.get("Running") else f"{state.get('Status')} (exit code {state.get('ExitCode')})"
-        )
-        if status == "healthy" or clock() >= end:
+        status = _health(container) if container.attrs.get("State", {}).get("Running") else _state(container)
+        if status == "healthy" or time.monotonic() >= end:
             return status
-        sleep(0.5)
+        time.sleep(0.5)
