@@ -10,8 +10,9 @@ import pulumi
 from .local import LocalStack
 from .railway.client import ACCOUNT_TOKEN_ENV, PROJECT_TOKEN_ENV
 from .railway.stack import RailwayStack
+from .release import Release, current_commit, declared_snapshot, digest_of
 from .spec import EnvironmentSpec
-from .stack_config import pulumi_secret, sibling_environments, sibling_project_ids
+from .stack_config import pulumi_secret, read_stack_config, sibling_environments, sibling_project_ids, stack_file
 
 
 def require_railway_token() -> None:
@@ -46,10 +47,41 @@ def build_environment(stack: str, spec: EnvironmentSpec, project_root: Path) -> 
         pulumi.export("connection_string", railway.connection_string)
         if railway.backups is not None:
             pulumi.export("backups", railway.backups)
+        runs = {name: {"deployment_id": railway.deployments[name].deployment_id} for name in spec.services}
+        record_release(stack, spec, project_root, runs, railway)
         return railway
     environment = LocalStack(stack, spec, pulumi_secret, project_root)
     pulumi.export("urls", environment.urls)
     pulumi.export("connection_string", environment.connection_string)
     if environment.backups is not None:
         pulumi.export("backups", environment.backups.summary)
+    runs = {name: {"image_id": container.image} for name, container in environment.containers.items()}
+    record_release(stack, spec, project_root, runs, environment)
     return environment
+
+
+def record_release(
+    stack: str,
+    spec: EnvironmentSpec,
+    project_root: Path,
+    runs: dict[str, dict[str, pulumi.Input[str]]],
+    parent: pulumi.Resource,
+) -> Release:
+    """The release history's resource, updated after every service it records is live."""
+    services = {
+        name: {
+            "image": spec.image_for(name) or "(built from the repository)",
+            "digest": digest_of(spec.image_for(name)),
+            **run,
+        }
+        for name, run in runs.items()
+    }
+    raw_config = read_stack_config(project_root / stack_file(stack), stack_file(stack))
+    return Release(
+        f"{stack}-release",
+        spec.release.version,
+        services,
+        current_commit(project_root),
+        declared_snapshot(spec, raw_config),
+        opts=pulumi.ResourceOptions(parent=parent),
+    )

@@ -12,6 +12,9 @@ restart STACK SERVICE    restart one service (docker-compose restart)
 rehearse STACK [ARGS ...] a Railway stack's `pulumi up`, offline, against the emulator
 drift STACK ... [--out F] what differs between reality and the declaration (writes nothing);
                          exit 0 none, 2 drift, 1 a stack could not be checked
+releases STACK [--json]  the releases the stack ran, newest first, and which one is live
+release set STACK --version V [--image SERVICE=REF ...]
+                         write a release into the stack file (CI records what it built and pushed)
 pulumi ARGS ...          the Pulumi CLI with this project's tools, backend and passphrase
 emulator [ARGS ...]      start the Railway API emulator on loopback (--help for its options)
 railway-schema [--out F | --write]  fetch Railway's live schema (needs RAILWAY_API_TOKEN); check our
@@ -22,6 +25,7 @@ test [PYTEST ARGS ...]   run the test suite
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from pathlib import Path
@@ -31,7 +35,7 @@ from components.railway.operations import operations
 from components.spec import CONFIG_KEY, EnvironmentSpec
 from components.stack_config import load_stack_file, read_stack_config, stack_file
 
-from . import dev_engine, drift, everyday, policies, railway_schema, schema
+from . import dev_engine, drift, everyday, policies, railway_schema, releases, schema, stack_edit
 from .dev_secrets import ensure_dev_secrets
 from .docker_engine import docker_host, unreachable_message, unreachable_reason
 from .process import run_attached
@@ -226,6 +230,35 @@ def cmd_drift(args: argparse.Namespace) -> int:
     return drift.exit_code(results)
 
 
+def cmd_releases(args: argparse.Namespace) -> int:
+    history = releases.read(args.stack)
+    if args.json:
+        print(
+            json.dumps({"stack": args.stack, "last_update": history.last_update, "releases": history.history}, indent=2)
+        )
+    else:
+        print(releases.render(history))
+    return 0
+
+
+def cmd_release_set(args: argparse.Namespace) -> int:
+    """Write a release into the stack file (validated first); print the change to commit."""
+    images: dict[str, str] = {}
+    for pair in args.image:
+        service, _, image = pair.partition("=")
+        if not service or not image:
+            print(
+                f"error: --image {pair!r}: expected SERVICE=IMAGE, e.g. backend=ghcr.io/org/backend@sha256:…",
+                file=sys.stderr,
+            )
+            return EXIT_INVALID
+        images[service] = image
+    validate_stack_shape(args.stack)
+    change = stack_edit.edit_stack_file(args.stack, stack_edit.set_release(args.version, images, args.replace_images))
+    print(change or f"{stack_file(args.stack)} already declares that release")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="mvs", description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     commands = root.add_subparsers(dest="command", required=True)
@@ -256,6 +289,22 @@ def parser() -> argparse.ArgumentParser:
     drift_cmd.add_argument("stacks", nargs="+")
     drift_cmd.add_argument("--out", type=Path, help="write the markdown report to this file as well")
     drift_cmd.set_defaults(run=cmd_drift)
+
+    releases_cmd = commands.add_parser("releases", help="the releases a stack ran, and which one is live")
+    releases_cmd.add_argument("stack")
+    releases_cmd.add_argument("--json", action="store_true", help="the history as JSON")
+    releases_cmd.set_defaults(run=cmd_releases)
+
+    release_cmd = commands.add_parser("release", help="change a stack's declared release")
+    release_verbs = release_cmd.add_subparsers(dest="release_verb", required=True)
+    release_set = release_verbs.add_parser("set", help="write a release into a stack file")
+    release_set.add_argument("stack")
+    release_set.add_argument("--version", required=True)
+    release_set.add_argument("--image", action="append", default=[], metavar="SERVICE=IMAGE")
+    release_set.add_argument(
+        "--replace-images", action="store_true", help="drop images of services not named with --image"
+    )
+    release_set.set_defaults(run=cmd_release_set)
 
     commands_with_stack = (
         ("up", cmd_up),

@@ -1,0 +1,102 @@
+"""`./mvs releases STACK`: the releases a stack ran, newest first, and which one is live.
+
+The history is read from the stack's state (the release resource's outputs, see
+components/release.py), so it is the same on every checkout that shares the backend. Which record
+is live comes from the last update: after a successful `up` (or rollback) the newest record runs
+everywhere; after a failed one some services may already run something newer, and the listing
+says so instead of guessing.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from components.errors import StackNotUp, ToolError
+from components.release import RESOURCE_TYPE
+
+from .everyday.table import table
+from .pulumi_cli import PROJECT_ROOT, pulumi
+
+NO_STACK = "no stack named"
+
+
+@dataclass
+class Releases:
+    stack: str
+    history: list[dict[str, Any]] = field(default_factory=list)
+    last_update: str | None = None  # "succeeded", "failed", … of the newest update; None before any
+
+    @property
+    def live(self) -> dict[str, Any] | None:
+        return self.history[0] if self.history and self.last_update == "succeeded" else None
+
+    def find(self, version: str) -> dict[str, Any] | None:
+        """The newest record of `version`."""
+        return next((record for record in self.history if record["version"] == version), None)
+
+    def previous(self) -> dict[str, Any] | None:
+        """The newest record that runs something other than the live one: where a rollback goes."""
+        if not self.history:
+            return None
+        newest = self.history[0]
+        return next((r for r in self.history[1:] if r["services"] != newest["services"]), None)
+
+
+def read(stack: str, project: Path = PROJECT_ROOT) -> Releases:
+    """The stack's release history and the outcome of its last update; StackNotUp before any `up`."""
+    try:
+        exported = json.loads(pulumi("stack", "export", "--stack", stack, project=project) or "{}")
+        updates = json.loads(
+            pulumi("stack", "history", "--stack", stack, "--output", "json", "--page-size", "20", project=project)
+            or "[]"
+        )
+    except ToolError as error:
+        if NO_STACK not in error.stderr:
+            raise
+        raise StackNotUp(
+            f"there is no stack {stack} in this state backend yet: bring it up with ./mvs up {stack}"
+        ) from None
+    resources = (exported.get("deployment") or {}).get("resources") or []
+    found = next((r for r in resources if r.get("type") == RESOURCE_TYPE), None)
+    history = list(((found or {}).get("outputs") or {}).get("history") or [])
+    last = next((u for u in updates if u.get("kind") == "update"), {})  # refreshes change no release
+    return Releases(stack, history, last.get("result"))
+
+
+def short(image: str) -> str:
+    """An image reference short enough for a table: the name's last part and a short digest."""
+    name = image.rsplit("/", 1)[-1]
+    if "@sha256:" in name:
+        base, digest = name.split("@sha256:", 1)
+        return f"{base}@{digest[:12]}"
+    return name
+
+
+def runs(service: dict[str, Any]) -> str:
+    return service.get("deployment_id") or (service.get("image_id") or "")[:19] or "-"
+
+
+def render(releases: Releases) -> str:
+    if not releases.history:
+        return f"{releases.stack}: no release recorded yet (every successful ./mvs up {releases.stack} records one)"
+    rows = [["", "VERSION", "RECORDED (UTC)", "COMMIT", "SERVICES", "NOTE"]]
+    for index, record in enumerate(releases.history):
+        marker = ("live" if releases.live else "last good") if index == 0 else ""
+        services = ", ".join(
+            f"{name}={short(service.get('image') or '?')} ({runs(service)})"
+            for name, service in sorted(record["services"].items())
+        )
+        commit = (record.get("commit") or "-")[:12] + (
+            "+dirty" if (record.get("commit") or "").endswith("+dirty") else ""
+        )
+        rows.append([marker, record["version"], record["recorded_at"], commit, services, record.get("note") or ""])
+    lines = [table(rows)]
+    if releases.last_update and releases.last_update != "succeeded":
+        lines.append(
+            f"\nThe last update of {releases.stack} {releases.last_update}: services may run a newer release than the "
+            f"newest above. Check with ./mvs ps {releases.stack}; ./mvs rollback {releases.stack} goes back to it."
+        )
+    return "\n".join(lines)

@@ -1,0 +1,88 @@
+"""Changes `./mvs` writes to a stack file itself (a release, a promotion, a rollback).
+
+The file is edited in place with a round-trip YAML parser, so its comments, key order and quoting
+survive and the change reads in a pull request as the few lines it is. The edited file is checked
+the way `./mvs validate` checks it before it replaces the old one: a change that would make the
+declaration invalid is refused and the file is left as it was.
+"""
+
+from __future__ import annotations
+
+import difflib
+import io
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+
+from components.spec import CONFIG_KEY
+from components.stack_config import load_stack_file, stack_file
+
+from .pulumi_cli import PROJECT_ROOT
+
+Edit = Callable[[Any], None]  # changes the `config:` mapping of the loaded file in place
+
+
+def _yaml() -> YAML:
+    yaml = YAML()  # round-trip
+    yaml.preserve_quotes = True
+    yaml.width = 4096  # never fold a long line the file did not fold
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    return yaml
+
+
+def edit_stack_file(stack: str, edit: Edit, project: Path = PROJECT_ROOT) -> str:
+    """Apply `edit` to the stack file; return the unified diff of the change ("" when none)."""
+    relative = stack_file(stack)
+    path = project / relative
+    before = path.read_text()
+    yaml = _yaml()
+    document = yaml.load(before)
+    edit(document["config"])
+    buffer = io.StringIO()
+    yaml.dump(document, buffer)
+    after = buffer.getvalue()
+    if after == before:
+        return ""
+    _check(path, after, relative)
+    _replace(path, after)
+    return "".join(
+        difflib.unified_diff(before.splitlines(True), after.splitlines(True), f"a/{relative}", f"b/{relative}")
+    )
+
+
+def _check(path: Path, text: str, display: str) -> None:
+    """Validate the edited file as `./mvs validate` would, beside copies of its sibling stack files."""
+    with tempfile.TemporaryDirectory(prefix="mvs-check-") as scratch:
+        for sibling in path.parent.glob("Pulumi.*.yaml"):
+            (Path(scratch) / sibling.name).write_text(sibling.read_text())
+        probe = Path(scratch) / path.name
+        probe.write_text(text)
+        load_stack_file(probe, display, check_secrets=False)
+
+
+def _replace(path: Path, text: str) -> None:
+    """Write beside the file, then rename over it: a crash leaves the old file or the new one."""
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=".", suffix=".tmp", delete=False) as tmp:
+        tmp.write(text)
+    os.chmod(tmp.name, path.stat().st_mode & 0o777)
+    os.replace(tmp.name, path)
+
+
+def set_release(version: str, images: dict[str, str], replace_images: bool) -> Edit:
+    """An edit setting `release.version` and images (all of them when `replace_images`)."""
+
+    def edit(config: Any) -> None:
+        release = config[CONFIG_KEY]["release"]
+        release["version"] = version
+        if replace_images or "images" not in release:
+            release["images"] = {}
+        for service, image in images.items():
+            release["images"][service] = image
+        for service in [s for s in release["images"] if replace_images and s not in images]:
+            del release["images"][service]
+
+    return edit

@@ -1,0 +1,130 @@
+"""Release history (issue 11, point 1) with the real `pulumi` CLI against the emulator: every
+successful `up` records the release (version, images with digests, Railway deployment ids, commit,
+time) in the stack's state; `./mvs releases` lists them newest first and marks the live one; an
+`up` whose deployment fails records nothing; `./mvs release set` writes a release into the stack
+file, validated first. The tests of this module share one world and run in order."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from .cli import tools_available
+from .world import RailwayWorld
+
+STACK = "staging"
+DIGEST = "sha256:" + "ab" * 32
+NEW_BACKEND = f"ghcr.io/mvs-app/backend@{DIGEST}"
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory, s3_endpoint):
+    assert tools_available(), "the Pulumi tools are missing: run ./mvs setup (the test command does)"
+    world = RailwayWorld(tmp_path_factory.mktemp("releases"), s3_endpoint)
+    world.init_stack(STACK)
+    world.cli.env["MVS_RELEASE_COMMIT"] = "c0ffee0000000000000000000000000000000001"
+    world.cli.ok("up", "--yes", "--stack", STACK)
+    yield world
+    world.server.stop()
+
+
+def history(world: RailwayWorld) -> dict:
+    result = world.mvs("releases", STACK, "--json")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def latest_deployment(world: RailwayWorld, service: str) -> dict:
+    environment_id, service_id = world.environment_id(STACK), world.service_id(service)
+    ours = [
+        d
+        for d in world.state()["deployments"].values()
+        if (d["serviceId"], d["environmentId"]) == (service_id, environment_id)
+    ]
+    return max(ours, key=lambda d: d["createdAt"])
+
+
+def test_the_first_up_records_its_release_with_what_runs_each_service(world):
+    listing = history(world)
+    assert listing["last_update"] == "succeeded"
+    [record] = listing["releases"]
+    assert record["version"] == "2.0.0"
+    assert record["commit"] == "c0ffee0000000000000000000000000000000001"
+    assert set(record["services"]) == {"backend", "frontend"}
+    backend = record["services"]["backend"]
+    assert backend["image"] == "ghcr.io/mvs-app/backend:2.0.0" and backend.get("digest") is None
+    assert backend["deployment_id"] == latest_deployment(world, "backend")["id"]
+    # What a rollback writes back: the release block, each service's variables, secrets as ciphertext.
+    declared = record["declared"]
+    assert declared["release"]["version"] == "2.0.0"
+    assert declared["services"]["backend"]["secrets"] == {"SESSION_SECRET": "sessionSecret"}
+    assert set(declared["secrets"]) == {"mvs:sessionSecret"}
+    assert set(declared["secrets"]["mvs:sessionSecret"]) == {"secure"}
+    text = world.mvs("releases", STACK)
+    assert text.returncode == 0
+    [_header, row] = text.stdout.strip().splitlines()
+    assert row.startswith("live") and "2.0.0" in row and "backend=backend:2.0.0" in row
+
+
+def test_release_set_writes_a_valid_release_into_the_stack_file_and_refuses_an_invalid_one(world):
+    path = world.cli.workdir / "stacks" / f"Pulumi.{STACK}.yaml"
+    before = path.read_text()
+    refused = world.mvs(
+        "release", "set", STACK, "--version", "2.0.1", "--image", "backend=ghcr.io/mvs-app/backend:latest"
+    )
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert "release.images.backend" in refused.stderr and "Traceback" not in refused.stderr
+    assert path.read_text() == before
+
+    result = world.mvs("release", "set", STACK, "--version", "2.0.1", "--image", f"backend={NEW_BACKEND}")
+    assert result.returncode == 0, result.stderr
+    assert "-      version: 2.0.0" in result.stdout and "+      version: 2.0.1" in result.stdout
+    assert f"+        backend: {NEW_BACKEND}" in result.stdout
+    after = path.read_text()
+    assert "# Railway's Postgres image, one minor" in after  # comments survive the edit
+    assert after.replace("2.0.1", "2.0.0").replace(NEW_BACKEND, "ghcr.io/mvs-app/backend:2.0.0") == before
+
+
+def test_an_up_of_a_new_release_puts_it_first_as_live_and_a_new_commit_alone_changes_nothing(world):
+    world.cli.ok("up", "--yes", "--stack", STACK)
+    listing = history(world)
+    newest, older = listing["releases"]
+    assert (newest["version"], older["version"]) == ("2.0.1", "2.0.0")
+    assert newest["services"]["backend"]["digest"] == DIGEST
+    assert newest["services"]["backend"]["deployment_id"] == latest_deployment(world, "backend")["id"]
+    assert newest["services"]["backend"]["deployment_id"] != older["services"]["backend"]["deployment_id"]
+    # the frontend did not change: it runs the same deployment in both records
+    assert newest["services"]["frontend"] == older["services"]["frontend"]
+
+    world.cli.env["MVS_RELEASE_COMMIT"] = "c0ffee0000000000000000000000000000000002"
+    world.cli.ok("preview", "--stack", STACK, "--expect-no-changes")
+    world.cli.ok("up", "--yes", "--stack", STACK)
+    assert len(history(world)["releases"]) == 2
+
+
+def test_an_up_whose_deployment_fails_records_nothing_and_the_listing_says_so(world):
+    world.admin("behaviour", {"service": "backend", "outcome": "FAILED"})
+    assert (
+        world.mvs(
+            "release", "set", STACK, "--version", "2.0.2", "--image", "backend=ghcr.io/mvs-app/backend:2.0.2"
+        ).returncode
+        == 0
+    )
+    failed = world.cli.run("up", "--yes", "--stack", STACK)
+    assert failed.returncode != 0
+    listing = history(world)
+    assert listing["last_update"] == "failed"
+    assert [r["version"] for r in listing["releases"]] == ["2.0.1", "2.0.0"]
+    text = world.mvs("releases", STACK).stdout
+    assert text.splitlines()[1].startswith("last good")
+    assert f"The last update of {STACK} failed" in text
+
+
+def test_releases_of_a_stack_never_brought_up_is_one_line(world):
+    result = world.mvs("releases", "prod")
+    assert result.returncode == 1
+    assert (
+        result.stderr.strip()
+        == "error: there is no stack prod in this state backend yet: bring it up with ./mvs up prod"
+    )
