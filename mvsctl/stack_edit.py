@@ -72,17 +72,47 @@ def _replace(path: Path, text: str) -> None:
     os.replace(tmp.name, path)
 
 
+def sync(mapping: Any, wanted: dict[str, Any]) -> None:
+    """Make `mapping` hold exactly `wanted`, in place: kept keys keep their place and comments."""
+    for key in [k for k in mapping if k not in wanted]:
+        del mapping[key]
+    for key, value in wanted.items():
+        if isinstance(value, dict) and isinstance(mapping.get(key), dict):
+            sync(mapping[key], value)
+        elif mapping.get(key) != value:
+            mapping[key] = value
+
+
 def set_release(version: str, images: dict[str, str], replace_images: bool) -> Edit:
-    """An edit setting `release.version` and images (all of them when `replace_images`)."""
+    """An edit setting `release.version` and the named images (only those when `replace_images`)."""
 
     def edit(config: Any) -> None:
         release = config[CONFIG_KEY]["release"]
-        release["version"] = version
-        if replace_images or "images" not in release:
-            release["images"] = {}
-        for service, image in images.items():
-            release["images"][service] = image
-        for service in [s for s in release["images"] if replace_images and s not in images]:
-            del release["images"][service]
+        current = dict(release.get("images") or {}) if not replace_images else {}
+        sync(release, {"version": version, "images": {**current, **images}})
+
+    return edit
+
+
+def restore_release(declared: dict[str, Any]) -> Edit:
+    """An edit putting back what a recorded release declared (components/release.py): the release
+    block, each app service's variables and secret names, and the secrets' ciphertext."""
+
+    def edit(config: Any) -> None:
+        environment = config[CONFIG_KEY]
+        sync(environment["release"], declared["release"])
+        for name, wanted in declared["services"].items():
+            service = (environment.get("services") or {}).get(name)
+            if service is None:
+                continue  # removed from the declaration since: not brought back by a rollback
+            for key in ("env", "secrets"):
+                if wanted[key]:
+                    if isinstance(service.get(key), dict):
+                        sync(service[key], wanted[key])
+                    else:
+                        service[key] = wanted[key]
+                elif key in service:
+                    del service[key]
+        sync(config, {**config, **declared["secrets"]})
 
     return edit

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 from typing import Any
 
@@ -17,32 +18,16 @@ import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 
 from ...errors import MvsError, RailwayOutcomeUnknown
+from ..deployments import ADOPT_ENV, ADOPT_WINDOW, newer_than, newest
 from .base import RailwayProvider, pick, say
 
 SUCCEEDED = "SUCCESS"
 FAILED = ("FAILED", "CRASHED", "REMOVED", "SKIPPED")
 DEFAULT_TIMEOUT_SECONDS = 900.0
-ADOPT_WINDOW = 20  # deployments listed after a lost answer: ours and whatever came since
 
 
 class DeploymentFailed(MvsError):
     """A deployment ended without becoming healthy."""
-
-
-def _newest(client, scope: dict[str, str], count: int) -> list[dict[str, Any]]:
-    """The service's newest deployments in this environment, newest first."""
-    edges = client.execute("deployments", {"input": scope, "first": count})["deployments"]["edges"]
-    return [edge["node"] for edge in edges]
-
-
-def _newer_than(deployments: list[dict[str, Any]], marker: dict[str, Any] | None) -> list[dict[str, Any]]:
-    """Those of `deployments` (newest first) made after `marker`; all of them when there was none."""
-    if marker is None:
-        return deployments
-    ids = [d["id"] for d in deployments]
-    if marker["id"] in ids:
-        return deployments[: ids.index(marker["id"])]
-    return [d for d in deployments if d["createdAt"] > marker["createdAt"]]
 
 
 def fingerprint(*parts: Any) -> str:
@@ -57,11 +42,11 @@ def start_deployment(client, scope: dict[str, str]) -> str:
     dashboard redeploy, a cron run) may still run the old settings. So the newest deployment is
     noted before asking: after a lost answer only a deployment newer than that one can be ours,
     and any such one was made after this run's writes, so it runs them."""
-    newest_before = _newest(client, scope, 1)
+    newest_before = newest(client, scope, 1)
     try:
         return client.execute("serviceInstanceDeployV2", scope)["serviceInstanceDeployV2"]
     except RailwayOutcomeUnknown:
-        made = _newer_than(_newest(client, scope, ADOPT_WINDOW), newest_before[0] if newest_before else None)
+        made = newer_than(newest(client, scope, ADOPT_WINDOW), newest_before[0] if newest_before else None)
         if made:
             return made[0]["id"]
         return client.execute("serviceInstanceDeployV2", scope)["serviceInstanceDeployV2"]
@@ -70,7 +55,11 @@ def start_deployment(client, scope: dict[str, str]) -> str:
 def deploy_and_wait(client, scope: dict[str, str], service_name: str, poll_seconds: float) -> dict[str, Any]:
     """Start a deployment and wait for it; returns it once healthy, or raises DeploymentFailed
     with Railway's status and what to do."""
-    deployment_id = start_deployment(client, scope)
+    return wait_for(client, start_deployment(client, scope), service_name, poll_seconds)
+
+
+def wait_for(client, deployment_id: str, service_name: str, poll_seconds: float) -> dict[str, Any]:
+    """Wait for a deployment to end; returns it once healthy, or raises DeploymentFailed."""
     deadline = time.monotonic() + DEFAULT_TIMEOUT_SECONDS
     last_status = None
     while True:
@@ -84,9 +73,8 @@ def deploy_and_wait(client, scope: dict[str, str], service_name: str, poll_secon
         if status in FAILED:
             raise DeploymentFailed(
                 f"deployment {deployment_id} of service {service_name} ended {status}. "
-                "The previous deployment keeps serving. To roll back, restore the previous release in the "
-                "stack file (git revert) and run `./mvs up <stack>`; to investigate, open the deployment's "
-                "logs in Railway."
+                "The previous deployment keeps serving. To go back to the last good release, run "
+                "`./mvs rollback <stack>`; to investigate, open the deployment's logs in Railway."
             )
         if time.monotonic() > deadline:
             raise DeploymentFailed(
@@ -96,14 +84,31 @@ def deploy_and_wait(client, scope: dict[str, str], service_name: str, poll_secon
         time.sleep(poll_seconds)
 
 
+def adopted_deployment(service_id: str) -> str | None:
+    """The deployment `./mvs rollback` already started for this service (Railway's own rollback),
+    which this update takes as its deployment instead of starting another."""
+    try:
+        adopted = json.loads(os.environ.get(ADOPT_ENV) or "{}")
+    except json.JSONDecodeError:
+        return None
+    return adopted.get(service_id) if isinstance(adopted, dict) else None
+
+
 class DeploymentProvider(RailwayProvider):
     inputs = ("service_id", "environment_id", "service_name", "fingerprint")
     replace_on = ()
 
     def _deploy(self, props: dict[str, Any]) -> dict[str, Any]:
         scope = {"serviceId": props["service_id"], "environmentId": props["environment_id"]}
+        adopted = adopted_deployment(props["service_id"])
         with self.client() as client:
-            deployment = deploy_and_wait(client, scope, props["service_name"], self.poll_seconds)
+            if adopted:
+                say(
+                    f"railway: {props['service_name']}: taking Railway's rollback deployment {adopted} as this update's"
+                )
+                deployment = wait_for(client, adopted, props["service_name"], self.poll_seconds)
+            else:
+                deployment = deploy_and_wait(client, scope, props["service_name"], self.poll_seconds)
         return {
             **pick(props, self.inputs),
             "deployment_id": deployment["id"],
