@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import re
 import shlex
-import time
 from datetime import UTC, datetime
 from typing import Any
+
+from .store import clock_ns
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 5000
@@ -57,10 +58,12 @@ def append(
     message: str,
     severity: str = "info",
     attributes: dict[str, str] | None = None,
+    at_ns: int | None = None,
 ) -> dict[str, Any]:
-    """Record one line of `deployment`, timestamped now (and after its previous line)."""
+    """Record one line of `deployment`, timestamped now or `at_ns` (the emulator's clock), and
+    always after its previous line."""
     lines = state.setdefault("logs", {}).setdefault(deployment["id"], [])
-    ns = max(time.time_ns(), lines[-1]["_ns"] + 1 if lines else 0)
+    ns = max(clock_ns(state) if at_ns is None else at_ns, lines[-1]["_ns"] + 1 if lines else 0)
     line = {
         "_ns": ns,
         "_stream": stream,

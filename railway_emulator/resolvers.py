@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import logs
-from .lifecycle import RESTARTABLE, advance, restart, start_deployment
+from .lifecycle import RESTARTABLE, can_rollback, order_key, read, remove, restart, settle, start_deployment
 from .scaling import SCALING_FIELDS, ScalingRefused, apply_scaling
 from .store import INSTANCE_DEFAULTS, Store, instance_key, new_id, now, variables_key
 
@@ -67,6 +67,41 @@ class Caller:
             raise EmulatorError(NOT_AUTHORIZED)
 
 
+def paginate(
+    nodes: list[dict[str, Any]],
+    first: int | None = None,
+    after: str | None = None,
+    last: int | None = None,
+    before: str | None = None,
+) -> dict[str, Any]:
+    """A Relay connection over `nodes` (already in order), cursors being node ids: `after` /
+    `before` cut the list at a cursor, then `first` keeps the leading nodes and `last` the trailing
+    ones. hasNextPage / hasPreviousPage say whether nodes were cut off on that side."""
+    ids = [node.get("id") for node in nodes]
+    start, end = 0, len(nodes)
+    for cursor, is_after in ((after, True), (before, False)):
+        if cursor is None:
+            continue
+        if cursor not in ids:
+            raise EmulatorError(f"Invalid cursor {cursor}", "BAD_USER_INPUT")
+        if is_after:
+            start = max(start, ids.index(cursor) + 1)
+        else:
+            end = min(end, ids.index(cursor))
+    end = max(start, end)
+    for count, name in ((first, "first"), (last, "last")):
+        if count is not None and count < 0:
+            raise EmulatorError(f"`{name}` must not be negative", "BAD_USER_INPUT")
+    if first is not None:
+        end = min(end, start + first)
+    if last is not None:
+        start = max(start, end - last)
+    page = connection(nodes[start:end])
+    page["pageInfo"]["hasNextPage"] = end < len(nodes)
+    page["pageInfo"]["hasPreviousPage"] = start > 0
+    return page
+
+
 def connection(nodes: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "edges": [{"node": node, "cursor": node.get("id", "")} for node in nodes],
@@ -86,6 +121,9 @@ class Root:
         self.store = store
         self.state = store.state
         self.caller = caller
+        with store.lock:
+            if settle(self.state):  # the time-based lifecycle: deployments where the clock says
+                store.save()
 
     # ---- lookups -------------------------------------------------------------------------
 
@@ -161,7 +199,7 @@ class Root:
 
     def _deployment_view(self, deployment: dict[str, Any]) -> dict[str, Any]:
         view = {k: v for k, v in deployment.items() if not k.startswith("_")}
-        view["canRollback"] = deployment["status"] in ("SUCCESS", "REMOVED")
+        view["canRollback"] = can_rollback(self.state, deployment)
         view["canRedeploy"] = True
         view["deploymentStopped"] = deployment["status"] in ("CRASHED", "FAILED", "REMOVED")
         view["instances"] = self._deployment_instances(deployment)
@@ -186,7 +224,7 @@ class Root:
             for d in self.state["deployments"].values()
             if d["serviceId"] == instance["serviceId"] and d["environmentId"] == instance["environmentId"]
         ]
-        deployments.sort(key=lambda d: d["createdAt"])
+        deployments.sort(key=order_key)
         latest = self._deployment_view(deployments[-1]) if deployments else None
         return {
             **instance,
@@ -270,20 +308,36 @@ class Root:
             if deployment is None:
                 raise not_found("Deployment")
             self.caller.check_project(deployment["projectId"])
-            advance(self.state, deployment)
+            read(self.state, deployment)
             self.store.save()
             return self._deployment_view(deployment)
 
-    def deployments(self, _info, input: dict[str, Any], first: int | None = None, **_args: Any) -> dict[str, Any]:
+    def deployments(
+        self,
+        _info,
+        input: dict[str, Any],
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> dict[str, Any]:
+        """The deployment history, newest first: DeploymentListInput's projectId, environmentId and
+        serviceId select, `status: {in, notIn}` filters by status, and first/after/last/before page
+        through it (cursors are deployment ids). `includeDeleted` changes nothing: the emulator
+        keeps no deleted deployments (REMOVED ones are listed, as Railway lists them)."""
+        status = input.get("status") or {}
+        wanted, unwanted = status.get("in"), status.get("notIn")
         selected = [
             d
             for d in self.state["deployments"].values()
             if all(input.get(k) in (None, d[k]) for k in ("projectId", "environmentId", "serviceId"))
+            and (wanted is None or d["status"] in wanted)
+            and (unwanted is None or d["status"] not in unwanted)
         ]
         for d in selected:
             self.caller.check_project(d["projectId"])
-        selected.sort(key=lambda d: d["createdAt"], reverse=True)
-        return connection([self._deployment_view(d) for d in selected[: first or None]])
+        selected.sort(key=order_key, reverse=True)
+        return paginate([self._deployment_view(d) for d in selected], first, after, last, before)
 
     def _logs(self, stream: str, deploymentId: str, **arguments: Any) -> list[dict[str, Any]]:
         deployment = self.state["deployments"].get(deploymentId)
@@ -340,8 +394,8 @@ class Root:
                 "focusedPrEnvironments": False,
                 "isTempProject": False,
                 "workspaceId": input.get("workspaceId"),
-                "createdAt": now(),
-                "updatedAt": now(),
+                "createdAt": now(self.state),
+                "updatedAt": now(self.state),
                 "deletedAt": None,
             }
             self.state["projects"][project["id"]] = project
@@ -353,7 +407,7 @@ class Root:
         with self.store.lock:
             project = self._project(id)
             project.update({k: v for k, v in input.items() if v is not None or k == "description"})
-            project["updatedAt"] = now()
+            project["updatedAt"] = now(self.state)
             self.store.save()
             return self._project_view(project)
 
@@ -378,8 +432,8 @@ class Root:
             "name": name,
             "projectId": project_id,
             "isEphemeral": False,
-            "createdAt": now(),
-            "updatedAt": now(),
+            "createdAt": now(self.state),
+            "updatedAt": now(self.state),
             "deletedAt": None,
         }
         self.state["environments"][environment["id"]] = environment
@@ -407,7 +461,7 @@ class Root:
                 if other["projectId"] == environment["projectId"] and other["name"] == name and other["id"] != id:
                     raise EmulatorError(f"Environment with name {name} already exists")
             environment["name"] = name
-            environment["updatedAt"] = now()
+            environment["updatedAt"] = now(self.state)
             self.store.save()
             return self._environment_view(environment)
 
@@ -437,8 +491,8 @@ class Root:
             "serviceId": service_id,
             "environmentId": environment_id,
             "source": source,
-            "createdAt": now(),
-            "updatedAt": now(),
+            "createdAt": now(self.state),
+            "updatedAt": now(self.state),
             "deletedAt": None,
         }
         self.state["instances"][instance_key(environment_id, service_id)] = instance
@@ -454,8 +508,8 @@ class Root:
                 "name": input.get("name") or f"service-{len(self.state['services']) + 1}",
                 "projectId": project["id"],
                 "icon": input.get("icon"),
-                "createdAt": now(),
-                "updatedAt": now(),
+                "createdAt": now(self.state),
+                "updatedAt": now(self.state),
                 "deletedAt": None,
             }
             self.state["services"][service["id"]] = service
@@ -476,7 +530,7 @@ class Root:
         with self.store.lock:
             service = self._service(id)
             service.update({k: v for k, v in input.items() if v is not None})
-            service["updatedAt"] = now()
+            service["updatedAt"] = now(self.state)
             self.store.save()
             return dict(service)
 
@@ -500,7 +554,7 @@ class Root:
         self.state["variables"].pop(variables_key(environment_id, service_id), None)
         for deployment in self.state["deployments"].values():
             if deployment["serviceId"] == service_id and deployment["environmentId"] == environment_id:
-                deployment["status"] = "REMOVED"
+                remove(self.state, deployment)
         for table in ("service_domains", "custom_domains"):
             for key in [
                 k
@@ -539,7 +593,7 @@ class Root:
                 for key, value in input.items():
                     if key not in SCALING_FIELDS:
                         instance[key] = dict(value) if isinstance(value, dict) else value
-                instance["updatedAt"] = now()
+                instance["updatedAt"] = now(self.state)
             self.store.save()
             return True
 
@@ -590,7 +644,7 @@ class Root:
             if target is None:
                 raise not_found("Deployment")
             self.caller.check_project(target["projectId"])
-            if target["status"] not in ("SUCCESS", "REMOVED"):
+            if not can_rollback(self.state, target):  # see lifecycle.py: status, plan retention
                 raise EmulatorError("Deployment cannot be rolled back")
             start_deployment(self.state, target["serviceId"], target["environmentId"], rollback_of=target)
             self.store.save()
@@ -625,7 +679,7 @@ class Root:
                     if existing["serviceId"] == service_id and existing["environmentId"] == environment_id:
                         raise EmulatorError("Service already has a volume attached")
             volume = {"id": new_id(), "name": f"volume-{len(self.state['volumes']) + 1}", "projectId": project["id"]}
-            volume["createdAt"] = now()
+            volume["createdAt"] = now(self.state)
             self.state["volumes"][volume["id"]] = volume
             if environment_id is not None:
                 instance = {
@@ -640,7 +694,7 @@ class Root:
                     "state": "READY",
                     "isPendingDeletion": False,
                     "externalId": None,
-                    "createdAt": now(),
+                    "createdAt": now(self.state),
                     "deletedAt": None,
                 }
                 self.state["volume_instances"][instance["id"]] = instance
@@ -723,7 +777,7 @@ class Root:
                 if scaling:
                     instance = self._instance(environmentId, service_id)
                     self._scale(instance, scaling)
-                    instance["updatedAt"] = now()
+                    instance["updatedAt"] = now(self.state)
             for volume_id, change in ((patch or {}).get("volumes") or {}).items():
                 self._volume(volume_id)
                 for instance in self.state["volume_instances"].values():
@@ -754,7 +808,7 @@ class Root:
                 "environmentId": environment["id"],
                 "projectId": service["projectId"],
                 "syncStatus": "ACTIVE",
-                "createdAt": now(),
+                "createdAt": now(self.state),
             }
             self.state["service_domains"][domain["id"]] = domain
             self.store.save()
@@ -808,7 +862,7 @@ class Root:
                 "projectId": input["projectId"],
                 "syncStatus": "ACTIVE",
                 "isRailwayDomain": False,
-                "createdAt": now(),
+                "createdAt": now(self.state),
                 "status": {
                     "verified": False,
                     "certificateStatus": "CERTIFICATE_STATUS_TYPE_VALIDATING_OWNERSHIP",
@@ -885,7 +939,7 @@ class Root:
                         "cron": cron,
                         "kind": kind,
                         "retentionSeconds": retention,
-                        "createdAt": now(),
+                        "createdAt": now(self.state),
                     }
                 )
             self.state["backup_schedules"][volumeInstanceId] = schedules

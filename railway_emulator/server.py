@@ -5,8 +5,9 @@ validate against Railway's schema (400 GRAPHQL_VALIDATION_FAILED) -> coerce vari
 BAD_USER_INPUT) -> execute (200, with `errors[]` for execution and authorization failures).
 
 Admin API (loopback only, no token):
-    GET  /_emulator/state                   the whole model as JSON
-    POST /_emulator/reset                   empty the model
+    GET  /_emulator/state                   the whole model as JSON (deployments brought up to date first)
+    POST /_emulator/reset                   empty the model; its settings (plan, clock, lifecycle) back to
+                                            their defaults (the rate limit stays as configured)
     POST /_emulator/faults                  {"rules": [...], "seed": 0} (see faults.py)
     POST /_emulator/rate-limit              {"limit": N, "window_seconds": S}
     POST /_emulator/behaviour               {"service": NAME, "outcome": "SUCCESS"|"FAILED"|"CRASHED"}
@@ -18,6 +19,17 @@ Admin API (loopback only, no token):
     POST /_emulator/tokens                  {"token": T, "kind": "account"|"project", "projectId", "environmentId"}
     POST /_emulator/dashboard               {"query": ..., "variables": ...}: a change made "in the dashboard",
                                             outside the request log and the rate limit
+    POST /_emulator/plan                    {"plan": "FREE"|"TRIAL"|"HOBBY"|"PRO"|"ENTERPRISE"} (default HOBBY):
+                                            how long removed deployments can be rolled back, and the
+                                            hourly rate limit where the docs give one (plans.py);
+                                            answers {"plan", "retention_hours", "requests_per_hour"}
+    POST /_emulator/clock                   {"advance_hours": H} and/or {"advance_seconds": S} (not negative):
+                                            move the emulator's clock ahead; answers {"now", "offset_seconds"}
+    POST /_emulator/lifecycle               {"deploy_seconds": N}: deployments reach their end N seconds (of
+                                            the emulator's clock) after they start; {"deploy_seconds": null}:
+                                            back to one step per read, the default (lifecycle.py)
+
+Admin errors (a payload the endpoint cannot use) are 400 {"error": ...}.
 """
 
 from __future__ import annotations
@@ -38,10 +50,12 @@ from components.railway.schema import load_schema
 
 from . import logs
 from .faults import Faults
+from .lifecycle import settle
+from .plans import plan_named
 from .ratelimit import RateLimiter
 from .requestlog import RequestLog, redact, redact_maps
 from .resolvers import NOT_AUTHORIZED, Caller, EmulatorError, Root
-from .store import Store
+from .store import Store, now, settings
 
 GRAPHQL_PATH = "/graphql/v2"
 DEFAULT_TOKEN = "emulator-account-token"
@@ -197,7 +211,10 @@ class Emulator:
     def admin(self, method: str, path: str, body: bytes) -> tuple[int, Any]:
         data = json.loads(body or b"{}") if method == "POST" else {}
         if (method, path) == ("GET", "/_emulator/state"):
-            return 200, self.store.snapshot()
+            with self.store.lock:
+                if settle(self.store.state):
+                    self.store.save()
+                return 200, self.store.snapshot()
         if (method, path) == ("POST", "/_emulator/reset"):
             self.store.reset()
             return 200, {"ok": True}
@@ -220,6 +237,12 @@ class Emulator:
                 data.get("kind", "account"), data.get("projectId"), data.get("environmentId")
             )
             return 200, {"ok": True}
+        if (method, path) == ("POST", "/_emulator/plan"):
+            return self._set_plan(data)
+        if (method, path) == ("POST", "/_emulator/clock"):
+            return self._advance_clock(data)
+        if (method, path) == ("POST", "/_emulator/lifecycle"):
+            return self._set_lifecycle(data)
         if (method, path) == ("POST", "/_emulator/dashboard"):
             document = parse(data["query"])
             problems = validate(self.schema, document)
@@ -233,6 +256,45 @@ class Emulator:
             )
             return 200, {"data": result.data, "errors": [e.message for e in result.errors or []]}
         return 404, {"error": f"no admin endpoint {method} {path}"}
+
+    def _set_plan(self, data: dict[str, Any]) -> tuple[int, Any]:
+        try:
+            plan = plan_named(data.get("plan"))
+        except ValueError as error:
+            return 400, {"error": str(error)}
+        with self.store.lock:
+            settings(self.store.state)["plan"] = plan.name
+            self.store.save()
+        if plan.requests_per_hour is not None:
+            self.rate_limiter.configure(plan.requests_per_hour, 3600.0)
+        return 200, {
+            "plan": plan.name,
+            "retention_hours": plan.retention_hours,
+            "requests_per_hour": plan.requests_per_hour,
+        }
+
+    def _advance_clock(self, data: dict[str, Any]) -> tuple[int, Any]:
+        try:
+            seconds = float(data.get("advance_hours") or 0) * 3600 + float(data.get("advance_seconds") or 0)
+        except (TypeError, ValueError):
+            return 400, {"error": "advance_hours and advance_seconds must be numbers"}
+        if seconds < 0:
+            return 400, {"error": "the clock only moves forward"}
+        with self.store.lock:
+            current = settings(self.store.state)
+            current["clock_offset_seconds"] = float(current["clock_offset_seconds"]) + seconds
+            settle(self.store.state)
+            self.store.save()
+            return 200, {"now": now(self.store.state), "offset_seconds": current["clock_offset_seconds"]}
+
+    def _set_lifecycle(self, data: dict[str, Any]) -> tuple[int, Any]:
+        seconds = data.get("deploy_seconds")
+        if seconds is not None and (isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0):
+            return 400, {"error": "deploy_seconds must be a number of seconds (not negative) or null"}
+        with self.store.lock:
+            settings(self.store.state)["deploy_seconds"] = seconds
+            self.store.save()
+        return 200, {"deploy_seconds": seconds}
 
     def _append_logs(self, data: dict[str, Any]) -> tuple[int, Any]:
         """App output, written to a deployment's deploy log as if the app printed it."""

@@ -4,6 +4,15 @@ Shaped like Railway: services belong to a project and have one instance per envi
 environment may lack one: serviceDelete(environmentId) removes it, an environment patch with
 `isCreated` adds it back, and a service left with no instance anywhere is deleted); variables
 are kept per (environment, service); deployments snapshot the instance they deploy.
+
+Settings that are part of the model (state["settings"], back to their defaults on reset):
+- `plan`: the account's plan (plans.py), default HOBBY;
+- `clock_offset_seconds`: how far the emulator's clock runs ahead of the wall clock (the admin API
+  advances it, so tests reach "73 hours later" without waiting). Every time the model records or
+  compares goes through `clock_ns(state)` / `now(state)`; only the rate limiter's windows and the
+  request log's timestamps follow the wall clock, as real clients sleep in wall-clock time;
+- `deploy_seconds`: None for the default lifecycle (one step per read), or the seconds a
+  deployment takes to reach its end (lifecycle.py).
 """
 
 from __future__ import annotations
@@ -11,6 +20,7 @@ from __future__ import annotations
 import copy
 import json
 import threading
+import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,11 +40,36 @@ EMPTY_STATE: dict[str, Any] = {
     "backup_schedules": {},  # volume instance id -> [schedule]
     "behaviours": {},  # service name -> {"outcome": ..., "healthy_paths": [...], "restart_outcome": ...}
     "logs": {},  # deployment id -> [log line] (logs.py)
+    "settings": {"plan": "HOBBY", "clock_offset_seconds": 0.0, "deploy_seconds": None},
 }
 
 
-def now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+def settings(state: dict[str, Any]) -> dict[str, Any]:
+    """The model's settings, defaults filled in (a state file from before they existed has none)."""
+    current = state.setdefault("settings", {})
+    for key, value in EMPTY_STATE["settings"].items():
+        current.setdefault(key, value)
+    return current
+
+
+def clock_ns(state: dict[str, Any]) -> int:
+    """The emulator's time, in nanoseconds since the epoch: the wall clock plus the offset."""
+    return time.time_ns() + round(float(settings(state)["clock_offset_seconds"]) * 1_000_000_000)
+
+
+def iso_ms(ns: int) -> str:
+    """`2026-09-01T12:00:00.123Z`, the form Railway's DateTime fields take."""
+    seconds, fraction = divmod(ns, 1_000_000_000)
+    return f"{datetime.fromtimestamp(seconds, UTC):%Y-%m-%dT%H:%M:%S}.{fraction // 1_000_000:03d}Z"
+
+
+def parse_iso_ns(text: str) -> int:
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return int(moment.timestamp()) * 1_000_000_000 + moment.microsecond * 1000
+
+
+def now(state: dict[str, Any]) -> str:
+    return iso_ms(clock_ns(state))
 
 
 def new_id() -> str:
