@@ -89,7 +89,7 @@ def test_a_deployment_whose_answer_is_lost_is_adopted_not_repeated(emulator, wor
 def test_a_failed_health_check_fails_the_deployment_with_a_rollback_hint(emulator, world):
     emulator.behaviour("backend", "FAILED")
     props = {**{k: world[k] for k in ("service_id", "environment_id")}, "service_name": "backend", "fingerprint": "x"}
-    with pytest.raises(DeploymentFailed, match=r"ended FAILED.*To roll back"):
+    with pytest.raises(DeploymentFailed, match=r"ended FAILED.*keeps serving.*\./mvs rollback <stack>"):
         configured(DeploymentProvider, emulator).create(props)
 
 
