@@ -247,7 +247,7 @@ def test_a_crashing_deployment_fails_the_up_with_its_status_and_a_rollback_hint(
     output = result.stdout + result.stderr
     assert result.returncode != 0
     assert "of service backend ended CRASHED" in output
-    assert "To roll back" in output
+    assert "To go back to the last good release, run `./mvs rollback <stack>`" in output
     assert "frontend" not in {
         world.state()["services"][d["serviceId"]]["name"] for d in world.state()["deployments"].values()
     }, "the frontend waits for a healthy backend"
