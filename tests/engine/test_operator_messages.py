@@ -92,7 +92,8 @@ def test_failed_railway_calls_are_one_line_with_the_next_step(world):
     output = crashed.stdout + crashed.stderr
     assert crashed.returncode != 0 and "Traceback" not in output
     assert "staging-backend-deployment):\n    error: deployment " in output
-    assert "ended CRASHED. The previous deployment keeps serving. To go back to the last good release, run `./mvs rollback <stack>`" in output
+    assert "ended CRASHED. The previous deployment keeps serving." in output
+    assert "To go back to the last good release, run `./mvs rollback <stack>`" in output
 
     world.admin("behaviour", {"service": "backend", "outcome": "SUCCESS"})
     world.cli.ok(
