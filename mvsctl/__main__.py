@@ -12,6 +12,8 @@ restart STACK SERVICE    restart one service (docker-compose restart)
 rehearse STACK [ARGS ...] a Railway stack's `pulumi up`, offline, against the emulator
 drift STACK ... [--out F] what differs between reality and the declaration (writes nothing);
                          exit 0 none, 2 drift, 1 a stack could not be checked
+summary STACK ... [--format json] [--out F] [--no-policies]  what `up` would change, as markdown for a
+                         pull-request comment (or JSON); exit 1 if a stack could not be previewed
 releases STACK [--json]  the releases the stack ran, newest first, and which one is live
 release set STACK --version V [--image SERVICE=REF ...]
                          write a release into the stack file (CI records what it built and pushed)
@@ -35,7 +37,7 @@ from components.railway.operations import operations
 from components.spec import CONFIG_KEY, EnvironmentSpec
 from components.stack_config import load_stack_file, read_stack_config, stack_file
 
-from . import dev_engine, drift, everyday, policies, railway_schema, releases, schema, stack_edit
+from . import dev_engine, drift, everyday, policies, railway_schema, releases, schema, stack_edit, summary
 from .dev_secrets import ensure_dev_secrets
 from .docker_engine import docker_host, unreachable_message, unreachable_reason
 from .process import run_attached
@@ -259,6 +261,19 @@ def cmd_release_set(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_summary(args: argparse.Namespace) -> int:
+    """The report on stdout (and in --out); one line on stderr per stack that could not be previewed."""
+    results = [summary.summarize(stack, validate_stack_shape, not args.no_policies) for stack in args.stacks]
+    for result in results:
+        if result.error:
+            print(f"error: {result.stack}: {result.error}", file=sys.stderr)
+    report = summary.as_json(results) if args.format == "json" else summary.render(results)
+    print(report)
+    if args.out:
+        args.out.write_text(report)
+    return summary.exit_code(results)
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="mvs", description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     commands = root.add_subparsers(dest="command", required=True)
@@ -289,6 +304,13 @@ def parser() -> argparse.ArgumentParser:
     drift_cmd.add_argument("stacks", nargs="+")
     drift_cmd.add_argument("--out", type=Path, help="write the markdown report to this file as well")
     drift_cmd.set_defaults(run=cmd_drift)
+
+    summary_cmd = commands.add_parser("summary", help="what `up` would change, for a pull-request comment")
+    summary_cmd.add_argument("stacks", nargs="+")
+    summary_cmd.add_argument("--format", choices=("markdown", "json"), default="markdown")
+    summary_cmd.add_argument("--out", type=Path, help="write the report to this file as well")
+    summary_cmd.add_argument("--no-policies", action="store_true", help="preview without the policy pack (said so)")
+    summary_cmd.set_defaults(run=cmd_summary)
 
     releases_cmd = commands.add_parser("releases", help="the releases a stack ran, and which one is live")
     releases_cmd.add_argument("stack")

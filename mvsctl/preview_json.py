@@ -1,0 +1,140 @@
+"""Reading the engine's `pulumi preview --json` document, for the reports built on it (`./mvs drift`,
+`./mvs summary`): never the screen text, which changes between releases and hides nothing secret.
+
+The document is `{config, steps[], diagnostics[], changeSummary}`; a step is `{op, urn, oldState,
+newState}` with each side's `inputs`. Secret values are already `[secret]` there. A collection of
+variables holding a secret is `[secret]` as a whole, so the variables provider names the variables
+that differ in a diagnostic of its own (names only), and the reports take the names from there.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from components.errors import ToolError
+from components.railway.providers.base import UNKNOWN
+from components.railway.providers.variables import differences
+
+from .process import run
+
+SECRET = "[secret]"
+REPLACEMENT_PARTS = {"create-replacement", "delete-replaced"}  # shown once, as their `replace`
+VARIABLES_NOTE = "railway: variables of "
+VARIABLES_CHANGED = " changed outside this stack: "  # said on a refresh (drift)
+VARIABLES_TO_APPLY = " to apply: "  # said on a preview of an up
+TOO_LONG = 60
+
+
+def preview(stack: str, flags: list[str], events: Path, project: Path) -> dict[str, Any]:
+    """`pulumi preview --json` of `stack`. The JSON document lacks the reasons when it fails, so the
+    engine's event log (a hidden flag) keeps them: `--event-log EVENTS` is added unless `flags` has one."""
+    if "--event-log" not in flags:
+        flags = [*flags, "--event-log", str(events)]
+    hidden_flags_on = {**os.environ, "PULUMI_DEBUG_COMMANDS": "true"}  # lets --event-log through
+    command = ["pulumi", "preview", "--stack", stack, "--json", "--non-interactive", *flags]
+    return json.loads(run(command, env=hidden_flags_on, cwd=str(project)))
+
+
+def resource_steps(document: dict[str, Any]) -> list[dict[str, Any]]:
+    """One step per resource: no refresh steps (they only re-read), a replacement once as `replace`."""
+    steps = [s for s in document.get("steps") or [] if s.get("op") != "refresh"]
+    replaced = {s.get("urn") for s in steps if s.get("op") == "replace"}
+    kept, seen = [], set()
+    for step in steps:
+        op, urn = step.get("op", ""), step.get("urn", "")
+        if urn in seen or (urn in replaced and op in REPLACEMENT_PARTS):
+            continue
+        seen.add(urn)
+        kept.append(step)
+    return kept
+
+
+def describe(urn: str) -> tuple[str, str]:
+    """`railway:Service`, `staging-frontend` from a URN: the type a person reads, and the name."""
+    qualified, name = urn.split("::")[-2:]
+    kind = qualified.split("$")[-1]
+    return kind.removeprefix("pulumi-python:dynamic/"), name
+
+
+def inputs(step: dict[str, Any], side: str) -> dict[str, Any]:
+    """A step's `old` or `new` inputs (empty when that side does not exist)."""
+    return (step.get(f"{side}State") or {}).get("inputs") or {}
+
+
+def changed_fields(step: dict[str, Any], notes: dict[str, str], for_up: bool = False) -> list[tuple[str, str, str]]:
+    """Each input whose old value differs from the new one: (field, old, new).
+
+    For drift (a refresh), old is what runs and new what is declared; a provider's read returns only
+    the inputs it compares, so a declared input missing from the refreshed ones is no drift. For a
+    preview of `up` (`for_up`), old is the state and new the declaration: every input counts, and
+    variables are named by what `up` does to them. Two `[secret]`s cannot be told apart: variables
+    are named from the provider's note, other secret fields listed only when nothing else explains
+    the step."""
+    old, new = inputs(step, "old"), inputs(step, "new")
+    variable_note = notes.get(f"service {new.get('service_name') or new.get('service_id')}")
+    keys = set(old) | set(new) if for_up else set(old)
+    rows, hidden = [], []
+    for key in sorted(keys - {"__provider"}):
+        before, after = old.get(key), new.get(key)
+        if key == "variables" and (before != after or variable_note):
+            names = variable_names(before, after, variable_note, for_up)
+            rows.append((key, names, "(values not shown)"))
+        elif before == after == SECRET:
+            hidden.append((key, SECRET, f"{SECRET} (may differ)"))
+        elif before != after or after == UNKNOWN:
+            rows.append((key, shown(before, key in old), shown(after, key in new)))
+    return rows or hidden
+
+
+def variable_names(old: Any, new: Any, note: str | None, for_up: bool = False) -> str:
+    """Which variables differ, by name: from the values when they are plain, else from what the
+    provider said on the run (a collection holding a secret reaches us only as `[secret]`)."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        # drift: the provider's words (added/removed in reality); up: what up adds and removes
+        return ", ".join(differences(old, new) if for_up else differences(new, old)) or "differ"
+    return note or f"differ (names not known: the collection is {SECRET})"
+
+
+def variable_notes(diagnostics: list[dict[str, Any]], phrase: str = VARIABLES_CHANGED) -> dict[str, str]:
+    """What the variables provider said (names only), by the service it named (`service backend`):
+    its lines carry no URN. `phrase` picks the drift note or the preview's note."""
+    notes = {}
+    for diagnostic in diagnostics:
+        message = diagnostic.get("message", "")
+        if message.startswith(VARIABLES_NOTE) and phrase in message:
+            who, found = message.removeprefix(VARIABLES_NOTE).split(phrase, 1)
+            notes[who] = found.strip()
+    return notes
+
+
+def shown(value: Any, present: bool) -> str:
+    if not present or value is None:
+        return "(not set)"
+    if value == UNKNOWN:
+        return "(known after up)"
+    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+    return text if len(text) <= TOO_LONG else text[: TOO_LONG - 1] + "…"
+
+
+def engine_reason(error: ToolError, events: Path) -> str:
+    """The first reason the engine gave for a failed preview (from its event log, else its last line
+    on stderr), without the provider's `up` hint."""
+    reasons = []
+    if events.exists():
+        for line in events.read_text().splitlines():
+            try:
+                diagnostic = json.loads(line).get("diagnosticEvent") or {}
+            except json.JSONDecodeError:
+                continue
+            if diagnostic.get("severity") == "error" and diagnostic.get("urn"):
+                reasons.append(diagnostic.get("message", ""))
+    said = error.stderr.strip().splitlines() or [f"pulumi exited with code {error.exit_code}"]
+    text = reasons[0] if reasons else said[-1]
+    return text.split(" Next: ", 1)[0].removeprefix("error: ").removeprefix("Preview failed: ").strip()
+
+
+def cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
