@@ -18,19 +18,27 @@ import os
 import re
 import secrets
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO, Protocol
 from urllib.parse import urlparse
 
-from components.errors import BackupDestinationFull, BackupExists
+from components.errors import BackupDestinationFull, BackupExists, BackupSettingsInvalid
 
 from .manifest import LAST_DRILL_KEY, split_key
 
 CHUNK = 1 << 20
 PART_SIZE = 16 << 20  # multipart uploads: parts grow every 1,000 so 10,000 parts hold ~860 GiB
+# How long the bucket may stay silent before a request to it fails (then botocore retries it, up to
+# AWS_MAX_ATTEMPTS): a network that goes away mid-upload must end the run with its message, never
+# hang it. 60 s of silence on one socket call, not for a whole request: a 16 MiB+ part on a slow
+# link keeps bytes moving and is not cut, while S3 and S3-compatible servers answer a part (or
+# any other request) within seconds of its last byte; connecting takes milliseconds, so 10 s.
+S3_TIMEOUT_VARIABLE = "BACKUP_S3_TIMEOUT_SECONDS"
+S3_TIMEOUT_SECONDS = 60.0
+S3_CONNECT_TIMEOUT_SECONDS = 10.0
 PARTIAL = re.compile(r"\.(?P<key>.+?)(?:\.[0-9a-f]{16})?\.partial")
 
 
@@ -146,6 +154,27 @@ class DirectoryDestination:
         (self.path / leftover.handle).unlink(missing_ok=True)
 
 
+def s3_timeout_seconds(environ: dict[str, str] | None = None) -> float:
+    """BACKUP_S3_TIMEOUT_SECONDS, or 60: how long the bucket may stay silent (see S3_TIMEOUT_SECONDS)."""
+    raw = (os.environ if environ is None else environ).get(S3_TIMEOUT_VARIABLE, "").strip()
+    if not raw:
+        return S3_TIMEOUT_SECONDS
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = 0.0
+    if not 0 < seconds < float("inf"):
+        raise BackupSettingsInvalid(f"{S3_TIMEOUT_VARIABLE}: found {raw[:20]!r}; allowed: a number of seconds above 0")
+    return seconds
+
+
+def s3_client_config(timeout: float = S3_TIMEOUT_SECONDS) -> object:
+    """botocore's Config with the runner's timeouts (retries stay as AWS_MAX_ATTEMPTS says)."""
+    from botocore.config import Config
+
+    return Config(connect_timeout=min(S3_CONNECT_TIMEOUT_SECONDS, timeout), read_timeout=timeout)
+
+
 def read_up_to(source: BinaryIO, size: int) -> bytes:
     """Exactly `size` bytes, fewer only at the end of the stream (pipes return short reads)."""
     parts, remaining = [], size
@@ -167,7 +196,8 @@ class S3Destination:
         credentials: tuple[str | None, str | None] = (None, None),
         client_config: object | None = None,
     ):
-        """Without `credentials` (access key, secret key), boto3 finds them as usual (AWS_* variables)."""
+        """Without `credentials` (access key, secret key), boto3 finds them as usual (AWS_* variables).
+        Without `client_config`, the runner's timeouts (`s3_client_config`)."""
         import boto3
 
         self.bucket = bucket
@@ -179,7 +209,7 @@ class S3Destination:
             region_name=region or "us-east-1",
             aws_access_key_id=credentials[0],
             aws_secret_access_key=credentials[1],
-            config=client_config,
+            config=client_config if client_config is not None else s3_client_config(),
         )
 
     def _key(self, key: str) -> str:
@@ -211,15 +241,25 @@ class S3Destination:
             raise
 
     def _upload_parts(self, target: dict, upload_id: str, source: BinaryIO, chunk: bytes) -> list[dict]:
+        """Each part is sent while the next is read, both on threads of their own, and a failed send
+        ends the upload at once: the source (pg_dump) may be slow to give the next part, or stall,
+        and the upload must not wait on it to find out it has already failed. The caller stops the
+        source then, which ends a read still waiting on it."""
         parts: list[dict] = []
-        with ThreadPoolExecutor(1) as sender:
-            while chunk:
-                number = len(parts) + 1
-                sending = sender.submit(
-                    self.client.upload_part, **target, UploadId=upload_id, PartNumber=number, Body=chunk
-                )
-                chunk = read_up_to(source, PART_SIZE * (1 + number // 1000))
-                parts.append({"PartNumber": number, "ETag": sending.result()["ETag"]})
+        reader = ThreadPoolExecutor(1)
+        try:
+            with ThreadPoolExecutor(1) as sender:
+                while chunk:
+                    number = len(parts) + 1
+                    sending = sender.submit(
+                        self.client.upload_part, **target, UploadId=upload_id, PartNumber=number, Body=chunk
+                    )
+                    reading = reader.submit(read_up_to, source, PART_SIZE * (1 + number // 1000))
+                    wait((sending, reading), return_when=FIRST_EXCEPTION)
+                    parts.append({"PartNumber": number, "ETag": sending.result()["ETag"]})
+                    chunk = reading.result()
+        finally:
+            reader.shutdown(wait=False)  # a read still waiting on the source ends when the source does
         return parts
 
     def open(self, key: str) -> BinaryIO:
@@ -267,11 +307,16 @@ class S3Destination:
 
 
 def open_destination(url: str) -> Destination:
-    """`s3://bucket/prefix` (endpoint from AWS_ENDPOINT_URL) or a directory path."""
+    """`s3://bucket/prefix` (endpoint from AWS_ENDPOINT_URL, timeouts from BACKUP_S3_TIMEOUT_SECONDS) or a
+    directory path."""
     parsed = urlparse(url)
     if parsed.scheme == "s3":
         return S3Destination(
-            parsed.netloc, parsed.path, os.environ.get("AWS_ENDPOINT_URL"), os.environ.get("AWS_REGION")
+            parsed.netloc,
+            parsed.path,
+            os.environ.get("AWS_ENDPOINT_URL"),
+            os.environ.get("AWS_REGION"),
+            client_config=s3_client_config(s3_timeout_seconds()),
         )
     if parsed.scheme in ("", "file"):
         return DirectoryDestination(Path(parsed.path if parsed.scheme else url))

@@ -5,7 +5,8 @@
   the real tool, or instead stream some bytes and hang, so a test can kill the runner mid-dump
   or mid-restore.
 - `CuttableProxy`: a TCP proxy in front of the S3 server whose connections can be cut, as a
-  network that goes away mid-upload does.
+  network that goes away mid-upload does, or that goes silent after some bytes, as one that drops
+  packets does.
 """
 
 from __future__ import annotations
@@ -51,15 +52,26 @@ def tool_calls(log: Path) -> list[dict]:
 
 class CuttableProxy:
     """Forwards 127.0.0.1:<port> to a target until `cut()`, which closes every connection and
-    refuses new ones; `restore()` accepts again."""
+    refuses new ones; `restore()` accepts again.
 
-    def __init__(self, target_port: int):
+    `blackhole_after`: once clients have sent that many bytes in all, the bucket goes silent
+    instead, as a network that drops packets does: every connection, then and later, is accepted
+    and read, and nothing more reaches the target or comes back."""
+
+    def __init__(self, target_port: int, blackhole_after: int | None = None):
         self.target_port = target_port
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
         self.open = True
+        self.blackhole_after = blackhole_after
+        self.sent = 0  # bytes clients sent, forwarded or not
         self.connections: list[socket.socket] = []
+        self.lock = threading.Lock()  # cut() and a connection being set up: one or the other first
         threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def silent(self) -> bool:
+        return self.blackhole_after is not None and self.sent >= self.blackhole_after
 
     def _accept(self) -> None:
         while True:
@@ -67,29 +79,54 @@ class CuttableProxy:
                 client, _ = self.listener.accept()
             except OSError:
                 return
-            if not self.open:
+            if self.silent:
+                if self._register(client):
+                    threading.Thread(target=self._pipe, args=(client, None), daemon=True).start()
+                continue
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            except OSError:
                 client.close()
                 continue
-            upstream = socket.create_connection(("127.0.0.1", self.target_port))
-            self.connections += [client, upstream]
-            for source, sink in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
+            if not self._register(client, upstream):
+                continue
+            threading.Thread(target=self._pipe, args=(client, upstream, True), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(upstream, client), daemon=True).start()
 
-    @staticmethod
-    def _pipe(source: socket.socket, sink: socket.socket) -> None:
+    def _register(self, *sockets: socket.socket) -> bool:
+        """Keep the new connection's sockets for `cut()`, or close them if it came first: a
+        connection accepted just before a cut must not outlive it."""
+        with self.lock:
+            if self.open:
+                self.connections += sockets
+                return True
+        for sock in sockets:
+            sock.close()
+        return False
+
+    def _pipe(self, source: socket.socket, sink: socket.socket | None, from_client: bool = False) -> None:
         with contextlib.suppress(OSError):
             while data := source.recv(1 << 16):
-                sink.sendall(data)
-        with contextlib.suppress(OSError):
-            sink.shutdown(socket.SHUT_WR)
+                if from_client:
+                    with self.lock:
+                        self.sent += len(data)
+                if sink is not None and not self.silent:
+                    sink.sendall(data)
+        if sink is not None and not self.silent:
+            with contextlib.suppress(OSError):
+                sink.shutdown(socket.SHUT_WR)
 
     def cut(self) -> None:
-        self.open = False
-        for connection in self.connections:
+        with self.lock:
+            self.open = False
+            connections, self.connections = self.connections, []
+        for connection in connections:
             with contextlib.suppress(OSError):
                 connection.shutdown(socket.SHUT_RDWR)
             connection.close()
-        self.connections.clear()
+
+    def restore(self) -> None:
+        self.open = True
 
     def close(self) -> None:
         self.cut()
@@ -97,8 +134,8 @@ class CuttableProxy:
 
 
 @contextlib.contextmanager
-def cuttable_proxy(target_port: int) -> Iterator[CuttableProxy]:
-    proxy = CuttableProxy(target_port)
+def cuttable_proxy(target_port: int, blackhole_after: int | None = None) -> Iterator[CuttableProxy]:
+    proxy = CuttableProxy(target_port, blackhole_after)
     try:
         yield proxy
     finally:

@@ -44,6 +44,15 @@ def kill_group(runner: subprocess.Popen) -> None:
     runner.wait()
 
 
+def group_alive(runner: subprocess.Popen) -> bool:
+    """Whether anything the runner started (the stand-in tool) is still there."""
+    try:
+        os.killpg(runner.pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 def wait_for(condition, what: str, limit: float = 60.0):
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
@@ -160,6 +169,45 @@ def test_a_lost_connection_to_the_bucket_is_explained_and_its_upload_removed(dat
     later = datetime.now(UTC) + cleanup.ABANDONED_AFTER + timedelta(minutes=1)
     leftovers = direct.leftovers()
     assert len(leftovers) == 1
+    assert operations.prune(direct, KEEP_ALL, now=later).discarded == [leftovers[0].what]
+    assert direct.leftovers() == [] and direct.entries() == {}
+
+
+def test_a_bucket_that_goes_silent_mid_upload_ends_the_run_with_its_message(database, s3_env, fake_tools, monkeypatch):
+    """A network that drops packets: no error ever comes back, only silence. The run gives up after
+    BACKUP_S3_TIMEOUT_SECONDS (short here) and ends with its one line, though pg_dump has not
+    finished its next part (the stand-in hangs there), and pg_dump goes with the run."""
+    seed(database)
+    bucket = "mvs-silent-bucket"
+    direct = S3Destination(bucket, "prod", s3_env)
+    direct.client.create_bucket(Bucket=bucket)
+    monkeypatch.setenv("STANDIN_PG_DUMP", f"stream:{PART_SIZE + (1 << 20)}")  # one part and a bit, then hang
+    # Listing and starting the upload send a few KiB; the first part goes silent 1 MiB in.
+    with cuttable_proxy(urlparse(s3_env).port, blackhole_after=1 << 20) as proxy:
+        env = {
+            "DATABASE_URL": database,
+            "BACKUP_DESTINATION": f"s3://{bucket}/prod",
+            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{proxy.port}",
+            "AWS_MAX_ATTEMPTS": "2",
+            "BACKUP_S3_TIMEOUT_SECONDS": "2",
+        }
+        runner = start_runner("run", env=env)
+        try:
+            _, stderr = runner.communicate(timeout=120)
+            left_running = group_alive(runner)
+        finally:
+            kill_group(runner)
+        went_silent = proxy.silent
+
+    assert runner.returncode == 5, stderr
+    last = stderr.strip().splitlines()[-1]
+    assert last.startswith("backup-runner: could not reach the backup bucket: Read timeout"), stderr
+    assert "Traceback" not in stderr
+    assert went_silent, "the bucket went silent during the first part"
+    assert not left_running, "pg_dump did not outlive the run"
+    later = datetime.now(UTC) + cleanup.ABANDONED_AFTER + timedelta(minutes=1)
+    leftovers = direct.leftovers()
+    assert len(leftovers) == 1, "the silent bucket could not be asked to abort the upload"
     assert operations.prune(direct, KEEP_ALL, now=later).discarded == [leftovers[0].what]
     assert direct.leftovers() == [] and direct.entries() == {}
 
