@@ -70,7 +70,7 @@ def record_release(
     """The release history's resource, updated after every service it records is live."""
     services = {
         name: {
-            "image": spec.image_for(name) or "(built from the repository)",
+            "image": spec.image_for(name),
             "digest": digest_of(spec.image_for(name)),
             **run,
         }

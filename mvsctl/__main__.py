@@ -15,6 +15,9 @@ drift STACK ... [--out F] what differs between reality and the declaration (writ
 summary STACK ... [--format json] [--out F] [--no-policies]  what `up` would change, as markdown for a
                          pull-request comment (or JSON); exit 1 if a stack could not be previewed
 releases STACK [--json]  the releases the stack ran, newest first, and which one is live
+promote FROM TO [--apply [--yes]]  copy FROM's live release into TO's stack file (dev -> staging -> prod),
+                         images pinned by digest; --apply also runs up TO
+rollback STACK [--to VERSION]  back to the previous live release (or VERSION) in about a minute
 release set STACK --version V [--image SERVICE=REF ...]
                          write a release into the stack file (CI records what it built and pushed)
 pulumi ARGS ...          the Pulumi CLI with this project's tools, backend and passphrase
@@ -34,10 +37,23 @@ from pathlib import Path
 
 from components.errors import DeclarationError, MvsError
 from components.railway.operations import operations
+from components.release import NOTE_ENV
 from components.spec import CONFIG_KEY, EnvironmentSpec
 from components.stack_config import load_stack_file, read_stack_config, stack_file
 
-from . import dev_engine, drift, everyday, policies, railway_schema, releases, schema, stack_edit, summary
+from . import (
+    dev_engine,
+    drift,
+    everyday,
+    policies,
+    promote,
+    railway_schema,
+    releases,
+    rollback,
+    schema,
+    stack_edit,
+    summary,
+)
 from .dev_secrets import ensure_dev_secrets
 from .docker_engine import docker_host, unreachable_message, unreachable_reason
 from .process import run_attached
@@ -243,6 +259,31 @@ def cmd_releases(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_promote(args: argparse.Namespace) -> int:
+    """Write FROM's live release into TO's stack file; show the change; with --apply, up TO."""
+    promote.check_order(args.source, args.target)
+    done = promote.promote(args.source, args.target, validate_stack_shape(args.source), validate_stack(args.target))
+    path = stack_file(done.target)
+    print(f"release {done.version} of {done.source} promoted into {path}:")
+    for line in done.changes or [f"(nothing changed: {path} already declares it)"]:
+        print(f"  {line}")
+    if done.file_change:
+        print(f"\n{done.file_change.rstrip()}\n")
+    if not args.apply:
+        print(f"Review and commit {path}, then run ./mvs up {done.target} (or promote again with --apply).")
+        return 0
+    os.environ[NOTE_ENV] = f"promoted from {done.source}"
+    return run_checked("up", done.target, ["--yes"] if args.yes else [])
+
+
+def cmd_rollback(args: argparse.Namespace) -> int:
+    spec = validate_stack(args.stack)
+    outcome = rollback.rollback(args.stack, spec, args.to, say=print)
+    message = rollback.report(outcome)
+    print(message, file=sys.stderr if outcome.status else sys.stdout)
+    return 1 if outcome.status else 0
+
+
 def cmd_release_set(args: argparse.Namespace) -> int:
     """Write a release into the stack file (validated first); print the change to commit."""
     images: dict[str, str] = {}
@@ -316,6 +357,18 @@ def parser() -> argparse.ArgumentParser:
     releases_cmd.add_argument("stack")
     releases_cmd.add_argument("--json", action="store_true", help="the history as JSON")
     releases_cmd.set_defaults(run=cmd_releases)
+
+    promote_cmd = commands.add_parser("promote", help="copy a stack's live release into the next stage's stack file")
+    promote_cmd.add_argument("source", metavar="FROM")
+    promote_cmd.add_argument("target", metavar="TO")
+    promote_cmd.add_argument("--apply", action="store_true", help="also run ./mvs up TO")
+    promote_cmd.add_argument("--yes", action="store_true", help="with --apply: do not ask before updating")
+    promote_cmd.set_defaults(run=cmd_promote)
+
+    rollback_cmd = commands.add_parser("rollback", help="back to the previous live release in about a minute")
+    rollback_cmd.add_argument("stack")
+    rollback_cmd.add_argument("--to", metavar="VERSION", help="a release the stack ran (./mvs releases lists them)")
+    rollback_cmd.set_defaults(run=cmd_rollback)
 
     release_cmd = commands.add_parser("release", help="change a stack's declared release")
     release_verbs = release_cmd.add_subparsers(dest="release_verb", required=True)

@@ -86,7 +86,7 @@ def render(releases: Releases) -> str:
     for index, record in enumerate(releases.history):
         marker = ("live" if releases.live else "last good") if index == 0 else ""
         services = ", ".join(
-            f"{name}={short(service.get('image') or '?')} ({runs(service)})"
+            f"{name}={short(service.get('image') or 'built here')} ({runs(service)})"
             for name, service in sorted(record["services"].items())
         )
         commit = (record.get("commit") or "-")[:12] + (

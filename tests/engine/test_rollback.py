@@ -103,3 +103,23 @@ def test_a_release_the_stack_never_ran_is_refused_in_one_line(world):
     assert result.stderr.strip() == f"error: {STACK} never ran release 9.9.9; its releases: 2.0.0, 2.0.1"
     assert writes(world.requests()[sent:]) == []
     assert (world.cli.workdir / "stacks" / f"Pulumi.{STACK}.yaml").read_text() == before
+
+
+def test_past_the_plans_image_retention_the_old_image_is_redeployed_and_said(world):
+    assert world.mvs("release", "set", STACK, "--version", "2.0.3", "--image", f"backend={BAD_IMAGE}").returncode == 0
+    world.cli.ok("up", "--yes", "--stack", STACK)
+    world.admin("plan", {"plan": "HOBBY"})
+    world.admin("clock", {"advance_hours": 73})  # Hobby keeps a removed deployment's image for 72 hours
+    sent = len(world.requests())
+
+    result = world.mvs("rollback", STACK)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "(image retention); redeploying its old image instead" in result.stdout
+    assert "redeployed from the old image: backend" in result.stdout
+    mutations = writes(world.requests()[sent:])
+    assert "deploymentRollback" not in mutations and mutations.count("serviceInstanceDeployV2") == 1, mutations
+    deployment, instance, _variables = backend_now(world)
+    assert deployment["meta"]["image"] == GOOD_IMAGE and deployment["status"] == "SUCCESS"
+    assert instance["source"]["image"] == GOOD_IMAGE
+    world.cli.ok("preview", "--stack", STACK, "--expect-no-changes")
