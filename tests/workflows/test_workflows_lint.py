@@ -23,7 +23,8 @@ from mvsctl import __main__ as cli
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
 EXPECTED = {"pr.yml", "deploy-staging.yml", "promote-prod.yml", "rollback.yml", "drift.yml"}
-SCRIPTS = (".ci/run", "mvs", "tools/setup", "tools/docker-engine")
+CI_SCRIPTS = sorted(p for p in (ROOT / "tools" / "ci").iterdir() if p.is_file())  # what the workflows run
+SCRIPTS = (".ci/run", "mvs", "tools/setup", "tools/docker-engine", *(str(p.relative_to(ROOT)) for p in CI_SCRIPTS))
 
 # Commands a workflow may call while they are still being added to mvsctl. Empty now (summary,
 # promote, rollback and release have landed); test_pending_commands_are_still_missing_and_still_used
@@ -79,12 +80,21 @@ def test_shell_script_passes_shellcheck(script):
 
 
 def run_scripts() -> list[tuple[str, str]]:
-    """(workflow file, run script) for every `run:` step of every job."""
+    """(workflow file, run script) for every `run:` step of every job, and each tools/ci script
+    such a step runs (as the workflow's too)."""
     found = []
     for path in WORKFLOWS:
         for job in yaml.safe_load(path.read_text())["jobs"].values():
             found += [(path.name, step["run"]) for step in job.get("steps", []) if "run" in step]
+    for script in CI_SCRIPTS:
+        found += [(name, script.read_text()) for name, run in list(found) if f"tools/ci/{script.name}" in run]
     return found
+
+
+def test_the_workflows_run_only_ci_scripts_that_exist():
+    called = {m for _, run in run_scripts() for m in re.findall(r"tools/ci/([\w.-]+)", run)}
+    assert called and called <= {p.name for p in CI_SCRIPTS}, called
+    assert all(os.access(p, os.X_OK) for p in CI_SCRIPTS), "tools/ci scripts must be executable"
 
 
 def invoked_commands() -> dict[str, set[str]]:
