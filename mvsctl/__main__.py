@@ -270,6 +270,7 @@ def cmd_promote(args: argparse.Namespace) -> int:
     if done.file_change:
         print(f"\n{done.file_change.rstrip()}\n")
     if not args.apply:
+        print(summary.render([summary.summarize(done.target, validate_stack_shape, True)]))
         print(f"Review and commit {path}, then run ./mvs up {done.target} (or promote again with --apply).")
         return 0
     os.environ[NOTE_ENV] = f"promoted from {done.source}"

@@ -98,6 +98,9 @@ def test_a_good_promotion_pins_the_digests_and_prod_then_runs_exactly_them(world
     assert "release 2.0.1 of staging promoted into stacks/Pulumi.prod.yaml" in result.stdout
     assert "release.version: 2.0.0 -> 2.0.1" in result.stdout
     assert f"release.images.backend: ghcr.io/mvs-app/backend:2.0.0 -> {BACKEND}" in result.stdout
+    # then prod's summary: what `./mvs up prod` would change, release line first
+    assert "<!-- mvs-summary -->" in result.stdout and "**Release**: 2.0.0 -> 2.0.1" in result.stdout
+    assert f"- backend: `ghcr.io/mvs-app/backend:2.0.0` -> `{BACKEND}`" in result.stdout
     prod_after = declaration(world, "prod")
     assert prod_after["release"] == {"version": "2.0.1", "images": {"backend": BACKEND, "frontend": FRONTEND}}
     assert {k: v for k, v in prod_after.items() if k != "release"} == {
