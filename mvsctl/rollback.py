@@ -39,7 +39,7 @@ from components.release import NOTE_ENV
 from components.spec import EnvironmentSpec
 from components.stack_config import stack_file
 
-from . import releases, stack_edit
+from . import releases, shared_secrets, stack_edit
 from .everyday.railway import railway, stack_outputs
 from .process import run_attached
 from .pulumi_cli import PROJECT_ROOT
@@ -106,6 +106,8 @@ def rollback(stack: str, spec: EnvironmentSpec, version: str | None, say: Say) -
     adopt: dict[str, str] = {}
     if spec.target == "railway":
         adopt = _railway_rollbacks(stack, spec, target, outcome, say)
+    if target["declared"].get("secrets"):
+        shared_secrets.warn_if_unshareable(stack, say)  # it writes the release's secrets back
     outcome.change = stack_edit.edit_stack_file(stack, stack_edit.restore_release(target["declared"]))
     say(
         f"{stack_file(stack)} declares release {target['version']} again; updating {stack} "
