@@ -24,7 +24,14 @@ ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
 EXPECTED = {"pr.yml", "deploy-staging.yml", "promote-prod.yml", "rollback.yml", "drift.yml"}
 CI_SCRIPTS = sorted(p for p in (ROOT / "tools" / "ci").iterdir() if p.is_file())  # what the workflows run
-SCRIPTS = (".ci/run", "mvs", "tools/setup", "tools/docker-engine", *(str(p.relative_to(ROOT)) for p in CI_SCRIPTS))
+SCRIPTS = (
+    ".ci/run",
+    "mvs",
+    "tools/setup",
+    "tools/docker-engine",
+    "tools/monitoring-tools",
+    *(str(p.relative_to(ROOT)) for p in CI_SCRIPTS),
+)
 
 # Commands a workflow may call while they are still being added to mvsctl. Empty now (summary,
 # promote, rollback and release have landed); test_pending_commands_are_still_missing_and_still_used
