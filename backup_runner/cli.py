@@ -6,6 +6,15 @@ Configuration comes from the environment, as the stacks set it:
                             AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY for S3-compatible stores)
     RETAIN_DAILY, RETAIN_WEEKLY, RETAIN_MONTHLY   how many of each to keep (prune)
     BACKUP_HEARTBEAT        the scheduler's heartbeat file (schedule, health)
+    PUSHGATEWAY_URL         optional: a Prometheus Pushgateway (http://host:9091; user:password@
+                            for basic auth) that run, verify and schedule report to (job="backup"):
+                            mvs_backup_last_success_timestamp_seconds, mvs_backup_last_duration_seconds
+                            and mvs_backup_last_size_bytes after a good run only;
+                            mvs_backup_last_failure_timestamp_seconds after a failed one;
+                            mvs_drill_last_run_timestamp_seconds and mvs_drill_last_passed (1/0) after
+                            every drill, mvs_drill_last_success_timestamp_seconds after one that passed.
+                            Unset: nothing is pushed. Unreachable: one warning line, same exit code.
+    BACKUP_STACK            optional: the stack name, added to the pushed group as stack=<name>
 
 Exit codes: 0 done (verify: passed), 1 verify failed, 2 bad usage or configuration,
 3 a backup is corrupt, 4 restore refused, 5 any other failure, 130 interrupted.
@@ -19,15 +28,17 @@ import argparse
 import contextlib
 import signal
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 
 from components.errors import BackupError
 
-from . import operations
+from . import metrics, operations
 from .catalog import read_catalog
 from .destinations import Destination, open_destination
 from .drills import describe, last_drill
 from .failures import EXIT_VERIFY_FAILED, Redacting, explain
+from .manifest import Manifest
 from .schedule import Job, healthy, run_schedule
 from .settings import Settings, known_secrets, read_settings
 
@@ -94,17 +105,51 @@ def _print_pruned(pruned: operations.Pruned, dry_run: bool = False) -> None:
         print(f"prune: {'would remove' if dry_run else 'removed'} {leftover}")
 
 
+def take_backup(url: str, destination: Destination) -> Manifest:
+    """A backup, and the Pushgateway told of it when it is good (a failure: see _reported)."""
+    started = time.monotonic()
+    manifest = operations.run_backup(url, destination)
+    metrics.backup_succeeded(manifest.size_bytes, time.monotonic() - started)
+    return manifest
+
+
+def _reported(command: str, body: Callable[[], int]) -> int:
+    """`body`, with the Pushgateway told how a backup run or a drill ended (metrics.py): a run that
+    raised is a failed run, a drill that raised or returned non-zero a failed drill."""
+    if command not in ("run", "verify"):
+        return body()
+    try:
+        code = body()
+    except BaseException:
+        if command == "run":
+            metrics.backup_failed()
+        else:
+            metrics.drill_finished(passed=False)
+        raise
+    if command == "verify":
+        metrics.drill_finished(passed=code == 0)
+    return code
+
+
 def backup_and_prune(settings: Settings, destination: Destination) -> None:
     """The scheduler's backup job; it logs what the prune deleted, so the container log says."""
-    manifest = operations.run_backup(settings.database_url, destination)
-    print(f"backup {manifest.backup_id}: good")
+
+    def backup() -> int:
+        print(f"backup {take_backup(settings.database_url, destination).backup_id}: good")
+        return 0
+
+    _reported("run", backup)
     _print_pruned(operations.prune(destination, settings.retention))
 
 
 def _verify_or_raise(settings: Settings, destination: Destination) -> None:
-    result = operations.verify(settings.database_url, destination)
-    if not result.passed:
-        raise BackupError(f"verify {result.backup_id} failed: {'; '.join(result.problems)}")
+    def drill() -> int:
+        result = operations.verify(settings.database_url, destination)
+        if not result.passed:
+            raise BackupError(f"verify {result.backup_id} failed: {'; '.join(result.problems)}")
+        return 0
+
+    _reported("verify", drill)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -121,7 +166,7 @@ def _run(args: argparse.Namespace) -> int:
             jobs.append(Job("verify", args.verify_cron, lambda: _verify_or_raise(settings, destination)))
         run_schedule(jobs, on_failure=lambda job, error: _print_failure(error, job))
     elif args.command == "run":
-        print(operations.run_backup(url, destination).backup_id)
+        print(take_backup(url, destination).backup_id)
     elif args.command == "restore":
         restored = operations.restore(url, destination, args.target_db, args.backup, args.force)
         kept = f"; the data it replaced is in {restored.kept_as}" if restored.kept_as else ""
@@ -151,7 +196,7 @@ def main(argv: list[str]) -> int:
         return 0 if healthy() else EXIT_VERIFY_FAILED
     with _operator_output(known_secrets()):
         try:
-            return _run(args)
+            return _reported(args.command, lambda: _run(args))
         except BaseException as error:  # the one place a failure becomes a message and an exit code
             if isinstance(error, SystemExit):
                 raise

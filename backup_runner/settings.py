@@ -2,7 +2,7 @@
 
 A bad value is a usage error (exit 2) that names the variable and what is allowed, and never
 echoes a value that may hold a secret. `known_secrets` collects the secrets the environment
-carries (the database password, the bucket keys) so the CLI can keep them out of all it prints.
+carries (the database password, the bucket keys, a Pushgateway password) so the CLI can keep them out of all it prints.
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ def known_secrets(environ: dict[str, str] | None = None) -> list[str]:
     environ = os.environ if environ is None else environ
     found = [environ[name] for name in SECRET_VARIABLES if environ.get(name)]
     found += _password_of(environ.get("DATABASE_URL", "")) + _keys_in(environ.get("BACKUP_DESTINATION", ""))
+    found += _keys_in(environ.get("PUSHGATEWAY_URL", ""))  # basic auth of the Pushgateway (metrics.py)
     return sorted({value for value in found if len(value) >= 3}, key=len, reverse=True)
 
 
