@@ -5,21 +5,27 @@ SecretLookup/SecretState types used to tell the validator how secrets are set, a
 stack file beside this one, for the rules across stacks).
 """
 
+from .cron import longest_gap
 from .images import IMAGE_RULE, image_problem
 from .models import (
     RAILWAY_REGIONS,
+    AlertDurations,
     BackupDestination,
     Backups,
     BuildContext,
     BuildOptions,
     Database,
+    EmailReceiver,
     EnvironmentSpec,
     HealthCheck,
     Monitoring,
+    Receivers,
     Release,
     RestartPolicy,
     Retention,
     Service,
+    SlackReceiver,
+    Thresholds,
 )
 from .parse import CONFIG_KEY, ENVIRONMENT_KEY, NAMESPACE, parse_environment
 from .references import DATABASE, SecretLookup, SecretState, published_ports
@@ -32,14 +38,17 @@ __all__ = [
     "IMAGE_RULE",
     "NAMESPACE",
     "RAILWAY_REGIONS",
+    "AlertDurations",
     "BackupDestination",
     "Backups",
     "BuildContext",
     "BuildOptions",
     "Database",
+    "EmailReceiver",
     "EnvironmentSpec",
     "HealthCheck",
     "Monitoring",
+    "Receivers",
     "Release",
     "RestartPolicy",
     "Retention",
@@ -47,7 +56,10 @@ __all__ = [
     "SecretState",
     "Service",
     "Sibling",
+    "SlackReceiver",
+    "Thresholds",
     "image_problem",
+    "longest_gap",
     "parse_environment",
     "published_ports",
     "shared_environments",

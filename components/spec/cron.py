@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 from datetime import UTC, datetime, timedelta
@@ -85,3 +86,26 @@ def cron_problem(schedule: str) -> str | None:
         if min(gaps) < MIN_INTERVAL_MINUTES:
             return f"it runs {min(gaps)} minute(s) apart"
     return None
+
+
+# A fixed start, so the answer does not depend on the day it is asked.
+_GAP_EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
+
+
+@functools.cache
+def longest_gap(schedule: str) -> timedelta:
+    """The longest time between two consecutive runs of `schedule`: the honest interval of a
+    schedule whose runs are not evenly spaced (`0 9 * * 1-5` waits 3 days over a weekend).
+
+    Minute, hour and weekday fields repeat within a week; a restricted day or month repeats within
+    four years (29 February), so every kind of gap starts within one such cycle from the first run.
+    """
+    _, _, day_f, month_f, _ = schedule.split()
+    cycle = timedelta(days=7) if day_f == "*" and month_f == "*" else timedelta(days=4 * 366)
+    first = t = next_run(schedule, _GAP_EPOCH)
+    gap = timedelta(0)
+    while t - first < cycle:
+        following = next_run(schedule, t)
+        gap = max(gap, following - t)
+        t = following
+    return gap

@@ -256,17 +256,118 @@ class Backups(Model):
         return self
 
 
+EMAIL_PATTERN = r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,63}$"
+SLACK_CHANNEL_PATTERN = r"^#[a-z0-9][a-z0-9._-]{0,79}$"
+SMARTHOST_PATTERN = r"^[A-Za-z0-9.-]+:\d{1,5}$"
+EmailAddress = Annotated[str, StringConstraints(pattern=EMAIL_PATTERN)]
+
+
+class SlackReceiver(Model):
+    """Alerts posted to a Slack channel through an incoming webhook (its URL holds a token: a secret)."""
+
+    webhook_url_secret: SecretName
+    channel: Annotated[str, StringConstraints(pattern=SLACK_CHANNEL_PATTERN)] = Field(
+        description="the channel, e.g. #mvs-alerts"
+    )
+
+
+class EmailReceiver(Model):
+    """Alerts sent as e-mail through an SMTP relay."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    to: Annotated[list[EmailAddress], Field(min_length=1)]
+    from_: EmailAddress = Field(alias="from")
+    smarthost: Annotated[str, StringConstraints(pattern=SMARTHOST_PATTERN)] = Field(
+        description="the SMTP relay as host:port, e.g. smtp.example.com:587"
+    )
+    username: Annotated[str, StringConstraints(min_length=1, max_length=256)] | None = None
+    password_secret: SecretName | None = None
+
+    @model_validator(mode="after")
+    def _login_complete(self) -> EmailReceiver:
+        if (self.username is None) != (self.password_secret is None):
+            given = "username" if self.username is not None else "password_secret"
+            raise ValueError(f"username and password_secret together or neither (only {given} given)")
+        return self
+
+
+class Receivers(Model):
+    """Where Alertmanager sends alerts: any of a webhook, Slack and e-mail. URLs and passwords are
+    named secrets, never values in the stack file."""
+
+    webhook_url_secret: SecretName | None = Field(None, description="a webhook URL (Alertmanager's JSON), as a secret")
+    slack: SlackReceiver | None = None
+    email: EmailReceiver | None = None
+
+    def configured(self) -> list[str]:
+        """The kinds of receiver declared, in a fixed order."""
+        kinds = {"webhook": self.webhook_url_secret, "slack": self.slack, "email": self.email}
+        return [kind for kind, value in kinds.items() if value is not None]
+
+    def secret_names(self) -> set[str]:
+        names = {self.webhook_url_secret} if self.webhook_url_secret else set()
+        if self.slack is not None:
+            names.add(self.slack.webhook_url_secret)
+        if self.email is not None and self.email.password_secret is not None:
+            names.add(self.email.password_secret)
+        return names
+
+
+Minutes = Annotated[int, Field(ge=0, le=1440)]
+
+
+class AlertDurations(Model):
+    """How long (minutes) a condition must hold before its alert fires (Prometheus `for`)."""
+
+    service_down: Minutes = 2
+    error_ratio: Minutes = 5
+    p95_latency: Minutes = 10
+    postgres_down: Minutes = 1
+    connections: Minutes = 5
+    volume_full: Minutes = 15
+    restarts: Minutes = 0
+    backup_stale: Minutes = 5
+    drill_failed: Minutes = 0
+
+
+class Thresholds(Model):
+    """When the generated alert rules fire."""
+
+    error_ratio: float = Field(0.05, gt=0, lt=1, description="share of a service's requests answered 5xx, over 5m")
+    p95_latency_seconds: float = Field(
+        1.0, gt=0, lt=10, description="95th percentile request time, over 5m (the backend's buckets end at 10 s)"
+    )
+    connections_ratio: float = Field(0.8, gt=0, le=1, description="connections in use / max_connections")
+    volume_full_ratio: float = Field(0.85, gt=0, lt=1, description="size of the databases / database.volume_size_gb")
+    restarts: int = Field(3, ge=1, le=100, description="restarts of one service within restart_window_minutes")
+    restart_window_minutes: int = Field(15, ge=5, le=1440)
+    for_minutes: AlertDurations = AlertDurations()
+
+
 class Monitoring(Model):
-    """Prometheus scraping every service, and Grafana on top (local target today)."""
+    """Prometheus scraping every service, Alertmanager sending what the generated alert rules find,
+    a Pushgateway for the backup jobs' results, postgres_exporter, and Grafana on top."""
 
     enabled: bool = False
     metrics_path: Annotated[str, StringConstraints(pattern=r"^/[^\s]*$")] = "/metrics"
     scrape_interval_seconds: int = Field(15, ge=5, le=300)
     prometheus_image: ImageRef = "prom/prometheus:v2.55.1"
+    alertmanager_image: ImageRef = "prom/alertmanager:v0.27.0"
+    pushgateway_image: ImageRef = "prom/pushgateway:v1.10.0"
+    postgres_exporter_image: ImageRef = "quay.io/prometheuscommunity/postgres-exporter:v0.16.0"
     grafana_image: ImageRef = "grafana/grafana:11.3.0"
     grafana_admin_secret: SecretName = "grafanaAdminPassword"
     prometheus_host_port: Port = 9090
     grafana_host_port: Port = 3001
+    receivers: Receivers = Field(
+        Receivers(), description="where alerts go; at least one on the railway target when enabled"
+    )
+    thresholds: Thresholds = Thresholds()
+
+    def secret_names(self) -> set[str]:
+        """The secrets monitoring uses when enabled."""
+        return {self.grafana_admin_secret, *self.receivers.secret_names()} if self.enabled else set()
 
 
 class EnvironmentSpec(Model):
@@ -284,8 +385,7 @@ class EnvironmentSpec(Model):
         """Every secret the declaration uses."""
         names = {self.database.password_secret}
         names.update(ref for service in self.services.values() for ref in service.secrets.values())
-        if self.monitoring.enabled:
-            names.add(self.monitoring.grafana_admin_secret)
+        names.update(self.monitoring.secret_names())
         destination = self.backups.destination
         if self.backups.enabled and destination is not None and destination.kind == "s3":
             names.update({destination.access_key_secret, destination.secret_key_secret})

@@ -16,7 +16,14 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from .models import HOSTNAME_PATTERN, UUID_PATTERN, EnvironmentSpec
+from .models import (
+    EMAIL_PATTERN,
+    HOSTNAME_PATTERN,
+    SLACK_CHANNEL_PATTERN,
+    SMARTHOST_PATTERN,
+    UUID_PATTERN,
+    EnvironmentSpec,
+)
 
 # Friendlier words for the name patterns used in models.py.
 PATTERN_HELP = {
@@ -29,6 +36,9 @@ PATTERN_HELP = {
     HOSTNAME_PATTERN: "a lowercase DNS name such as api.mvs.example",
     UUID_PATTERN: "a Railway id: a lowercase UUID such as 0b5e2b6c-3f1a-4c2e-9d1e-2a7c5b8e9f10",
     r"^[A-Za-z0-9][A-Za-z0-9 _-]{0,63}$": "a project name of letters, digits, ' ', '_' and '-' (max 64)",
+    EMAIL_PATTERN: "an e-mail address such as ops@mvs.example",
+    SLACK_CHANNEL_PATTERN: "a Slack channel such as #mvs-alerts (lowercase, starting with '#')",
+    SMARTHOST_PATTERN: "an SMTP relay as host:port, such as smtp.mvs.example:587",
 }
 
 
@@ -73,8 +83,9 @@ def _model_at(loc: tuple[int | str, ...]) -> type[BaseModel] | None:
     annotation: Any = EnvironmentSpec
     for seg in loc:
         model = _as_model(annotation)
-        if model is not None and isinstance(seg, str) and seg in model.model_fields:
-            annotation = model.model_fields[seg].annotation
+        fields = {f.alias or name: f for name, f in model.model_fields.items()} if model is not None else {}
+        if isinstance(seg, str) and seg in fields:
+            annotation = fields[seg].annotation
             continue
         origin = typing.get_origin(_strip(annotation))
         if origin in (dict, list) and typing.get_args(_strip(annotation)):
@@ -110,7 +121,9 @@ def _allowed(error: ErrorDetails) -> str:
         return "a value: this key is required"
     if kind == "extra_forbidden":
         parent = _model_at(error["loc"][:-1])
-        return f"one of the keys {', '.join(parent.model_fields)}" if parent else "no such key"
+        if parent is None:
+            return "no such key"
+        return f"one of the keys {', '.join(f.alias or name for name, f in parent.model_fields.items())}"
     if kind == "string_pattern_mismatch":
         return PATTERN_HELP.get(ctx.get("pattern", ""), msg)
     for prefix in ("Value error, ", "Input should be ", "Input should have "):

@@ -24,7 +24,17 @@ DATABASE = "database"
 # Postgres image (local), the backup jobs (railway services; the local backup container) and the
 # monitoring containers. A service of the same name registers a second resource under that name or
 # asks Docker for a container name already taken: the `up` stops there, after writing what came before.
-RESERVED_SERVICE_NAMES = (DATABASE, "postgres", "backup", "backup-verify", "prometheus", "grafana")
+RESERVED_SERVICE_NAMES = (
+    DATABASE,
+    "postgres",
+    "backup",
+    "backup-verify",
+    "prometheus",
+    "grafana",
+    "alertmanager",
+    "pushgateway",
+    "postgres-exporter",
+)
 MONITORING_DEFAULTS = Monitoring()
 _SECRET_LOOKING = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|API_KEY|PRIVATE_KEY|CREDENTIALS)")
 
@@ -57,6 +67,7 @@ def _check_all(raw: Mapping[str, Any], secrets: SecretLookup, stack: str) -> Ite
     if target == "railway":
         yield from check_domains(raw)
     yield from _check_backups(target, _mapping(raw.get("backups")))
+    yield from _check_monitoring(target, monitoring)
     if target == "local":
         yield from _check_host_ports(services, database, monitoring)
     if secrets is not None:
@@ -225,6 +236,30 @@ def _check_backups(target: Any, backups: Mapping[str, Any]) -> Iterator[Finding]
         yield ("backups.volume_schedules", repr(backups["volume_schedules"]), "none on the local target (Railway only)")
 
 
+def _check_monitoring(target: Any, monitoring: Mapping[str, Any]) -> Iterator[Finding]:
+    """Alerts nobody receives are not monitoring: a railway stack that enables it names a receiver.
+    The local target may go without (its alerts show in Prometheus and Alertmanager)."""
+    if target != "railway" or monitoring.get("enabled") is not True:
+        return
+    receivers = monitoring.get("receivers")
+    if receivers is not None and not isinstance(receivers, Mapping):
+        return  # the model reports a receivers value that is not a mapping
+    if not any(_mapping(receivers).get(kind) is not None for kind in ("webhook_url_secret", "slack", "email")):
+        yield (
+            "monitoring.receivers",
+            "no receiver" if receivers is not None else "nothing",
+            "at least one of webhook_url_secret, slack or email when monitoring is enabled on the railway target",
+        )
+
+
+def _receiver_secret_refs(monitoring: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
+    """(key, secret name) for every secret the declared alert receivers name."""
+    receivers = _mapping(monitoring.get("receivers"))
+    yield "monitoring.receivers.webhook_url_secret", receivers.get("webhook_url_secret")
+    yield "monitoring.receivers.slack.webhook_url_secret", _mapping(receivers.get("slack")).get("webhook_url_secret")
+    yield "monitoring.receivers.email.password_secret", _mapping(receivers.get("email")).get("password_secret")
+
+
 def _published_ports(
     services: Mapping[str, Any], database: Mapping[str, Any], monitoring: Mapping[str, Any]
 ) -> Iterator[tuple[str, Any]]:
@@ -270,7 +305,7 @@ NOT_SHOWN = "named by a text that is not shown (it does not read like a name: it
 # names (`dbPassword`, `backup_secret_key`, `railwayToken`).
 NAME_SHAPE = re.compile(r"[a-z][A-Za-z0-9_-]{0,39}")
 WORD = re.compile(r"[A-Z]?[a-z0-9]+")
-SECRET_NOUNS = {"password", "secret", "key", "token", "pass", "credential", "credentials"}
+SECRET_NOUNS = {"password", "secret", "key", "token", "pass", "credential", "credentials", "url"}  # url: webhooks
 
 
 def reads_like_a_name(text: str) -> bool:
@@ -300,6 +335,7 @@ def _check_secrets(
     if monitoring.get("enabled"):
         default = MONITORING_DEFAULTS.grafana_admin_secret
         refs.append(("monitoring.grafana_admin_secret", monitoring.get("grafana_admin_secret", default)))
+        refs.extend(_receiver_secret_refs(monitoring))
     for name, service in services.items():
         for var, ref in _mapping(_mapping(service).get("secrets")).items():
             refs.append((f"services.{name}.secrets.{var}", ref))
