@@ -81,8 +81,7 @@ def test_destroy_works_when_the_stack_file_no_longer_validates(world):
     assert destroyed.returncode == 0, destroyed.stdout + destroyed.stderr
     assert "services.backend.port: found 70000" in destroyed.stderr
     assert "does not validate; destroying what the state records anyway" in destroyed.stderr
-    leftovers = {table: rows for table, rows in world.state().items() if table != "behaviours" and rows}
-    assert leftovers == {}
+    assert world.left_in_railway() == {}
 
 
 def test_failed_railway_calls_are_one_line_with_the_next_step(world):

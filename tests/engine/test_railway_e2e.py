@@ -184,7 +184,7 @@ def test_lifecycle_against_the_emulator(world, stack):
         assert world.state()["volume_instances"] and len(world.state()["services"]) == len(SERVICES)
         return
     world.cli.ok("destroy", "--yes", "--stack", stack)
-    leftovers = {table: len(rows) for table, rows in world.state().items() if table != "behaviours" and rows}
+    leftovers = {table: len(rows) for table, rows in world.left_in_railway().items()}
     assert leftovers == {}
 
 

@@ -33,6 +33,7 @@ SCALE = (
     "serviceInstanceUpdate(serviceId: $s, environmentId: $e, input: $i) }"
 )
 BUCKET = "mvs-backups"
+EMULATOR_SETTINGS = {"behaviours", "settings"}  # how the emulator behaves, not what Railway holds
 
 
 class RailwayWorld:
@@ -68,6 +69,10 @@ class RailwayWorld:
 
     def state(self) -> dict:
         return self.admin("state")
+
+    def left_in_railway(self) -> dict:
+        """Every table of the emulator's model that still holds something (its own settings aside)."""
+        return {table: rows for table, rows in self.state().items() if table not in EMULATOR_SETTINGS and rows}
 
     def requests(self) -> list[dict]:
         return read_log(self.log_path)
