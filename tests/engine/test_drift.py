@@ -9,8 +9,7 @@ import json
 
 import pytest
 
-from .cli import tools_available
-from .world import SECRETS, RailwayWorld, writes
+from .world import SECRETS, world_up, writes
 
 STACK = "staging"
 RENAME_SERVICE = "mutation($s: String!, $n: String) { serviceUpdate(id: $s, input: {name: $n}) { id } }"
@@ -24,12 +23,8 @@ DASHBOARD_SECRET = "typed-In-The-Dashboard-7"
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory, s3_endpoint):
-    assert tools_available(), "the Pulumi tools are missing: run ./mvs setup (the test command does)"
-    world = RailwayWorld(tmp_path_factory.mktemp("drift"), s3_endpoint)
-    world.init_stack(STACK)
-    world.cli.ok("up", "--yes", "--stack", STACK)
-    yield world
-    world.server.stop()
+    with world_up(tmp_path_factory, s3_endpoint, "drift", STACK) as world:
+        yield world
 
 
 def test_a_stack_in_line_exits_0(world, tmp_path):

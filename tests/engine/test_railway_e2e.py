@@ -90,11 +90,13 @@ def test_lifecycle_against_the_emulator(world, stack):
     world.cli.ok("preview", "--expect-no-changes", "--stack", stack)
     assert len(world.requests()) == before
 
-    # 3. one variable changes: exactly that in the preview, one upsert and one deployment on up
+    # 3. one variable changes: exactly that in the preview (and the release record of the new
+    # deployment), one upsert and one deployment on up
     world.cli.ok("config", "set", "--path", "--stack", stack, "mvs:environment.services.backend.env.LOG_LEVEL", "debug")
     assert world.changes(stack) == [
         ("update", f"{stack}-backend-deployment"),
         ("update", f"{stack}-backend-variables"),
+        ("update", f"{stack}-release"),
     ]
     before = len(world.requests())
     world.cli.ok("up", "--yes", "--stack", stack)

@@ -10,23 +10,18 @@ import json
 
 import pytest
 
-from .cli import tools_available
-from .world import RailwayWorld
+from .world import RailwayWorld, world_up
 
 STACK = "staging"
+FIRST_COMMIT = "c0ffee0000000000000000000000000000000001"
 DIGEST = "sha256:" + "ab" * 32
 NEW_BACKEND = f"ghcr.io/mvs-app/backend@{DIGEST}"
 
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory, s3_endpoint):
-    assert tools_available(), "the Pulumi tools are missing: run ./mvs setup (the test command does)"
-    world = RailwayWorld(tmp_path_factory.mktemp("releases"), s3_endpoint)
-    world.init_stack(STACK)
-    world.cli.env["MVS_RELEASE_COMMIT"] = "c0ffee0000000000000000000000000000000001"
-    world.cli.ok("up", "--yes", "--stack", STACK)
-    yield world
-    world.server.stop()
+    with world_up(tmp_path_factory, s3_endpoint, "releases", STACK, MVS_RELEASE_COMMIT=FIRST_COMMIT) as world:
+        yield world
 
 
 def history(world: RailwayWorld) -> dict:
@@ -50,7 +45,7 @@ def test_the_first_up_records_its_release_with_what_runs_each_service(world):
     assert listing["last_update"] == "succeeded"
     [record] = listing["releases"]
     assert record["version"] == "2.0.0"
-    assert record["commit"] == "c0ffee0000000000000000000000000000000001"
+    assert record["commit"] == FIRST_COMMIT
     assert set(record["services"]) == {"backend", "frontend"}
     backend = record["services"]["backend"]
     assert backend["image"] == "ghcr.io/mvs-app/backend:2.0.0" and backend.get("digest") is None

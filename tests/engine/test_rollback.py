@@ -13,8 +13,7 @@ import json
 import pytest
 import yaml
 
-from .cli import tools_available
-from .world import SECRETS, RailwayWorld, writes
+from .world import SECRETS, RailwayWorld, world_up, writes
 
 STACK = "staging"
 BAD_IMAGE = "ghcr.io/mvs-app/backend:2.0.1"
@@ -28,18 +27,18 @@ def stack_config(world: RailwayWorld) -> dict:
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory, s3_endpoint):
-    assert tools_available(), "the Pulumi tools are missing: run ./mvs setup (the test command does)"
-    world = RailwayWorld(tmp_path_factory.mktemp("rollback"), s3_endpoint)
-    world.init_stack(STACK)
-    world.cli.ok("up", "--yes", "--stack", STACK)
-    world.good_config = stack_config(world)
-    # The bad release: a new image, a changed variable and a changed secret.
-    assert world.mvs("release", "set", STACK, "--version", "2.0.1", "--image", f"backend={BAD_IMAGE}").returncode == 0
-    world.cli.ok("config", "set", "--path", "--stack", STACK, "mvs:environment.services.backend.env.LOG_LEVEL", "debug")
-    world.cli.ok("config", "set", "--secret", "--stack", STACK, "mvs:sessionSecret", input_text=BAD_SECRET)
-    world.cli.ok("up", "--yes", "--stack", STACK)
-    yield world
-    world.server.stop()
+    with world_up(tmp_path_factory, s3_endpoint, "rollback", STACK) as world:
+        world.good_config = stack_config(world)
+        # The bad release: a new image, a changed variable and a changed secret.
+        assert (
+            world.mvs("release", "set", STACK, "--version", "2.0.1", "--image", f"backend={BAD_IMAGE}").returncode == 0
+        )
+        world.cli.ok(
+            "config", "set", "--path", "--stack", STACK, "mvs:environment.services.backend.env.LOG_LEVEL", "debug"
+        )
+        world.cli.ok("config", "set", "--secret", "--stack", STACK, "mvs:sessionSecret", input_text=BAD_SECRET)
+        world.cli.ok("up", "--yes", "--stack", STACK)
+        yield world
 
 
 def backend_now(world: RailwayWorld) -> tuple[dict, dict, dict]:

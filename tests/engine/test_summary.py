@@ -9,8 +9,7 @@ import json
 
 import pytest
 
-from .cli import tools_available
-from .world import SECRETS, RailwayWorld
+from .world import SECRETS, RailwayWorld, world_up
 
 STACK = "staging"
 ROTATED = "rotated-Session-Secret-5"
@@ -19,12 +18,8 @@ NEW_BACKEND = "ghcr.io/mvs-app/backend:2.1.0"
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory, s3_endpoint):
-    assert tools_available(), "the Pulumi tools are missing: run ./mvs setup (the test command does)"
-    world = RailwayWorld(tmp_path_factory.mktemp("summary"), s3_endpoint)
-    world.init_stack(STACK)
-    world.cli.ok("up", "--yes", "--stack", STACK)
-    yield world
-    world.server.stop()
+    with world_up(tmp_path_factory, s3_endpoint, "summary", STACK) as world:
+        yield world
 
 
 def set_key(world: RailwayWorld, key: str, value: str) -> None:

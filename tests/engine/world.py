@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -18,7 +20,7 @@ from mvsctl.loopback_s3 import create_bucket
 from railway_emulator.requestlog import read_log
 from railway_emulator.server import DEFAULT_TOKEN, Emulator, EmulatorServer
 
-from .cli import ROOT, PulumiCLI, copy_program
+from .cli import ROOT, PulumiCLI, copy_program, tools_available
 
 SECRETS = {
     "mvs:dbPassword": "db-Never-In-State-1",
@@ -137,3 +139,17 @@ def operations(entries: list[dict]) -> Counter:
 def writes(entries: list[dict]) -> list[str]:
     """The mutations among logged requests, in order."""
     return [e["operation"] for e in entries if operation(e["operation"]).is_mutation]
+
+
+@contextlib.contextmanager
+def world_up(tmp_path_factory, s3_endpoint: str, label: str, stack: str, **env: str) -> Iterator[RailwayWorld]:
+    """A world whose `stack` is brought up once (with `env` set for its CLI), for a module's tests."""
+    assert tools_available(), "the Pulumi tools are missing: run ./mvs setup (the test command does)"
+    world = RailwayWorld(tmp_path_factory.mktemp(label), s3_endpoint)
+    try:
+        world.init_stack(stack)
+        world.cli.env.update(env)
+        world.cli.ok("up", "--yes", "--stack", stack)
+        yield world
+    finally:
+        world.server.stop()

@@ -37,5 +37,5 @@ def test_a_clone_with_nothing_beside_it_rehearses_staging(tmp_path):
     )
 
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "+ 29 created" in result.stdout
+    assert "+ 30 created" in result.stdout
     assert "serviceInstanceDeployV2 5" in result.stdout

@@ -69,7 +69,7 @@ def test_rehearse_staging_offline_leaves_the_real_stack_untouched(tmp_path):
     env.pop("RAILWAY_API_TOKEN", None)
     result = run_mvs("rehearse", "staging", "--yes", env=env)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "+ 29 created" in result.stdout, "28 Railway resources and the last-drill reader"
+    assert "+ 30 created" in result.stdout, "28 Railway resources, the last-drill reader and the release record"
     assert "backup bucket mvs-backups on loopback" in result.stdout
     assert re.search(r'status\s*: "none yet"', result.stdout), "last_drill was read from the loopback bucket"
     assert "serviceInstanceDeployV2 5" in result.stdout
