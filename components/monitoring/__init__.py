@@ -1,5 +1,6 @@
 """Monitoring derived from the declaration, with no Pulumi inside: the alert rules Prometheus
-evaluates (`alerts.py`). The targets deploy what these files describe."""
+evaluates (`alerts.py`), and the configuration files of Prometheus and Alertmanager (`config.py`;
+the rendered Alertmanager file holds the receivers' secrets). The targets deploy what these files describe."""
 
 from .alerts import (
     BACKUP_JOB,
@@ -12,15 +13,35 @@ from .alerts import (
     scrape_jobs,
     staleness_seconds,
 )
+from .config import (
+    ALERTMANAGER,
+    MonitoringConfigError,
+    RouteTimings,
+    alertmanager_config,
+    local_targets,
+    prometheus_config,
+    railway_targets,
+    render_config,
+    rule_file_name,
+)
 
 __all__ = [
+    "ALERTMANAGER",
     "BACKUP_JOB",
     "POSTGRES_EXPORTER_JOB",
     "PUSHGATEWAY_JOB",
     "AlertRule",
+    "MonitoringConfigError",
+    "RouteTimings",
     "alert_rules",
+    "alertmanager_config",
     "alerts",
+    "local_targets",
+    "prometheus_config",
+    "railway_targets",
+    "render_config",
     "render_rules",
+    "rule_file_name",
     "scrape_jobs",
     "staleness_seconds",
 ]
