@@ -42,9 +42,12 @@ def _state(container: Container) -> str:
     return f"{state.get('Status', 'stopped')} (exit code {state.get('ExitCode', '?')})"
 
 
-def _image(container: Container) -> str:
-    tags = container.image.tags if container.image else []
-    return tags[0] if tags else container.attrs.get("Image", "?")[:19]
+def _image(container: Container, stack: str, declared: str | None) -> str:
+    """The image's name as the stack gave it: an image built here carries `mvs-<stack>-<service>:…`
+    and may carry other tags too (one given to push it, say); a pulled one, its declared name."""
+    tags = sorted(container.image.tags) if container.image else []
+    own = [tag for tag in tags if tag == declared or tag.startswith(f"mvs-{stack}-")]
+    return (own or tags or [container.attrs.get("Image", "?")[:19]])[0]
 
 
 def _urls(container: Container, service: str) -> str:
@@ -71,7 +74,14 @@ def ps(stack: str, spec: EnvironmentSpec) -> int:
         for service, container in sorted(containers.items()):
             release = container.labels.get(RELEASE_LABEL, "-")
             rows.append(
-                [service, _state(container), _health(container), _image(container), release, _urls(container, service)]
+                [
+                    service,
+                    _state(container),
+                    _health(container),
+                    _image(container, stack, spec.image_for(service)),
+                    release,
+                    _urls(container, service),
+                ]
             )
         for service in sorted(set(spec.services) - set(containers)):
             rows.append([service, "missing", "-", "-", "-", f"./mvs up {stack} creates it"])

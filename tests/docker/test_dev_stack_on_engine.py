@@ -142,9 +142,14 @@ def mvs(docker_host: str, *args: str) -> subprocess.CompletedProcess:
     )
 
 
-def test_ps_shows_each_service_state_health_image_release_and_url(docker_host, dev_stack):
-    _, _, ports = dev_stack
-    done = mvs(docker_host, "ps", STACK)
+def test_ps_shows_each_service_state_health_image_release_and_url(engine, docker_host, dev_stack):
+    _, containers, ports = dev_stack
+    # The same image tagged again (to push it, say): ps still names it as the stack built it.
+    containers["dev-backend"].image.tag("registry.example/mvs-backend", "pushed")
+    try:
+        done = mvs(docker_host, "ps", STACK)
+    finally:
+        engine.images.remove("registry.example/mvs-backend:pushed")
     assert done.returncode == 0, done.stderr
     rows = {line.split()[0]: line for line in done.stdout.splitlines()[1:]}
     assert sorted(rows) == ["backend", "backup", "database", "frontend"]

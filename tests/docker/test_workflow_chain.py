@@ -299,6 +299,12 @@ def chain(tmp_path_factory, engine, ci_bases, docker_host):
         yield chain
         chain.emulator.stop()
         registry.stop()
+    # The tags the workflows gave their images name this throwaway registry: none outlive it in
+    # the engine's cached image store (the layers stay, shared with the next run's builds).
+    for image in engine.images.list():
+        for tag in image.tags:
+            if tag.startswith(f"127.0.0.1:{registry.port}/"):
+                engine.images.remove(tag)
 
 
 def test_1_a_pull_request_gets_one_summary_comment_edited_in_place(chain):
