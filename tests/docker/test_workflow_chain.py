@@ -35,7 +35,7 @@ import yaml
 
 from mvsctl.loopback_s3 import create_bucket, free_port, loopback_s3
 from railway_emulator.server import DEFAULT_TOKEN, Emulator, EmulatorServer
-from tests.workflows.actions_runner import ActionsRunner, Event
+from tests.workflows.actions_runner import ActionsRunner, Event, git
 
 from .conftest import ROOT, build
 
@@ -54,17 +54,6 @@ SCALE = (
     "mutation($s: String!, $e: String!) { "
     "serviceInstanceUpdate(serviceId: $s, environmentId: $e, input: {numReplicas: 3}) }"
 )
-
-
-def git(cwd: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", "-c", "user.name=Dev", "-c", "user.email=dev@example.com", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-    )
-    assert done.returncode == 0, f"git {' '.join(args)}: {done.stdout}{done.stderr}"
-    return done.stdout.strip()
 
 
 class Registry:

@@ -558,3 +558,15 @@ class ActionsRunner:
         if isinstance(value, list):
             return [self.substitute(v, context, where) for v in value]
         return value
+
+
+def git(cwd: Path, *args: str) -> str:
+    """git in a test's clone, as a developer named Dev; a failure fails the test with git's output."""
+    done = subprocess.run(
+        ["git", "-c", "user.name=Dev", "-c", "user.email=dev@example.com", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, f"git {' '.join(args)}: {done.stdout}{done.stderr}"
+    return done.stdout.strip()

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from .actions_runner import git
+
 ROOT = Path(__file__).resolve().parents[2]
 STACK_FILE = """config:
   mvs:environment:
@@ -21,17 +23,6 @@ STACK_FILE = """config:
       backend:
         replicas: {replicas}
 """
-
-
-def git(cwd: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", "-c", "user.name=Dev", "-c", "user.email=dev@example.com", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    return done.stdout.strip()
 
 
 @pytest.fixture
