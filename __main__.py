@@ -8,11 +8,13 @@ from pathlib import Path
 
 import pulumi
 
+from components import engine_shutdown
 from components.environment import build_environment
 from components.errors import DeclarationError
 from components.stack_config import load_from_pulumi
 
 PROJECT_ROOT = Path(__file__).parent
+engine_shutdown.install()  # an engine that stopped on a provider's error: its one line, no traceback
 
 try:
     spec = load_from_pulumi(PROJECT_ROOT)
