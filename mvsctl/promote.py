@@ -67,7 +67,7 @@ def pinned_images(source: str, record: dict[str, Any]) -> dict[str, str]:
         if not digest:
             unpinned.append(f"{name} ({image})")
             continue
-        images[name] = image if "@" in image else f"{image.split(':')[0]}@{digest}"
+        images[name] = image  # a recorded digest is the one the reference pins (components/release.py)
     if unpinned:
         raise PromotionRefused(
             f"{source} runs {', '.join(unpinned)} without a registry digest, so {source}'s exact images cannot be "
