@@ -11,6 +11,7 @@ import pulumi
 import pulumi_docker as docker
 import yaml
 
+from ..monitoring.grafana import provisioning_files
 from ..spec import EnvironmentSpec
 from .healthchecks import container_healthcheck
 
@@ -31,17 +32,6 @@ def prometheus_config(spec: EnvironmentSpec) -> str:
     ]
     config = {"global": {"scrape_interval": f"{monitoring.scrape_interval_seconds}s"}, "scrape_configs": jobs}
     return yaml.safe_dump(config, sort_keys=False)
-
-
-def grafana_datasources() -> str:
-    datasource = {
-        "name": "Prometheus",
-        "type": "prometheus",
-        "access": "proxy",
-        "url": f"http://prometheus:{PROMETHEUS_PORT}",
-        "isDefault": True,
-    }
-    return yaml.safe_dump({"apiVersion": 1, "datasources": [datasource]}, sort_keys=False)
 
 
 def _wget_check(url: str) -> docker.ContainerHealthcheckArgs:
@@ -101,9 +91,8 @@ class LocalMonitoring(pulumi.ComponentResource):
                 admin_password.apply(lambda p: ["GF_SECURITY_ADMIN_USER=admin", f"GF_SECURITY_ADMIN_PASSWORD={p}"])
             ),
             uploads=[
-                docker.ContainerUploadArgs(
-                    file="/etc/grafana/provisioning/datasources/prometheus.yaml", content=grafana_datasources()
-                )
+                docker.ContainerUploadArgs(file=path, content=content)
+                for path, content in provisioning_files(f"http://prometheus:{PROMETHEUS_PORT}").items()
             ],
             healthcheck=_wget_check(f"http://127.0.0.1:{GRAFANA_PORT}/api/health"),
             restart="unless-stopped",

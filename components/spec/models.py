@@ -345,6 +345,26 @@ class Thresholds(Model):
     for_minutes: AlertDurations = AlertDurations()
 
 
+class EdgeMetrics(Model):
+    """Railway's own edge metrics (requests by status, latency percentiles) of each long-running
+    service, read through Railway's API by a small exporter service in the stack and exposed to
+    Prometheus as job `edge-metrics`: the error-rate alert then works for a service that exports
+    nothing itself. Railway target only. Every API request counts against the account's hourly
+    limit (Free 100 in all, Hobby 1,000, Pro 10,000), so the exporter keeps to `requests_per_hour`."""
+
+    enabled: bool = True
+    image: ImageRef = Field(
+        "ghcr.io/mvs-app/edge-metrics:0.1.0", description="the exporter's image, built from edge_metrics/ in this repo"
+    )
+    token_secret: SecretName = Field(
+        "railwayMetricsToken", description="a Railway API token the exporter reads metrics with, as a secret"
+    )
+    requests_per_hour: int = Field(
+        30, ge=1, le=10000, description="the exporter's share of the account's hourly API limit (Free: 100 in all)"
+    )
+    port: Port = 9121
+
+
 class Monitoring(Model):
     """Prometheus scraping every service, Alertmanager sending what the generated alert rules find,
     a Pushgateway for the backup jobs' results, postgres_exporter, and Grafana on top."""
@@ -364,10 +384,16 @@ class Monitoring(Model):
         Receivers(), description="where alerts go; at least one on the railway target when enabled"
     )
     thresholds: Thresholds = Thresholds()
+    edge_metrics: EdgeMetrics = EdgeMetrics()
 
-    def secret_names(self) -> set[str]:
-        """The secrets monitoring uses when enabled."""
-        return {self.grafana_admin_secret, *self.receivers.secret_names()} if self.enabled else set()
+    def secret_names(self, target: str = "local") -> set[str]:
+        """The secrets monitoring uses when enabled; the edge exporter's token only on Railway."""
+        if not self.enabled:
+            return set()
+        names = {self.grafana_admin_secret, *self.receivers.secret_names()}
+        if target == "railway" and self.edge_metrics.enabled:
+            names.add(self.edge_metrics.token_secret)
+        return names
 
 
 class EnvironmentSpec(Model):
@@ -385,7 +411,7 @@ class EnvironmentSpec(Model):
         """Every secret the declaration uses."""
         names = {self.database.password_secret}
         names.update(ref for service in self.services.values() for ref in service.secrets.values())
-        names.update(self.monitoring.secret_names())
+        names.update(self.monitoring.secret_names(self.target))
         destination = self.backups.destination
         if self.backups.enabled and destination is not None and destination.kind == "s3":
             names.update({destination.access_key_secret, destination.secret_key_secret})

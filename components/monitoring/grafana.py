@@ -1,0 +1,44 @@
+"""What Grafana starts with, as files under its provisioning directory: Prometheus as the default
+data source and the dashboards kept in this repository. Pure functions, no Pulumi inside; dev
+uploads these files into its container, Railway's Grafana writes them at start from variables.
+"""
+
+from __future__ import annotations
+
+import yaml
+
+PROVISIONING = "/etc/grafana/provisioning"
+DASHBOARDS_DIR = "/var/lib/grafana/dashboards"
+DATASOURCE_UID = "prometheus"  # dashboards name their data source by this uid
+
+
+def datasource(prometheus_url: str) -> str:
+    """provisioning/datasources/prometheus.yaml: the stack's Prometheus, the default source."""
+    source = {
+        "name": "Prometheus",
+        "type": "prometheus",
+        "uid": DATASOURCE_UID,
+        "access": "proxy",
+        "url": prometheus_url,
+        "isDefault": True,
+    }
+    return yaml.safe_dump({"apiVersion": 1, "datasources": [source]}, sort_keys=False)
+
+
+def dashboards() -> dict[str, str]:
+    """The repository's dashboards: file name -> JSON text."""
+    return {}
+
+
+def provisioning_files(prometheus_url: str) -> dict[str, str]:
+    """Every file Grafana needs, by absolute path in its container -> content."""
+    files = {f"{PROVISIONING}/datasources/prometheus.yaml": datasource(prometheus_url)}
+    found = dashboards()
+    if found:
+        provider = {
+            "apiVersion": 1,
+            "providers": [{"name": "mvs", "type": "file", "options": {"path": DASHBOARDS_DIR}}],
+        }
+        files[f"{PROVISIONING}/dashboards/mvs.yaml"] = yaml.safe_dump(provider, sort_keys=False)
+        files.update({f"{DASHBOARDS_DIR}/{name}": text for name, text in found.items()})
+    return files
