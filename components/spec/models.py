@@ -380,6 +380,11 @@ class Monitoring(Model):
     grafana_admin_secret: SecretName = "grafanaAdminPassword"
     prometheus_host_port: Port = 9090
     grafana_host_port: Port = 3001
+    alertmanager_host_port: Port = 9093
+    prometheus_retention_days: int = Field(15, ge=1, le=365, description="how long Prometheus keeps samples")
+    prometheus_volume_size_gb: int = Field(
+        5, ge=1, le=1000, description="railway target: the volume Prometheus keeps its samples on"
+    )
     receivers: Receivers = Field(
         Receivers(), description="where alerts go; at least one on the railway target when enabled"
     )

@@ -272,7 +272,7 @@ def _published_ports(
             yield f"services.{name}.port", service.get("port")
     yield "database.host_port", database.get("host_port")
     if monitoring.get("enabled"):
-        for field in ("prometheus_host_port", "grafana_host_port"):
+        for field in ("prometheus_host_port", "grafana_host_port", "alertmanager_host_port"):
             yield f"monitoring.{field}", monitoring.get(field, getattr(MONITORING_DEFAULTS, field))
 
 
