@@ -2,7 +2,8 @@
 
 Docker has no cron, so the runner's `schedule` command keeps running and fires the declared
 schedules itself; its heartbeat is the container's health check. Dumps go to a named volume, so
-they outlive the containers.
+they outlive the containers. With monitoring enabled the runner pushes each result to the
+stack's Pushgateway (`PUSHGATEWAY_URL`, labelled `BACKUP_STACK`), where the backup alerts read it.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ class LocalBackups(pulumi.ComponentResource):
         database_url: pulumi.Output[str],
         labels: list[docker.ContainerLabelArgs],
         project_root: Path,
+        pushgateway_url: str | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ):
         super().__init__("mvs:local:Backups", name, None, opts)
@@ -62,6 +64,8 @@ class LocalBackups(pulumi.ComponentResource):
             f"RETAIN_WEEKLY={backups.retention.weekly}",
             f"RETAIN_MONTHLY={backups.retention.monthly}",
         ]
+        if pushgateway_url is not None:  # with monitoring: every result is pushed, labelled with the stack
+            plain_env += [f"PUSHGATEWAY_URL={pushgateway_url}", f"BACKUP_STACK={name}"]
         self.container = docker.Container(
             f"{name}-backup",
             name=f"mvs-{name}-backup",

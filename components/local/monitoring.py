@@ -1,112 +1,222 @@
-"""Optional Prometheus and Grafana for the local stack (`monitoring.enabled`).
+"""Optional monitoring for the local stack (`monitoring.enabled`), on the stack's private network.
 
-Prometheus scrapes every service on the private network at `monitoring.metrics_path`; Grafana
-starts with Prometheus provisioned as its default data source, and its admin password is a
-declared secret. Both are pinned images with health checks, like every other container.
+Prometheus runs the configuration and the alert rules generated from the declaration
+(components/monitoring), scraping each job at the network alias `local_targets` names: so every
+container here is reachable by exactly its job's name (`postgres-exporter`, `pushgateway`,
+`alertmanager`). Alertmanager receives what the rules fire; its configuration holds the receivers'
+secret URLs and passwords, so the uploaded file is a secret Output (encrypted in the state, never
+shown in a diff) and readable in the container by its user only. postgres_exporter reads the
+database as the stack's user; its DSN is a secret too. The Pushgateway exists only with backups:
+the backup runner is its only user, and only then is it a scrape job. Grafana starts with
+Prometheus as its data source. Only Prometheus, Alertmanager and Grafana publish a port (on
+127.0.0.1); the exporter and the Pushgateway stay on the private network. Every container is a
+pinned image with a health check and a restart policy, like the rest of the stack.
 """
 
 from __future__ import annotations
 
 import pulumi
 import pulumi_docker as docker
-import yaml
 
+from ..monitoring import (
+    alert_rules,
+    alertmanager_config,
+    local_targets,
+    prometheus_config,
+    render_config,
+    render_rules,
+    rule_file_name,
+)
+from ..monitoring.config import ALERTMANAGER_PORT, POSTGRES_EXPORTER_PORT, PUSHGATEWAY_PORT
 from ..monitoring.grafana import provisioning_files
 from ..spec import EnvironmentSpec
 from .healthchecks import container_healthcheck
+from .secrets import SecretSource
 
 PROMETHEUS_PORT = 9090
 GRAFANA_PORT = 3000
+PROMETHEUS_DIR = "/etc/prometheus"
+PROMETHEUS_CONFIG = f"{PROMETHEUS_DIR}/prometheus.yml"
+PROMETHEUS_DATA = "/prometheus"
+ALERTMANAGER_CONFIG = "/etc/alertmanager/alertmanager.yml"
+ALERTMANAGER_DATA = "/alertmanager"
+NOBODY = "65534"  # the user the official Prometheus, Alertmanager and exporter images run as
+WAIT_SECONDS = 120
+# An unreachable database must read as `pg_up 0` within one scrape (5 s at the least), not as a
+# failed scrape: the exporter gives up connecting after this long, name lookup included.
+EXPORTER_CONNECT_TIMEOUT_SECONDS = 2
 
 
-def prometheus_config(spec: EnvironmentSpec) -> str:
-    """prometheus.yml: one scrape job per service, addressed by its network alias."""
-    monitoring = spec.monitoring
-    jobs = [
-        {
-            "job_name": name,
-            "metrics_path": monitoring.metrics_path,
-            "static_configs": [{"targets": [f"{name}:{service.port}"]}],
-        }
-        for name, service in sorted(spec.services.items())
+def pushgateway_url(spec: EnvironmentSpec) -> str | None:
+    """Where the backup runner pushes its results: the Pushgateway by its alias, when there is one."""
+    if spec.monitoring.enabled and spec.backups.enabled:
+        return f"http://pushgateway:{PUSHGATEWAY_PORT}"
+    return None
+
+
+def prometheus_files(stack: str, spec: EnvironmentSpec) -> dict[str, str]:
+    """prometheus.yml for the private network's aliases, and the stack's rule file beside it."""
+    config = prometheus_config(stack, spec, local_targets(spec))
+    return {
+        PROMETHEUS_CONFIG: render_config(config),
+        f"{PROMETHEUS_DIR}/{rule_file_name(stack)}": render_rules(alert_rules(stack, spec)),
+    }
+
+
+def prometheus_command(spec: EnvironmentSpec) -> list[str]:
+    """The official image's default arguments, with the declared retention."""
+    return [
+        f"--config.file={PROMETHEUS_CONFIG}",
+        f"--storage.tsdb.path={PROMETHEUS_DATA}",
+        f"--storage.tsdb.retention.time={spec.monitoring.prometheus_retention_days}d",
     ]
-    config = {"global": {"scrape_interval": f"{monitoring.scrape_interval_seconds}s"}, "scrape_configs": jobs}
-    return yaml.safe_dump(config, sort_keys=False)
 
 
-def _wget_check(url: str) -> docker.ContainerHealthcheckArgs:
-    tests = ["CMD", "wget", "-q", "-O", "/dev/null", url]
+ALERTMANAGER_COMMAND = [
+    f"--config.file={ALERTMANAGER_CONFIG}",
+    f"--storage.path={ALERTMANAGER_DATA}",
+    "--cluster.listen-address=",  # one instance: no gossip port, and ready without peers
+]
+
+
+def alertmanager_file(stack: str, spec: EnvironmentSpec, secret: SecretSource) -> pulumi.Output[str]:
+    """alertmanager.yml with the receivers' secret values filled in: a secret as a whole."""
+    names = sorted(spec.monitoring.receivers.secret_names())
+
+    def render(values: list[str]) -> str:
+        return render_config(alertmanager_config(stack, spec, dict(zip(names, values, strict=True))))
+
+    return pulumi.Output.secret(pulumi.Output.all(*[secret(name) for name in names]).apply(render))
+
+
+def exporter_envs(database_url: pulumi.Output[str]) -> pulumi.Output[list[str]]:
+    """postgres_exporter's DATA_SOURCE_NAME: the database URL (a secret), without TLS (the
+    database container serves none) and with a connect timeout shorter than a scrape."""
+    options = f"?sslmode=disable&connect_timeout={EXPORTER_CONNECT_TIMEOUT_SECONDS}"
+    return pulumi.Output.secret(database_url.apply(lambda url: [f"DATA_SOURCE_NAME={url}{options}"]))
+
+
+def wget_check(port: int, path: str) -> docker.ContainerHealthcheckArgs:
+    tests = ["CMD", "wget", "-q", "-O", "/dev/null", f"http://127.0.0.1:{port}{path}"]
     return container_healthcheck(tests, interval=10, timeout=5, retries=5, start_period=10)
 
 
 class LocalMonitoring(pulumi.ComponentResource):
-    """Prometheus and Grafana containers on the stack's network."""
+    """Prometheus, Alertmanager, postgres_exporter, the Pushgateway (with backups) and Grafana."""
 
     urls: dict[str, str]
+    pushgateway: docker.Container | None
 
     def __init__(
         self,
         name: str,
         spec: EnvironmentSpec,
         network_name: pulumi.Input[str],
-        admin_password: pulumi.Output[str],
+        secret: SecretSource,
+        database_url: pulumi.Output[str],
         labels: list[docker.ContainerLabelArgs],
         opts: pulumi.ResourceOptions | None = None,
     ):
         super().__init__("mvs:local:Monitoring", name, None, opts)
+        self._name, self._network_name, self._labels = name, network_name, labels
         monitoring = spec.monitoring
-        child = pulumi.ResourceOptions(parent=self)
 
-        def image(role: str, ref: str) -> pulumi.Output[str]:
-            return docker.RemoteImage(f"{name}-{role}-image", name=ref, keep_locally=True, opts=child).image_id
-
-        def network(alias: str) -> list[docker.ContainerNetworksAdvancedArgs]:
-            return [docker.ContainerNetworksAdvancedArgs(name=network_name, aliases=[alias])]
-
-        self.prometheus = docker.Container(
-            f"{name}-prometheus",
-            name=f"mvs-{name}-prometheus",
-            image=image("prometheus", monitoring.prometheus_image),
-            uploads=[
-                docker.ContainerUploadArgs(file="/etc/prometheus/prometheus.yml", content=prometheus_config(spec))
-            ],
-            healthcheck=_wget_check(f"http://127.0.0.1:{PROMETHEUS_PORT}/-/healthy"),
-            restart="unless-stopped",
-            networks_advanced=network("prometheus"),
-            ports=[
-                docker.ContainerPortArgs(
-                    internal=PROMETHEUS_PORT, external=monitoring.prometheus_host_port, ip="127.0.0.1"
-                )
-            ],
-            labels=labels,
-            wait=True,
-            wait_timeout=120,
-            opts=child,
+        self.postgres_exporter = self._container(
+            "postgres-exporter",
+            monitoring.postgres_exporter_image,
+            envs=exporter_envs(database_url),
+            healthcheck=wget_check(POSTGRES_EXPORTER_PORT, "/"),
         )
-        self.grafana = docker.Container(
-            f"{name}-grafana",
-            name=f"mvs-{name}-grafana",
-            image=image("grafana", monitoring.grafana_image),
+        self.pushgateway = None
+        if spec.backups.enabled:
+            self.pushgateway = self._container(
+                "pushgateway", monitoring.pushgateway_image, healthcheck=wget_check(PUSHGATEWAY_PORT, "/-/healthy")
+            )
+        self.alertmanager = self._container(
+            "alertmanager",
+            monitoring.alertmanager_image,
+            command=ALERTMANAGER_COMMAND,
+            # Secret as a whole, not only the content inside it: then no diff or output shows the file.
+            uploads=pulumi.Output.secret(
+                [
+                    docker.ContainerUploadArgs(
+                        file=ALERTMANAGER_CONFIG,
+                        content=alertmanager_file(name, spec, secret),
+                        owner=NOBODY,
+                        group=NOBODY,
+                        permissions="0600",
+                    )
+                ]
+            ),
+            healthcheck=wget_check(ALERTMANAGER_PORT, "/-/healthy"),
+            host_port=(ALERTMANAGER_PORT, monitoring.alertmanager_host_port),
+        )
+        scraped = [self.postgres_exporter, self.alertmanager, *([self.pushgateway] if self.pushgateway else [])]
+        self.prometheus = self._container(
+            "prometheus",
+            monitoring.prometheus_image,
+            command=prometheus_command(spec),
+            uploads=[
+                docker.ContainerUploadArgs(file=path, content=content)
+                for path, content in prometheus_files(name, spec).items()
+            ],
+            healthcheck=wget_check(PROMETHEUS_PORT, "/-/healthy"),
+            host_port=(PROMETHEUS_PORT, monitoring.prometheus_host_port),
+            depends_on=scraped,
+        )
+        self.grafana = self._container(
+            "grafana",
+            monitoring.grafana_image,
             envs=pulumi.Output.secret(
-                admin_password.apply(lambda p: ["GF_SECURITY_ADMIN_USER=admin", f"GF_SECURITY_ADMIN_PASSWORD={p}"])
+                secret(monitoring.grafana_admin_secret).apply(
+                    lambda p: ["GF_SECURITY_ADMIN_USER=admin", f"GF_SECURITY_ADMIN_PASSWORD={p}"]
+                )
             ),
             uploads=[
                 docker.ContainerUploadArgs(file=path, content=content)
                 for path, content in provisioning_files(f"http://prometheus:{PROMETHEUS_PORT}").items()
             ],
-            healthcheck=_wget_check(f"http://127.0.0.1:{GRAFANA_PORT}/api/health"),
-            restart="unless-stopped",
-            networks_advanced=network("grafana"),
-            ports=[
-                docker.ContainerPortArgs(internal=GRAFANA_PORT, external=monitoring.grafana_host_port, ip="127.0.0.1")
-            ],
-            labels=labels,
-            wait=True,
-            wait_timeout=120,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.prometheus]),
+            healthcheck=wget_check(GRAFANA_PORT, "/api/health"),
+            host_port=(GRAFANA_PORT, monitoring.grafana_host_port),
+            depends_on=[self.prometheus],
         )
         self.urls = {
             "prometheus": f"http://localhost:{monitoring.prometheus_host_port}",
+            "alertmanager": f"http://localhost:{monitoring.alertmanager_host_port}",
             "grafana": f"http://localhost:{monitoring.grafana_host_port}",
         }
         self.register_outputs({"urls": self.urls})
+
+    def _container(
+        self,
+        role: str,
+        image_ref: str,
+        healthcheck: docker.ContainerHealthcheckArgs,
+        host_port: tuple[int, int] | None = None,
+        depends_on: list[pulumi.Resource] | None = None,
+        **args,
+    ) -> docker.Container:
+        """`mvs-<stack>-<role>`, reached on the private network by its alias `role` (the job name
+        Prometheus scrapes it by), published on 127.0.0.1 only when `host_port` is given."""
+        image = docker.RemoteImage(
+            f"{self._name}-{role}-image", name=image_ref, keep_locally=True, opts=pulumi.ResourceOptions(parent=self)
+        )
+        ports = []
+        if host_port is not None:
+            internal, external = host_port
+            ports = [docker.ContainerPortArgs(internal=internal, external=external, ip="127.0.0.1")]
+        return docker.Container(
+            f"{self._name}-{role}",
+            name=f"mvs-{self._name}-{role}",
+            image=image.image_id,
+            healthcheck=healthcheck,
+            restart="unless-stopped",
+            networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=self._network_name, aliases=[role])],
+            ports=ports,
+            labels=self._labels,
+            wait=True,
+            wait_timeout=WAIT_SECONDS,
+            must_run=True,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on or []),
+            **args,
+        )

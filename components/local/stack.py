@@ -10,7 +10,6 @@ healthy, so the backend never starts against a database that is still initialisi
 from __future__ import annotations
 
 import shlex
-from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import quote
 
@@ -21,7 +20,8 @@ from ..spec import DATABASE, EnvironmentSpec, RestartPolicy, Service
 from .backups import LocalBackups
 from .builds import local_image
 from .healthchecks import healthy_within_seconds, http_healthcheck, postgres_healthcheck
-from .monitoring import LocalMonitoring
+from .monitoring import LocalMonitoring, pushgateway_url
+from .secrets import SecretSource
 from .volumes import KEEP_DATA, data_volume_name
 
 DATABASE_HOST = DATABASE  # the Postgres container's name on the private network
@@ -29,9 +29,6 @@ POSTGRES_PORT = 5432
 POSTGRES_DATA = "/var/lib/postgresql/data"
 DOCKER_RESTART = {"on_failure": "on-failure", "always": "always", "never": "no"}
 DATABASE_WAIT_SECONDS = 120
-
-# name of a declared secret -> its value as a secret Output
-SecretSource = Callable[[str], pulumi.Output[str]]
 
 
 def restart_args(policy: RestartPolicy) -> dict[str, object]:
@@ -112,20 +109,22 @@ class LocalStack(pulumi.ComponentResource):
             for svc, service in spec.services.items()
             if service.public
         }
+        db = spec.database
         self.monitoring = None
         if spec.monitoring.enabled:
             self.monitoring = LocalMonitoring(
                 name,
                 spec,
                 self.network.name,
-                secret(spec.monitoring.grafana_admin_secret),
+                secret,
+                database_url(db.user, secret(db.password_secret), DATABASE_HOST, POSTGRES_PORT, db.name),
                 self._labels("monitoring"),
-                opts=pulumi.ResourceOptions(parent=self, depends_on=list(self.containers.values())),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.database, *self.containers.values()]),
             )
             published.update(self.monitoring.urls)
         self.backups = None
         if spec.backups.enabled:
-            db = spec.database
+            gateway = self.monitoring.pushgateway if self.monitoring else None
             self.backups = LocalBackups(
                 name,
                 spec,
@@ -133,7 +132,8 @@ class LocalStack(pulumi.ComponentResource):
                 database_url(db.user, secret(db.password_secret), DATABASE_HOST, POSTGRES_PORT, db.name),
                 self._labels("backup"),
                 project_root,
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.database]),
+                pushgateway_url(spec),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.database, *([gateway] if gateway else [])]),
             )
         self.urls = pulumi.Output.from_input(published)
         self.connection_string = self._connection_string()

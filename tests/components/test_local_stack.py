@@ -19,7 +19,9 @@ def registered(stack) -> pulumi.Output:
     """Resolves once every resource of the stack has been registered with the monitor."""
     children = [stack.network, stack.volume, stack.database, *stack.containers.values()]
     if stack.monitoring is not None:
-        children += [stack.monitoring.prometheus, stack.monitoring.grafana]
+        parts = stack.monitoring
+        children += [parts.prometheus, parts.grafana, parts.alertmanager, parts.postgres_exporter]
+        children += [parts.pushgateway] if parts.pushgateway is not None else []
     if stack.backups is not None:
         children += [stack.backups.volume, stack.backups.container, stack.backups.last_drill]
     return pulumi.Output.all(*[child.urn for child in children])
@@ -180,7 +182,12 @@ def test_monitoring_adds_prometheus_scraping_every_service_and_grafana(monitor):
         grafana = monitor.named("dev-grafana")
         config = yaml.safe_load(prometheus.inputs["uploads"][0]["content"])
         targets = {job["job_name"]: job["static_configs"][0]["targets"] for job in config["scrape_configs"]}
-        assert targets == {"backend": ["backend:3000"], "frontend": ["frontend:8080"]}
+        assert targets == {
+            "backend": ["backend:3000"],
+            "frontend": ["frontend:8080"],
+            "postgres-exporter": ["postgres-exporter:9187"],
+            "pushgateway": ["pushgateway:9091"],
+        }
         for container in (prometheus, grafana):
             assert container.inputs["healthcheck"]["tests"][0] == "CMD"
             assert container.inputs["wait"] is True
