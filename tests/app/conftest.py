@@ -1,5 +1,5 @@
 """Fixtures for the reference app's tests: a real PostgreSQL 15 server (tests/backups/pgserver.py),
-the backend's node_modules from `npm ci`, and the app's real node processes (nodeproc.py)."""
+each app's node_modules from `npm ci`, and the app's real node processes (nodeproc.py)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import pytest
 
 from .nodeproc import BACKEND, FRONTEND, NodeServer, node_env, run_migrate, start_server
 
-INSTALL_STAMP = BACKEND / "node_modules" / ".mvs-installed-from"
+STAMP = ".mvs-installed-from"  # in node_modules: the digest of the files it was installed from
 
 
 def with_database(url: str, name: str) -> str:
@@ -26,21 +26,22 @@ def with_database(url: str, name: str) -> str:
     return urlunsplit(parts._replace(path=f"/{name}"))
 
 
-@pytest.fixture(scope="session")
-def backend_modules() -> Path:
-    """app/backend/node_modules as `npm ci --omit=dev` makes it from the committed lock file.
+def npm_ci(app: Path) -> Path:
+    """`app`/node_modules as `npm ci --omit=dev` makes it from the committed lock file, as the
+    app's Dockerfile does.
 
     Skipped when node_modules was installed from the same package.json and package-lock.json
     (a stamp holds their digest); a file lock keeps parallel test runs from installing at once."""
-    digest = hashlib.sha256((BACKEND / "package.json").read_bytes() + (BACKEND / "package-lock.json").read_bytes())
+    digest = hashlib.sha256((app / "package.json").read_bytes() + (app / "package-lock.json").read_bytes())
     wanted = digest.hexdigest()
-    lock_path = Path(tempfile.gettempdir()) / "mvs-app-backend-npm-ci.lock"
+    stamp = app / "node_modules" / STAMP
+    lock_path = Path(tempfile.gettempdir()) / f"mvs-app-{app.name}-npm-ci.lock"
     with open(lock_path, "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (INSTALL_STAMP.exists() and INSTALL_STAMP.read_text().strip() == wanted):
+        if not (stamp.exists() and stamp.read_text().strip() == wanted):
             result = subprocess.run(
                 ["npm", "ci", "--omit=dev", "--ignore-scripts", "--no-audit", "--no-fund"],
-                cwd=BACKEND,
+                cwd=app,
                 env=node_env(),
                 capture_output=True,
                 text=True,
@@ -48,9 +49,21 @@ def backend_modules() -> Path:
                 check=False,
             )
             if result.returncode != 0:
-                pytest.fail(f"npm ci in {BACKEND} failed:\n{result.stdout}\n{result.stderr}")
-            INSTALL_STAMP.write_text(wanted + "\n")
-    return BACKEND / "node_modules"
+                pytest.fail(f"npm ci in {app} failed:\n{result.stdout}\n{result.stderr}")
+            stamp.write_text(wanted + "\n")
+    return app / "node_modules"
+
+
+@pytest.fixture(scope="session")
+def backend_modules() -> Path:
+    """app/backend/node_modules (pg, prom-client)."""
+    return npm_ci(BACKEND)
+
+
+@pytest.fixture(scope="session")
+def frontend_modules() -> Path:
+    """app/frontend/node_modules (prom-client)."""
+    return npm_ci(FRONTEND)
 
 
 @pytest.fixture
@@ -102,7 +115,7 @@ def backend(start_backend, migrated_database) -> NodeServer:
 
 
 @pytest.fixture
-def start_frontend(tmp_path):
+def start_frontend(tmp_path, frontend_modules):
     """Starts frontends (`node app/frontend/src/server.js`); each is stopped after the test."""
     started: list[NodeServer] = []
 

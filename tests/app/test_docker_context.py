@@ -146,8 +146,9 @@ def test_the_image_health_checks_pass_on_healthy_servers_only(backend, start_bac
     assert run_probe("frontend", free_port()) != 0  # nothing listens
 
 
-def test_the_backend_image_installs_production_dependencies_from_the_lock_file():
-    steps = instructions(BACKEND / "Dockerfile")
+@pytest.mark.parametrize("image", IMAGES)
+def test_the_image_installs_production_dependencies_from_the_lock_file(image):
+    steps = instructions(IMAGES[image] / "Dockerfile")
     runs = " ".join(args for keyword, args in steps if keyword == "RUN")
     assert "npm ci --omit=dev --ignore-scripts" in runs
     assert "npm cache clean --force" in runs
@@ -172,9 +173,16 @@ def test_the_backend_pins_exactly_its_two_dependencies():
     assert package["engines"]["node"].startswith(">=18")
 
 
-def test_the_frontend_needs_no_npm_install():
+def test_the_frontend_pins_prom_client_exactly_as_the_backend_does():
+    """The frontend's one dependency serves the same metrics as the backend's (src/metrics.js)."""
     package = json.loads((FRONTEND / "package.json").read_text())
-    assert not package.get("dependencies") and not package.get("devDependencies")
-    assert not [args for keyword, args in instructions(FRONTEND / "Dockerfile") if keyword == "RUN" and "npm" in args]
+    lock = json.loads((FRONTEND / "package-lock.json").read_text())
+    backend = json.loads((BACKEND / "package.json").read_text())
+    assert package["name"] == "mvs-frontend" and package["version"] == "2.0.0"
+    assert package["dependencies"] == {"prom-client": backend["dependencies"]["prom-client"]}
+    assert not package.get("devDependencies")
+    assert lock["packages"]["node_modules/prom-client"]["version"] == package["dependencies"]["prom-client"]
+    assert lock["packages"][""]["dependencies"] == package["dependencies"]
     requires = set(re.findall(r"require\('([^']+)'\)", (FRONTEND / "src" / "server.js").read_text()))
-    assert requires and all(module.startswith("node:") for module in requires), requires
+    requires |= set(re.findall(r"require\('([^']+)'\)", (FRONTEND / "src" / "metrics.js").read_text()))
+    assert {module for module in requires if not module.startswith(("node:", "./"))} == {"prom-client"}

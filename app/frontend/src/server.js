@@ -1,10 +1,12 @@
 'use strict';
-// MVS frontend: `node src/server.js`. Node built-ins only, so the image needs no npm step.
+// MVS frontend: `node src/server.js`. One dependency, prom-client (pinned, package-lock.json).
 //
 // Serves the page in public/ and proxies /api and /api/* to the backend, so the browser talks
 // to one origin (no CORS) and the backend need not be published. GET /health answers 200 when
 // this server is up; it does not ask the backend, so a backend outage shows as the backend's
-// unhealthy container, not as two.
+// unhealthy container, not as two. GET /metrics is Prometheus's (src/metrics.js): every request
+// is counted and timed under its route, one of a fixed few, so the monitoring's `up` and HTTP
+// rules and dashboards read the frontend as they read the backend.
 //
 // Environment: PORT (default 8080), BACKEND_URL (default http://backend:3000, the backend's
 // name on the dev stack's network), PROXY_TIMEOUT_SECONDS (default 15),
@@ -15,6 +17,7 @@ const http = require('node:http');
 const https = require('node:https');
 const path = require('node:path');
 const { performance } = require('node:perf_hooks');
+const metrics = require('./metrics');
 
 const LEVELS = { debug: 10, info: 20, warn: 30, error: 40 };
 const logThreshold = LEVELS[(process.env.LOG_LEVEL || 'info').toLowerCase()] || LEVELS.info;
@@ -83,6 +86,19 @@ function loadStatic() {
   return files;
 }
 
+function sendMetrics(req, res) {
+  metrics.registry.metrics().then(
+    (body) => {
+      res.writeHead(200, { 'content-type': metrics.registry.contentType, 'cache-control': 'no-store' });
+      res.end(req.method === 'HEAD' ? undefined : body);
+    },
+    (err) => {
+      log('error', 'metrics collection failed', { error: err.message });
+      sendJson(res, 500, { error: 'internal error' });
+    },
+  );
+}
+
 function createProxy(backendUrl, timeoutMs) {
   const target = new URL(backendUrl);
   if (target.protocol !== 'http:' && target.protocol !== 'https:') {
@@ -133,9 +149,11 @@ function createProxy(backendUrl, timeoutMs) {
   return { proxy, agent };
 }
 
+// The route label of metrics and logs: a fixed set, whatever the client asks for.
 function routeOf(pathname) {
   if (pathname === '/api' || pathname.startsWith('/api/')) return '/api/*';
   if (pathname === '/health') return '/health';
+  if (pathname === '/metrics') return '/metrics';
   if (Object.prototype.hasOwnProperty.call(STATIC_FILES, pathname)) return pathname;
   return 'unmatched';
 }
@@ -170,12 +188,14 @@ function main() {
     inFlight.add(res);
     res.once('close', () => inFlight.delete(res));
     res.once('close', () => {
+      const seconds = (performance.now() - started) / 1000;
+      metrics.observe(req.method, route, res.statusCode, seconds);
       log('info', 'request', {
         method: req.method,
         route,
         path: pathname.slice(0, 200),
         status: res.statusCode,
-        duration_ms: Math.round((performance.now() - started) * 10) / 10,
+        duration_ms: Math.round(seconds * 10000) / 10,
       });
     });
 
@@ -186,6 +206,7 @@ function main() {
       res.setHeader('allow', 'GET, HEAD');
       return sendJson(res, 405, { error: 'method not allowed; use GET, HEAD' });
     }
+    if (route === '/metrics') return sendMetrics(req, res);
     const file = files[route];
     res.writeHead(200, {
       'content-type': file.type,
