@@ -11,10 +11,10 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from . import logs
+from . import http_metrics, logs
 from .lifecycle import RESTARTABLE, can_rollback, order_key, read, remove, restart, settle, start_deployment
 from .scaling import SCALING_FIELDS, ScalingRefused, apply_scaling
-from .store import INSTANCE_DEFAULTS, Store, instance_key, new_id, now, variables_key
+from .store import INSTANCE_DEFAULTS, Store, instance_key, new_id, now, parse_iso_ns, variables_key
 
 
 class EmulatorError(Exception):
@@ -364,6 +364,34 @@ class Root:
     def buildLogs(self, _info, deploymentId: str, **arguments: Any) -> list[dict[str, Any]]:
         with self.store.lock:
             return self._logs("build", deploymentId, **arguments)
+
+    def _http_query(self, arguments: dict[str, Any]) -> tuple[float, float]:
+        """Check an edge metrics query (the service and environment exist and the caller may read
+        them; a project token only its own environment) and return its (start, end) in seconds."""
+        self._environment(arguments["environmentId"])
+        self._service(arguments["serviceId"])
+        if self.caller.kind == "project" and arguments["environmentId"] != self.caller.environment_id:
+            raise EmulatorError(NOT_AUTHORIZED)
+        try:
+            start, end = (parse_iso_ns(arguments[key]) / 1e9 for key in ("startDate", "endDate"))
+        except (TypeError, ValueError):
+            raise EmulatorError("startDate and endDate must be ISO 8601 date-times", "BAD_USER_INPUT") from None
+        return start, end
+
+    def _traffic(self, answer, arguments: dict[str, Any]) -> Any:
+        start, end = self._http_query(arguments)
+        with self.store.lock:
+            records = list(self.state.get("http_traffic", ()))
+        try:
+            return answer(records, arguments, start, end)
+        except http_metrics.TrafficError as error:
+            raise EmulatorError(str(error), "BAD_USER_INPUT") from None
+
+    def httpMetricsGroupedByStatus(self, _info, **arguments: Any) -> list[dict[str, Any]]:
+        return self._traffic(http_metrics.by_status, arguments)
+
+    def httpDurationMetrics(self, _info, **arguments: Any) -> dict[str, Any]:
+        return self._traffic(http_metrics.durations, arguments)
 
     def projectToken(self, _info) -> dict[str, Any]:
         if self.caller.kind != "project":

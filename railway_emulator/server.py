@@ -28,6 +28,12 @@ Admin API (loopback only, no token):
     POST /_emulator/lifecycle               {"deploy_seconds": N}: deployments reach their end N seconds (of
                                             the emulator's clock) after they start; {"deploy_seconds": null}:
                                             back to one step per read, the default (lifecycle.py)
+    POST /_emulator/http-traffic            {"service_id": ID, "environment_id": ID, "status": 503, "count": N
+                                            (default 1), "duration_ms": MS (default 0), "method": "GET", "path":
+                                            "/", "at": ISO 8601 or epoch seconds (default now, the emulator's
+                                            clock)}: requests Railway's edge saw, answered by
+                                            httpMetricsGroupedByStatus and httpDurationMetrics (http_metrics.py);
+                                            answers {"recorded": N, "at": ISO}
 
 Admin errors (a payload the endpoint cannot use) are 400 {"error": ...}.
 """
@@ -48,14 +54,14 @@ from graphql.execution.values import get_variable_values
 
 from components.railway.schema import load_schema
 
-from . import logs
+from . import http_metrics, logs
 from .faults import Faults
 from .lifecycle import settle
 from .plans import plan_named
 from .ratelimit import RateLimiter
 from .requestlog import RequestLog, redact, redact_maps
 from .resolvers import NOT_AUTHORIZED, Caller, EmulatorError, Root
-from .store import Store, now, settings
+from .store import Store, clock_ns, iso_ms, now, parse_iso_ns, settings
 
 GRAPHQL_PATH = "/graphql/v2"
 DEFAULT_TOKEN = "emulator-account-token"
@@ -243,6 +249,8 @@ class Emulator:
             return self._advance_clock(data)
         if (method, path) == ("POST", "/_emulator/lifecycle"):
             return self._set_lifecycle(data)
+        if (method, path) == ("POST", "/_emulator/http-traffic"):
+            return self._record_traffic(data)
         if (method, path) == ("POST", "/_emulator/dashboard"):
             document = parse(data["query"])
             problems = validate(self.schema, document)
@@ -295,6 +303,31 @@ class Emulator:
             settings(self.store.state)["deploy_seconds"] = seconds
             self.store.save()
         return 200, {"deploy_seconds": seconds}
+
+    def _record_traffic(self, data: dict[str, Any]) -> tuple[int, Any]:
+        """Requests Railway's edge proxy saw for a service, as if they had been served."""
+        with self.store.lock:
+            state = self.store.state
+            at = data.get("at")
+            try:
+                if at is None:
+                    seconds = clock_ns(state) / 1e9
+                elif isinstance(at, str):
+                    seconds = parse_iso_ns(at) / 1e9
+                elif isinstance(at, (int, float)) and not isinstance(at, bool):
+                    seconds = float(at)
+                else:
+                    raise http_metrics.TrafficError(f"at must be an ISO 8601 date-time or epoch seconds, not {at!r}")
+                record = http_metrics.traffic_record(data, seconds)
+            except ValueError as error:  # TrafficError, or a date-time fromisoformat cannot read
+                return 400, {"error": str(error)}
+            if record["serviceId"] not in state["services"]:
+                return 404, {"error": f"no such service {record['serviceId']}"}
+            if record["environmentId"] not in state["environments"]:
+                return 404, {"error": f"no such environment {record['environmentId']}"}
+            state.setdefault("http_traffic", []).append(record)
+            self.store.save()
+        return 200, {"recorded": record["count"], "at": iso_ms(round(seconds * 1e9))}
 
     def _append_logs(self, data: dict[str, Any]) -> tuple[int, Any]:
         """App output, written to a deployment's deploy log as if the app printed it."""

@@ -40,6 +40,7 @@ EMPTY_STATE: dict[str, Any] = {
     "backup_schedules": {},  # volume instance id -> [schedule]
     "behaviours": {},  # service name -> {"outcome": ..., "healthy_paths": [...], "restart_outcome": ...}
     "logs": {},  # deployment id -> [log line] (logs.py)
+    "http_traffic": [],  # requests Railway's edge saw, recorded by the admin API (http_metrics.py)
     "settings": {"plan": "HOBBY", "clock_offset_seconds": 0.0, "deploy_seconds": None},
 }
 
