@@ -20,6 +20,18 @@ each job below; the job label is the scrape job's name.
   reference frontend today) simply never fires them.
 - `process_start_time_seconds`: prom-client's default metrics (the backend); its changes count
   restarts.
+- Railway's edge, for every long-running service whether it exports anything or not (railway
+  target with `monitoring.edge_metrics.enabled`): the exporter of edge_metrics/ (`python -m
+  edge_metrics`, scraped as `job="edge-metrics"`) reads Railway's `httpMetricsGroupedByStatus` and
+  `httpDurationMetrics` and shows, with `service` = the declared name,
+  `railway_edge_window_requests{service,status}` (gauge: requests per status code within its last
+  window, as of its last good poll) and `railway_edge_request_duration_seconds{service,quantile}`
+  (gauge: the window's percentiles, quantile "0.95" among them; NaN without requests), plus
+  `railway_edge_data_age_seconds` (how old those values are). The rules read these gauges, not
+  `rate()` of its counter `railway_edge_requests_total`: the exporter polls every
+  3600 / `requests_per_hour` seconds (2 minutes by default), so a counter moves once a poll and a
+  5-minute `rate()` sees one step or none, while both counts of the window ratio come from
+  Railway's own samples of the same minutes.
 - `pg_up`, `pg_stat_activity_count{datname,state,...}`, `pg_settings_max_connections`,
   `pg_database_size_bytes{datname}`: postgres_exporter (`monitoring.postgres_exporter_image`),
   scraped as `job="postgres-exporter"`.
@@ -39,6 +51,9 @@ limit, so "nearly full" compares the size of all databases (`pg_database_size_by
 out WAL and temporary files) with the declared `database.volume_size_gb` (10^9 bytes each), a
 constant in the rule.
 
+Edge data is stale when the exporter has not read Railway for three poll intervals (at least
+EDGE_MIN_STALE_SECONDS): a 429 with a long Retry-After, a revoked token, Railway down.
+
 Staleness: a backup (or drill) is overdue when none succeeded (ran) for twice the longest gap
 between two runs of `backups.dump_schedule` (`verify_schedule`). A stack where none ever did
 alerts once that long has passed without one.
@@ -46,6 +61,7 @@ alerts once that long has passed without one.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -56,8 +72,10 @@ from ..spec import EnvironmentSpec, longest_gap
 POSTGRES_EXPORTER_JOB = "postgres-exporter"
 PUSHGATEWAY_JOB = "pushgateway"
 BACKUP_JOB = "backup"  # the job label the backup runner pushes with
+EDGE_METRICS_JOB = "edge-metrics"  # the exporter of Railway's edge metrics (edge_metrics/)
 GB = 10**9
 HTTP_WINDOW = "5m"
+EDGE_MIN_STALE_SECONDS = 300
 
 Severity = Literal["page", "ticket"]
 
@@ -92,11 +110,33 @@ def long_running_services(spec: EnvironmentSpec) -> list[str]:
     return [name for name in spec.startup_order() if spec.services[name].cron_schedule is None]
 
 
+def edge_metrics_enabled(spec: EnvironmentSpec) -> bool:
+    """Whether the stack runs the edge-metrics exporter: Railway only (dev has no Railway edge)."""
+    return spec.target == "railway" and spec.monitoring.edge_metrics.enabled
+
+
+def monitoring_jobs(spec: EnvironmentSpec) -> list[str]:
+    """The scrape jobs of monitoring's own parts: postgres_exporter, the Pushgateway when backups
+    run (they are its only users), the edge-metrics exporter on Railway when enabled."""
+    jobs = [POSTGRES_EXPORTER_JOB]
+    if spec.backups.enabled:
+        jobs.append(PUSHGATEWAY_JOB)
+    if edge_metrics_enabled(spec):
+        jobs.append(EDGE_METRICS_JOB)
+    return jobs
+
+
 def scrape_jobs(spec: EnvironmentSpec) -> list[str]:
-    """The scrape jobs the rules expect, by job name: each long-running service, postgres_exporter
-    and, when backups run (they are its only users), the Pushgateway."""
-    jobs = [*long_running_services(spec), POSTGRES_EXPORTER_JOB]
-    return [*jobs, PUSHGATEWAY_JOB] if spec.backups.enabled else jobs
+    """The scrape jobs the rules expect, by job name: each long-running service, then
+    `monitoring_jobs`."""
+    return [*long_running_services(spec), *monitoring_jobs(spec)]
+
+
+def edge_stale_seconds(spec: EnvironmentSpec) -> int:
+    """When the edge values are too old: three poll intervals (3600 / requests_per_hour each), at
+    least EDGE_MIN_STALE_SECONDS."""
+    interval = 3600 / spec.monitoring.edge_metrics.requests_per_hour
+    return max(EDGE_MIN_STALE_SECONDS, math.ceil(3 * interval))
 
 
 def staleness_seconds(schedule: str) -> int:
@@ -170,8 +210,7 @@ class _Builder:
                 f"`./mvs logs {stack} {name}` shows why it exits; `./mvs ps {stack}` its restarts",
                 name,
             )
-        monitoring_parts = [POSTGRES_EXPORTER_JOB] + ([PUSHGATEWAY_JOB] if self.spec.backups.enabled else [])
-        for job in monitoring_parts:
+        for job in monitoring_jobs(self.spec):
             self.add(
                 "services",
                 "ServiceDown",
@@ -211,6 +250,52 @@ class _Builder:
                 f"`./mvs logs {stack} {name}` shows each request's duration_ms; `./mvs ps {stack}` the database",
                 name,
             )
+
+    def edge(self) -> None:
+        """Railway's edge: the same questions as `http` asked of what Railway's proxy saw, so a
+        service without metrics of its own is covered; and whether those answers are fresh."""
+        if not edge_metrics_enabled(self.spec):
+            return
+        stack, th, edge = self.stack, self.thresholds, f'job="{EDGE_METRICS_JOB}"'
+        for name in long_running_services(self.spec):
+            requests = f'railway_edge_window_requests{{{edge},service="{name}"}}'
+            errors = f'railway_edge_window_requests{{{edge},service="{name}",status=~"5.."}}'
+            self.add(
+                "edge",
+                "EdgeHighErrorRatio",
+                f"sum({errors}) / sum({requests}) > {_number(th.error_ratio)}",
+                self.wait.error_ratio,
+                "page",
+                f"{stack}: more than {_percent(th.error_ratio)} of {name}'s requests are answered 5xx "
+                "at Railway's edge",
+                f"`./mvs logs {stack} {name}` shows why it fails; `./mvs ps {stack}` its deployment and health",
+                name,
+            )
+            p95 = f'railway_edge_request_duration_seconds{{{edge},service="{name}",quantile="0.95"}}'
+            self.add(
+                "edge",
+                "EdgeHighLatencyP95",
+                f"max({p95}) > {_number(th.p95_latency_seconds)}",
+                self.wait.p95_latency,
+                "ticket",
+                f"{stack}: 95% of {name}'s requests take longer than {_number(th.p95_latency_seconds)} s "
+                "at Railway's edge",
+                f"`./mvs logs {stack} {name}` shows slow requests; `./mvs ps {stack}` the database and replicas",
+                name,
+            )
+        stale = edge_stale_seconds(self.spec)
+        self.add(
+            "edge",
+            "EdgeMetricsStale",
+            f"max(railway_edge_data_age_seconds{{{edge}}}) > {stale}",
+            0,
+            "ticket",
+            f"{stack}: {EDGE_METRICS_JOB} has not read Railway's metrics for {_duration(stale)}: "
+            "the edge alerts see old values",
+            f"`./mvs logs {stack} {EDGE_METRICS_JOB}` says why (a 429 and its Retry-After, the token, "
+            f"Railway's errors); `./mvs ps {stack}` its state",
+            EDGE_METRICS_JOB,
+        )
 
     def database(self) -> None:
         stack, th, db = self.stack, self.thresholds, "database"
@@ -327,13 +412,14 @@ def alerts(stack: str, spec: EnvironmentSpec) -> list[AlertRule]:
     builder = _Builder(stack, spec)
     builder.services()
     builder.http()
+    builder.edge()
     builder.database()
     builder.backups()
     return builder.rules
 
 
 def alert_rules(stack: str, spec: EnvironmentSpec) -> dict[str, Any]:
-    """The Prometheus rule file of `stack`: one group per concern (services, http, database,
+    """The Prometheus rule file of `stack`: one group per concern (services, http, edge, database,
     backups), in the order the rules were made."""
     groups: dict[str, list[dict[str, Any]]] = {}
     for rule in alerts(stack, spec):

@@ -6,9 +6,11 @@ Prometheus (`prometheus_config`): the scrape and evaluation interval of
 `monitoring.scrape_interval_seconds`, the stack's rule file (`alerts.py`, written beside the config
 as `rule_file_name(stack)`), its Alertmanager, and exactly the scrape jobs the rules read
 (`alerts.scrape_jobs`: the job names are the contract with the rules): one per long-running
-service at `monitoring.metrics_path`, `postgres-exporter`, and with backups `pushgateway` with
-`honor_labels: true`, so the runner's pushed `job="backup"` and `stack` labels stay. Where each job
-is reached is the caller's `targets` (job -> host:port, plus `alertmanager`), so one function
+service at `monitoring.metrics_path`, `postgres-exporter`, with backups `pushgateway` with
+`honor_labels: true`, so the runner's pushed `job="backup"` and `stack` labels stay, and on Railway
+with `monitoring.edge_metrics.enabled` `edge-metrics` (the exporter of edge_metrics/, at
+`monitoring.edge_metrics.port`; its series carry a `service` label naming the declared service).
+Where each job is reached is the caller's `targets` (job -> host:port, plus `alertmanager`), so one function
 serves dev (network aliases on the private network: `local_targets`), Railway
 (`<service>.railway.internal:<port>`: `railway_targets`) and the tests (loopback ports).
 
@@ -30,13 +32,14 @@ from typing import Any
 import yaml
 
 from ..spec import EnvironmentSpec
-from .alerts import POSTGRES_EXPORTER_JOB, PUSHGATEWAY_JOB, long_running_services, scrape_jobs
+from .alerts import EDGE_METRICS_JOB, POSTGRES_EXPORTER_JOB, PUSHGATEWAY_JOB, long_running_services, scrape_jobs
 
 ALERTMANAGER = "alertmanager"  # the `targets` key of Prometheus's Alertmanager (no service may be named so)
 POSTGRES_EXPORTER_PORT = 9187
 PUSHGATEWAY_PORT = 9091
 ALERTMANAGER_PORT = 9093
-EXPORTER_METRICS_PATH = "/metrics"  # postgres_exporter and the Pushgateway serve their metrics here
+EXPORTER_METRICS_PATH = "/metrics"  # postgres_exporter, the Pushgateway and edge-metrics serve their metrics here
+EXPORTER_JOBS = (POSTGRES_EXPORTER_JOB, PUSHGATEWAY_JOB, EDGE_METRICS_JOB)
 GROUP_BY = ["alertname", "stack"]
 
 # The notification text of Slack and e-mail: each alert's summary and where to look further.
@@ -71,11 +74,16 @@ def _seconds(value: int) -> str:
 
 def _targets(spec: EnvironmentSpec, host) -> dict[str, str]:
     ports = {name: spec.services[name].port for name in long_running_services(spec)}
-    ports[POSTGRES_EXPORTER_JOB] = POSTGRES_EXPORTER_PORT
-    if spec.backups.enabled:
-        ports[PUSHGATEWAY_JOB] = PUSHGATEWAY_PORT
+    ports.update(
+        {
+            POSTGRES_EXPORTER_JOB: POSTGRES_EXPORTER_PORT,
+            PUSHGATEWAY_JOB: PUSHGATEWAY_PORT,
+            EDGE_METRICS_JOB: spec.monitoring.edge_metrics.port,
+        }
+    )
     ports[ALERTMANAGER] = ALERTMANAGER_PORT
-    return {name: f"{host(name)}:{port}" for name, port in ports.items()}
+    wanted = [*scrape_jobs(spec), ALERTMANAGER]
+    return {name: f"{host(name)}:{ports[name]}" for name in wanted}
 
 
 def local_targets(spec: EnvironmentSpec) -> dict[str, str]:
@@ -108,9 +116,7 @@ def prometheus_config(
         scrape: dict[str, Any] = {"job_name": job}
         if job == PUSHGATEWAY_JOB:
             scrape["honor_labels"] = True
-        scrape["metrics_path"] = (
-            EXPORTER_METRICS_PATH if job in (POSTGRES_EXPORTER_JOB, PUSHGATEWAY_JOB) else (spec.monitoring.metrics_path)
-        )
+        scrape["metrics_path"] = EXPORTER_METRICS_PATH if job in EXPORTER_JOBS else spec.monitoring.metrics_path
         scrape["static_configs"] = [{"targets": [targets[job]]}]
         scrape_configs.append(scrape)
     return {

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from components.monitoring import BACKUP_JOB, POSTGRES_EXPORTER_JOB, AlertRule
+from components.monitoring import BACKUP_JOB, EDGE_METRICS_JOB, POSTGRES_EXPORTER_JOB, AlertRule
 from components.monitoring.alerts import GB, HTTP_WINDOW
 from components.spec import EnvironmentSpec
 
@@ -149,6 +149,58 @@ def high_latency(rule: AlertRule, spec: EnvironmentSpec) -> tuple[Case, Case]:
     )
 
 
+EDGE = {"job": EDGE_METRICS_JOB, "instance": f"{EDGE_METRICS_JOB}:9121"}
+
+
+def _edge_requests(service: str, errors: int, minutes: int) -> list[tuple[str, str]]:
+    """The exporter's window gauges: PER_MINUTE requests in the window, `errors` of them 503; and
+    another service's, all failing, which the rule of `service` must not count."""
+    window = "railway_edge_window_requests"
+    return [
+        (_selector(window, **EDGE, service=service, status="200"), _const(PER_MINUTE - errors, minutes)),
+        (_selector(window, **EDGE, service=service, status="503"), _const(errors, minutes)),
+        (_selector(window, **EDGE, service="other-service", status="503"), _const(PER_MINUTE, minutes)),
+    ]
+
+
+def edge_error_ratio(rule: AlertRule, spec: EnvironmentSpec) -> tuple[Case, Case]:
+    ratio, service = spec.monitoring.thresholds.error_ratio, rule.labels["service"]
+    at = rule.for_minutes + 1
+    return (
+        Case("fires", rule, _edge_requests(service, _above(ratio, PER_MINUTE), at + 2), at, {}),
+        Case("silent", rule, _edge_requests(service, _below(ratio, PER_MINUTE), at + 2), at, None),
+    )
+
+
+def edge_latency(rule: AlertRule, spec: EnvironmentSpec) -> tuple[Case, Case]:
+    """p95 just above the threshold fires; exactly at it is silent, however slow p99 is."""
+    threshold, service = spec.monitoring.thresholds.p95_latency_seconds, rule.labels["service"]
+    at = rule.for_minutes + 1
+    duration = "railway_edge_request_duration_seconds"
+
+    def series(p95: float) -> list[tuple[str, str]]:
+        return [
+            (_selector(duration, **EDGE, service=service, quantile="0.95"), _const(p95, at + 2)),
+            (_selector(duration, **EDGE, service=service, quantile="0.99"), _const(10 * threshold, at + 2)),
+        ]
+
+    return (
+        Case("fires", rule, series(math.nextafter(threshold, math.inf)), at, {}),
+        Case("silent", rule, series(threshold), at, None),
+    )
+
+
+def edge_stale(rule: AlertRule, spec: EnvironmentSpec) -> tuple[Case, Case]:
+    """The data age one second past the staleness fires; at it, silent."""
+    stale = _stale_after(rule)
+    at = rule.for_minutes + 1
+    series = _selector("railway_edge_data_age_seconds", **EDGE)
+    return (
+        Case("fires", rule, [(series, _const(stale + 1, at + 2))], at, {}),
+        Case("silent", rule, [(series, _const(stale, at + 2))], at, None),
+    )
+
+
 EXPORTER = {"job": POSTGRES_EXPORTER_JOB, "instance": f"{POSTGRES_EXPORTER_JOB}:9187"}
 
 
@@ -251,6 +303,9 @@ BUILDERS: dict[str, Builder] = {
     "ServiceRestarting": service_restarting,
     "HighErrorRatio": high_error_ratio,
     "HighLatencyP95": high_latency,
+    "EdgeHighErrorRatio": edge_error_ratio,
+    "EdgeHighLatencyP95": edge_latency,
+    "EdgeMetricsStale": edge_stale,
     "PostgresDown": postgres_down,
     "PostgresTooManyConnections": too_many_connections,
     "DatabaseVolumeNearlyFull": volume_nearly_full,

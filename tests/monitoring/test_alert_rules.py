@@ -7,13 +7,21 @@ import re
 import pytest
 import yaml
 
-from components.monitoring import alert_rules, alerts, render_rules, scrape_jobs, staleness_seconds
+from components.monitoring import (
+    alert_rules,
+    alerts,
+    edge_stale_seconds,
+    render_rules,
+    scrape_jobs,
+    staleness_seconds,
+)
 from components.spec import parse_environment
 
 from .promtool import DEFAULT_STACKS, monitored_spec, raw_declaration
 
 BACKUP_ALERTS = {"BackupStale", "BackupMissing", "RestoreDrillFailed", "RestoreDrillStale", "RestoreDrillMissing"}
 DRILL_ALERTS = {"RestoreDrillFailed", "RestoreDrillStale", "RestoreDrillMissing"}
+EDGE_ALERTS = {"EdgeHighErrorRatio", "EdgeHighLatencyP95", "EdgeMetricsStale"}
 EVERY_STACK_ALERTS = {
     "ServiceDown",
     "ServiceRestarting",
@@ -34,7 +42,8 @@ def test_default_stacks_have_every_alert_with_labels_and_annotations(stack: str)
     spec = monitored_spec(stack)
     rules = alerts(stack, spec)
 
-    assert {r.alert for r in rules} == EVERY_STACK_ALERTS | BACKUP_ALERTS
+    railway = spec.target == "railway"
+    assert {r.alert for r in rules} == EVERY_STACK_ALERTS | BACKUP_ALERTS | (EDGE_ALERTS if railway else set())
     for rule in rules:
         assert rule.labels["stack"] == stack
         assert rule.labels["severity"] in ("page", "ticket")
@@ -48,7 +57,13 @@ def test_default_stacks_have_every_alert_with_labels_and_annotations(stack: str)
 def test_one_group_per_concern_and_the_yaml_reads_back() -> None:
     document = alert_rules("prod", monitored_spec("prod"))
 
-    assert [g["name"] for g in document["groups"]] == ["prod-services", "prod-http", "prod-database", "prod-backups"]
+    assert [g["name"] for g in document["groups"]] == [
+        "prod-services",
+        "prod-http",
+        "prod-edge",
+        "prod-database",
+        "prod-backups",
+    ]
     assert yaml.safe_load(render_rules(document)) == document
 
 
@@ -109,6 +124,7 @@ def test_a_stack_without_backups_has_no_backup_alerts_and_no_pushgateway() -> No
     assert [g["name"] for g in alert_rules("staging", spec)["groups"]] == [
         "staging-services",
         "staging-http",
+        "staging-edge",
         "staging-database",
     ]
 
@@ -176,4 +192,64 @@ def test_cron_services_are_not_scraped_or_alerted_on_as_long_running() -> None:
 
     assert "report" not in scrape_jobs(spec)
     assert "report" not in {r.labels.get("service") for r in rules}
-    assert scrape_jobs(spec) == ["backend", "frontend", "postgres-exporter", "pushgateway"]
+    assert scrape_jobs(spec) == ["backend", "frontend", "postgres-exporter", "pushgateway", "edge-metrics"]
+
+
+# Railway's edge metrics (the exporter of edge_metrics/)
+
+
+def test_edge_rules_read_the_exporters_window_gauges_per_service() -> None:
+    thresholds = {"error_ratio": 0.125, "p95_latency_seconds": 2.5, "for_minutes": {"error_ratio": 3}}
+    rules = alerts("staging", monitored_spec("staging", thresholds=thresholds))
+
+    ratio = _by_name(rules, "EdgeHighErrorRatio", "frontend")
+    assert len(ratio) == 1
+    assert ratio[0].expr == (
+        'sum(railway_edge_window_requests{job="edge-metrics",service="frontend",status=~"5.."}) / '
+        'sum(railway_edge_window_requests{job="edge-metrics",service="frontend"}) > 0.125'
+    )
+    assert ratio[0].for_minutes == 3
+    assert ratio[0].labels == {"severity": "page", "stack": "staging", "service": "frontend"}
+    assert "12.5%" in ratio[0].summary and "Railway's edge" in ratio[0].summary
+    assert "`./mvs logs staging frontend`" in ratio[0].runbook
+    assert _by_name(rules, "EdgeHighLatencyP95", "backend")[0].expr == (
+        'max(railway_edge_request_duration_seconds{job="edge-metrics",service="backend",quantile="0.95"}) > 2.5'
+    )
+    assert _by_name(rules, "EdgeHighLatencyP95", "backend")[0].labels["severity"] == "ticket"
+    # Every long-running service has both, whether it exports metrics of its own or not.
+    assert {r.labels["service"] for r in _by_name(rules, "EdgeHighErrorRatio")} == {"backend", "frontend"}
+
+
+def test_the_edge_exporter_is_scraped_and_watched_like_the_other_monitoring_parts() -> None:
+    rules = alerts("prod", monitored_spec("prod"))
+
+    (down,) = _by_name(rules, "ServiceDown", "edge-metrics")
+    assert down.expr == 'up{job="edge-metrics"} == 0'
+    assert down.labels["severity"] == "ticket"
+    (stale,) = _by_name(rules, "EdgeMetricsStale")
+    # 30 requests an hour by default: a poll every 120 s; stale after three.
+    assert stale.expr == 'max(railway_edge_data_age_seconds{job="edge-metrics"}) > 360'
+    assert stale.labels == {"severity": "ticket", "stack": "prod", "service": "edge-metrics"}
+    assert "6m" in stale.summary
+    assert "`./mvs logs prod edge-metrics`" in stale.runbook
+    assert "edge-metrics" in scrape_jobs(monitored_spec("prod"))
+
+
+@pytest.mark.parametrize(("budget", "stale"), [(30, 360), (10, 1080), (1, 10800), (1000, 300), (10000, 300)])
+def test_edge_staleness_is_three_poll_intervals_of_the_declared_budget(budget: int, stale: int) -> None:
+    spec = monitored_spec("staging", edge_metrics={"requests_per_hour": budget})
+
+    assert edge_stale_seconds(spec) == stale
+    assert _by_name(alerts("staging", spec), "EdgeMetricsStale")[0].expr.endswith(f"> {stale}")
+
+
+def test_no_edge_rules_or_job_when_disabled_or_on_the_local_target() -> None:
+    disabled = monitored_spec("staging", edge_metrics={"enabled": False})
+    dev = monitored_spec("dev")
+
+    for stack, spec in (("staging", disabled), ("dev", dev)):
+        rules = alerts(stack, spec)
+        assert not {r.alert for r in rules} & EDGE_ALERTS
+        assert "edge-metrics" not in {r.labels.get("service") for r in rules}
+        assert "edge-metrics" not in scrape_jobs(spec)
+        assert f"{stack}-edge" not in [g["name"] for g in alert_rules(stack, spec)["groups"]]

@@ -78,6 +78,7 @@ def e2e_declaration() -> EnvironmentSpec:
         "enabled": True,
         "receivers": {"webhook_url_secret": WEBHOOK_SECRET},
         "thresholds": {"for_minutes": {"postgres_down": 0, "backup_stale": 0}},
+        "edge_metrics": {"enabled": False},  # test_edge_metrics_e2e.py runs it with the emulator
     }
     return parse_environment(raw, f"stacks/Pulumi.{STACK}.yaml")
 

@@ -68,7 +68,8 @@ def test_one_scrape_job_per_job_the_rules_read(stack: str) -> None:
     jobs = [job["job_name"] for job in config["scrape_configs"]]
 
     assert jobs == scrape_jobs(spec)
-    assert {"backend", "frontend", "postgres-exporter", "pushgateway"} == set(jobs)
+    edge = {"edge-metrics"} if spec.target == "railway" else set()
+    assert {"backend", "frontend", "postgres-exporter", "pushgateway"} | edge == set(jobs)
     # Every job a rule selects is scraped under that name.
     rule_text = render_rules(alert_rules(stack, spec))
     for job in jobs:
@@ -98,6 +99,11 @@ def test_intervals_rule_file_alertmanager_and_paths_from_the_declaration() -> No
     assert jobs["postgres-exporter"]["static_configs"] == [{"targets": ["postgres-exporter.railway.internal:9187"]}]
     assert jobs["pushgateway"]["honor_labels"] is True
     assert jobs["pushgateway"]["static_configs"] == [{"targets": ["pushgateway.railway.internal:9091"]}]
+    assert jobs["edge-metrics"] == {
+        "job_name": "edge-metrics",
+        "metrics_path": "/metrics",
+        "static_configs": [{"targets": ["edge-metrics.railway.internal:9121"]}],
+    }
     assert all("honor_labels" not in job for name, job in jobs.items() if name != "pushgateway")
 
 
@@ -113,6 +119,19 @@ def test_dev_targets_are_network_aliases_and_tests_pass_their_own() -> None:
     config = prometheus_config("dev", spec, loopback_targets(spec), rule_files=["/rules/a.yml"])
     assert config["rule_files"] == ["/rules/a.yml"]
     assert config["scrape_configs"][0]["static_configs"] == [{"targets": ["127.0.0.1:9100"]}]
+
+
+def test_the_edge_exporter_is_scraped_on_railway_at_its_declared_port() -> None:
+    spec = monitored_spec("staging", edge_metrics={"port": 9500})
+    disabled = monitored_spec("staging", edge_metrics={"enabled": False})
+
+    assert railway_targets(spec)["edge-metrics"] == "edge-metrics.railway.internal:9500"
+    assert scrape_jobs(spec)[-1] == "edge-metrics"
+    assert "edge-metrics" not in railway_targets(disabled)
+    assert "edge-metrics" not in [
+        job["job_name"] for job in prometheus_config("staging", disabled, railway_targets(disabled))["scrape_configs"]
+    ]
+    assert "edge-metrics" not in local_targets(monitored_spec("dev"))
 
 
 def test_without_backups_there_is_no_pushgateway_job() -> None:
