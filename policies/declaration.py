@@ -34,7 +34,9 @@ DOCKER_VOLUME = "docker:index/volume:Volume"
 
 POSTGRES_REFERENCE = "${{Postgres."  # how a service's variables point at the database (components/railway/stack.py)
 BACKUP_JOB, DRILL_JOB = "backup", "backup-verify"  # the backup runner's two cron services (Railway)
-MONITORING = ("prometheus", "grafana")
+# The services monitoring adds (components/railway/monitoring.py; dev runs prometheus and grafana)
+MONITORING = ("prometheus", "alertmanager", "pushgateway", "postgres-exporter", "grafana", "edge-metrics")
+_MONITORING_IMAGE_KEYS = {"edge-metrics": "monitoring.edge_metrics.image"}  # else monitoring.<name>_image
 
 # type -> how the components end a resource's name after `<stack>-<part>`
 _SUFFIXES = {
@@ -86,7 +88,7 @@ class Part:
         if self.kind in ("backup", "drill"):
             return "backups.runner_build" if built else "backups.runner_image"
         if self.kind == "monitoring":
-            return f"monitoring.{self.name}_image"
+            return _MONITORING_IMAGE_KEYS.get(self.name, f"monitoring.{self.name.replace('-', '_')}_image")
         return self.key("image")
 
     def schedule_key(self) -> str:

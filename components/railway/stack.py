@@ -5,7 +5,8 @@ prod live side by side: every resource here is scoped to this stack's environmen
 them removes only this environment's service instances. For each service: its settings, its
 variables (secrets stay secret; `${{Postgres.DATABASE_URL}}` stays a reference Railway resolves),
 and one deployment that runs after any of them is written (a change, or undoing drift).
-Postgres runs Railway's Postgres image as a service of its own.
+Postgres runs Railway's Postgres image as a service of its own; with `monitoring.enabled`,
+monitoring.py adds the monitoring services beside the declared ones.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import pulumi
 from ..last_drill import LastDrill, bucket_source
 from ..spec import CONFIG_KEY, DATABASE, EnvironmentSpec, Service
 from ..stack_config import stack_file
+from .monitoring import add_monitoring, backup_variables
 from .providers.backup_schedules import BackupSchedules
 from .providers.deployment import Deployment, fingerprint
 from .providers.domains import CustomDomain, ServiceDomain
@@ -27,6 +29,7 @@ from .providers.project import Project
 from .providers.service import Service as RailwayService
 from .providers.variables import Variables
 from .providers.volume import MB_PER_GB, Volume
+from .settings import plain_settings
 
 POSTGRES_SERVICE = "Postgres"
 POSTGRES_DATA = "/var/lib/postgresql/data"
@@ -51,26 +54,6 @@ def service_settings(spec: EnvironmentSpec, name: str, service: Service) -> dict
         "region": service.region,
         "cron_schedule": service.cron_schedule,
     }
-
-
-def plain_settings(image: str, **overrides: Any) -> dict[str, Any]:
-    """Settings for a service that is not one of the declared ones: one replica, no health check."""
-    settings = {
-        "image": image,
-        "start_command": None,
-        "pre_deploy_command": None,
-        "healthcheck_path": None,
-        "healthcheck_timeout": None,
-        "restart_policy_type": "ALWAYS",
-        "restart_policy_max_retries": 10,
-        "num_replicas": 1,
-        "region": None,
-        "cron_schedule": None,
-    }
-    unknown = set(overrides) - set(settings)
-    if unknown:
-        raise ValueError(f"unknown service settings: {', '.join(sorted(unknown))}")
-    return {**settings, **overrides}
 
 
 def postgres_settings(spec: EnvironmentSpec) -> dict[str, Any]:
@@ -98,7 +81,7 @@ class RailwayStack(pulumi.ComponentResource):
         (id -> file), where a stack without `railway.project_id` looks for its project first.
         `sibling_environments`: the environment each of those stack files uses (file -> name)."""
         super().__init__("mvs:railway:Stack", name, None, opts)
-        self._name = name
+        self.stack_name = name
         self._spec = spec
         protect = spec.database.protect
         child = pulumi.ResourceOptions(parent=self)
@@ -130,7 +113,7 @@ class RailwayStack(pulumi.ComponentResource):
         self.dns_records: dict[str, pulumi.Output[list]] = {}
 
         db = spec.database
-        database_volume = self._service(
+        database_volume = self.add_service(
             DATABASE,
             POSTGRES_SERVICE,
             postgres_settings(spec),
@@ -144,7 +127,7 @@ class RailwayStack(pulumi.ComponentResource):
             },
             depends_on=[],
             protect=protect,
-            volume=(POSTGRES_DATA, db.volume_size_gb * MB_PER_GB, self._declared("database.volume_size_gb", MB_PER_GB)),
+            volume=(POSTGRES_DATA, db.volume_size_gb * MB_PER_GB, self.declared("database.volume_size_gb", MB_PER_GB)),
         )
         # Credentials as a secret output: the URL other tools use inside Railway's private network.
         password = secret(db.password_secret)
@@ -169,7 +152,7 @@ class RailwayStack(pulumi.ComponentResource):
             variables.update({var: secret(ref) for var, ref in service.secrets.items()})
             if service.database_url_env:
                 variables[service.database_url_env] = "${{" + POSTGRES_SERVICE + ".DATABASE_URL}}"
-            self._service(
+            self.add_service(
                 service_name,
                 service_name,
                 service_settings(spec, service_name, service),
@@ -180,6 +163,7 @@ class RailwayStack(pulumi.ComponentResource):
                 public=service.public,
                 custom_domains=service.custom_domains,
             )
+        add_monitoring(self, spec, secret)
 
         self.register_outputs(
             {
@@ -193,11 +177,11 @@ class RailwayStack(pulumi.ComponentResource):
             }
         )
 
-    def _declared(self, path: str, unit_mb: int) -> dict[str, Any]:
+    def declared(self, path: str, unit_mb: int) -> dict[str, Any]:
         """Where a value is declared, for a provider's messages: the stack file and the config key."""
-        return {"file": stack_file(self._name), "key": f"{CONFIG_KEY}.{path}", "unit_mb": unit_mb}
+        return {"file": stack_file(self.stack_name), "key": f"{CONFIG_KEY}.{path}", "unit_mb": unit_mb}
 
-    def _service(
+    def add_service(
         self,
         key: str,
         railway_name: str,
@@ -209,8 +193,12 @@ class RailwayStack(pulumi.ComponentResource):
         port: int | None = None,
         public: bool = False,
         custom_domains: list[str] = (),
+        secret_names: list[str] | None = None,
     ) -> Volume | None:
-        prefix = f"{self._name}-{key}"
+        """One service in the stack's environment: the service, its settings and variables, one
+        deployment after them, and optionally a volume and domains. `secret_names`: the variables
+        that hold secrets (default: those given as Outputs, which is how secrets come in)."""
+        prefix = f"{self.stack_name}-{key}"
         project_id, environment_id = self.project.id, self.environment.id
         service = RailwayService(
             prefix,
@@ -260,7 +248,9 @@ class RailwayStack(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self),
             )
             self.dns_records[hostname] = custom.dns_records
-        secret_inside = any(isinstance(v, pulumi.Output) for v in variables.values())
+        if secret_names is None:
+            secret_names = [k for k, v in variables.items() if isinstance(v, pulumi.Output)]
+        secret_inside = bool(secret_names)
         all_variables = pulumi.Output.all(**variables)
         vars_resource = Variables(
             f"{prefix}-variables",
@@ -270,7 +260,7 @@ class RailwayStack(pulumi.ComponentResource):
             pulumi.Output.secret(all_variables) if secret_inside else all_variables,
             opts=kept,
             service_name=railway_name,
-            secret_names=[k for k, v in variables.items() if isinstance(v, pulumi.Output)],
+            secret_names=secret_names,
         )
         self.deployments[key] = Deployment(
             f"{prefix}-deployment",
@@ -297,7 +287,7 @@ class RailwayStack(pulumi.ComponentResource):
         }
         if backups.volume_schedules and database_volume is not None:
             schedules = BackupSchedules(
-                f"{self._name}-database-backup-schedules",
+                f"{self.stack_name}-database-backup-schedules",
                 database_volume.volume_instance_id,
                 list(backups.volume_schedules),
                 opts=pulumi.ResourceOptions(parent=self, protect=protect),
@@ -316,6 +306,7 @@ class RailwayStack(pulumi.ComponentResource):
             variables["AWS_ENDPOINT_URL"] = destination.endpoint
         if destination.region:
             variables["AWS_REGION"] = destination.region
+        variables.update(backup_variables(self.stack_name, spec))
         jobs = {"backup": ("run", backups.dump_schedule), "backup-verify": ("verify", backups.verify_schedule)}
         for job, (command, schedule) in jobs.items():
             if schedule is None:
@@ -325,7 +316,7 @@ class RailwayStack(pulumi.ComponentResource):
                 if command == "run"
                 else ("python -m backup_runner verify")
             )
-            self._service(
+            self.add_service(
                 job,
                 job,
                 runner_settings(backups.runner_image, f'/bin/sh -c "{start}"', schedule),
@@ -336,7 +327,7 @@ class RailwayStack(pulumi.ComponentResource):
         if backups.verify_schedule is not None:
             outputs["last_drill_started_at"] = self.deployments["backup-verify"].latest_started_at
         drill = LastDrill(
-            f"{self._name}-last-drill", bucket_source(destination), opts=pulumi.ResourceOptions(parent=self)
+            f"{self.stack_name}-last-drill", bucket_source(destination), opts=pulumi.ResourceOptions(parent=self)
         )
         outputs["last_drill"] = drill.drill
         return outputs

@@ -22,8 +22,9 @@ SecretLookup = Callable[[str], SecretState] | None
 DATABASE = "database"
 # Names the environment gives its own parts: the database (also the `depends_on` keyword), its
 # Postgres image (local), the backup jobs (railway services; the local backup container) and the
-# monitoring containers. A service of the same name registers a second resource under that name or
-# asks Docker for a container name already taken: the `up` stops there, after writing what came before.
+# monitoring containers and services (edge-metrics: Railway's edge exporter). A service of the same
+# name registers a second resource under that name or asks Docker for a container name already
+# taken: the `up` stops there, after writing what came before.
 RESERVED_SERVICE_NAMES = (
     DATABASE,
     "postgres",
@@ -34,6 +35,7 @@ RESERVED_SERVICE_NAMES = (
     "alertmanager",
     "pushgateway",
     "postgres-exporter",
+    "edge-metrics",
 )
 MONITORING_DEFAULTS = Monitoring()
 _SECRET_LOOKING = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|API_KEY|PRIVATE_KEY|CREDENTIALS)")

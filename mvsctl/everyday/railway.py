@@ -6,7 +6,8 @@ commands act on what the last `up` made and never on a look-alike found by name.
 endpoint: the stack's `railway:token` (`railway:tokenKind`) and `railway:endpoint` when it has
 them, else RAILWAY_API_TOKEN / RAILWAY_TOKEN and RAILWAY_API_ENDPOINT, as the stack's providers
 choose. Services are named as the stack names them: `database`, the declared ones, `backup`
-and `backup-verify`.
+and `backup-verify`, and with monitoring `prometheus`, `alertmanager`, `pushgateway`,
+`postgres-exporter`, `grafana` and `edge-metrics`.
 
 Requests per command: ps 1; logs 1 + 1 per service shown; logs -f 1 per service per poll, paced
 by the token's rate limit (components/railway/logs.py); restart 1 + 1 + the reads of its
@@ -45,6 +46,7 @@ from components.railway.client import (
 )
 from components.railway.logs import LogLine, LogReader, LogSource
 from components.railway.logs import follow as follow_logs
+from components.railway.monitoring import SERVICES as MONITORING_SERVICES
 from components.railway.restart import RESTARTABLE, restart_and_wait
 from components.railway.status import ServiceStatus, environment_services
 from components.spec import EnvironmentSpec
@@ -68,8 +70,9 @@ class StackOutputs:
 
     def names(self, spec: EnvironmentSpec) -> list[str]:
         """The stack's services in the order `ps` shows them: the database, the declared services
-        in start-up order, the backup jobs, then anything else the state still holds."""
-        preferred = [OWN_SERVICES[0], *spec.startup_order(), *OWN_SERVICES[1:]]
+        in start-up order, the backup jobs, the monitoring services, then anything else the state
+        still holds."""
+        preferred = [OWN_SERVICES[0], *spec.startup_order(), *OWN_SERVICES[1:], *MONITORING_SERVICES]
         ordered = [name for name in preferred if name in self.service_ids]
         return ordered + sorted(set(self.service_ids) - set(ordered))
 
