@@ -214,7 +214,7 @@ def test_the_exporter_reads_the_database_by_its_alias_through_a_secret_dsn(monit
         assert "envs" in exporter.secret_inputs
         dsn = envs_of(exporter)["DATA_SOURCE_NAME"]
         assert dsn == (
-            f"postgresql://mvs:{SECRETS['mvs:dbPassword']}@database:5432/mvs?sslmode=disable&connect_timeout=2"
+            f"postgresql://mvs:{SECRETS['mvs:dbPassword']}@database:5432/mvs?sslmode=disable&connect_timeout=1"
         )
         assert monitor.named("dev-database").inputs["networksAdvanced"][0]["aliases"] == ["database"]
         assert "envs" in monitor.named("dev-grafana").secret_inputs

@@ -11,7 +11,9 @@ restart policy shows up as a container that never turns healthy or never comes b
 
 from __future__ import annotations
 
+import io
 import re
+import tarfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,12 +50,14 @@ APPLIED = {
     "wait",
     "waitTimeout",
     "mustRun",
+    "uploads",
 }
 
 
 @dataclass
 class Declared:
     registrations: list[Registration]
+    stack: str = "dev"
 
     def of_type(self, type_: str) -> list[Registration]:
         return [r for r in self.registrations if r.type == type_]
@@ -88,7 +92,7 @@ def declare(raw: dict, secrets: dict[str, str], project_root: Path, stack: str =
         run()
     finally:
         pulumi.runtime.set_all_config({}, [])
-    return Declared(list(monitor.registrations))
+    return Declared(list(monitor.registrations), stack)
 
 
 def nanoseconds(duration: str) -> int:
@@ -144,6 +148,26 @@ def create_container(client: docker.DockerClient, declared: Declared, reg: Regis
     )
 
 
+def upload_archive(uploads: list[dict[str, Any]]) -> bytes:
+    """The files of `uploads` as one tar to extract at /, as the provider copies them in: each at
+    its absolute path, with its owner, group and mode (numeric ids only: a name would be resolved
+    on the machine running Pulumi, which says nothing of the image)."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        for upload in uploads:
+            unknown = set(upload) - {"file", "content", "owner", "group", "permissions", "executable"}
+            assert not unknown, f"an upload sets {sorted(unknown)}, which this test does not apply"
+            data = upload["content"].encode()
+            member = tarfile.TarInfo(upload["file"].lstrip("/"))
+            member.size = len(data)
+            member.mode = int(upload.get("permissions") or ("0755" if upload.get("executable") else "0644"), 8)
+            member.uid = int(upload.get("owner") or 0)
+            member.gid = int(upload.get("group") or 0)
+            member.mtime = int(time.time())
+            archive.addfile(member, io.BytesIO(data))
+    return buffer.getvalue()
+
+
 def wait_healthy(container: Container, seconds: float) -> str:
     """Wait as the provider's `wait` does: healthy, or the last status when time runs out."""
     end = time.monotonic() + seconds
@@ -159,6 +183,8 @@ def wait_healthy(container: Container, seconds: float) -> str:
 def start_container(client: docker.DockerClient, declared: Declared, reg: Registration) -> Container:
     """Create, start and wait as `Container(wait=True, must_run=True)` does; fail with its logs."""
     container = create_container(client, declared, reg)
+    if reg.inputs.get("uploads"):
+        assert container.put_archive("/", upload_archive(reg.inputs["uploads"])), f"{reg.name}: uploads refused"
     container.start()
     if reg.inputs.get("wait"):
         status = wait_healthy(container, reg.inputs["waitTimeout"])
