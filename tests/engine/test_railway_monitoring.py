@@ -172,6 +172,33 @@ def test_ps_lists_the_monitoring_services_after_the_backup_jobs(world):
     assert "https://" in grafana
 
 
+def test_the_policy_pack_passes_staging_with_monitoring(world):
+    """`./mvs preview` runs the CrossGuard pack, mandatory on staging, on what the stack registers."""
+    done = world.mvs("preview", "staging")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "mandatory on staging" in done.stderr
+    assert "policies: 0 finding(s) recorded" in done.stderr, done.stderr
+
+
+def test_logs_and_restart_reach_a_monitoring_service_by_its_name(world):
+    ids, environment = services(world), world.environment_id("staging")
+    latest = max(
+        (
+            d
+            for d in world.state()["deployments"].values()
+            if (d["serviceId"], d["environmentId"]) == (ids["grafana"], environment)
+        ),
+        key=lambda d: d["createdAt"],
+    )
+    world.admin("logs", {"deploymentId": latest["id"], "lines": ["HTTP Server Listen address=[::]:3000"]})
+    logs = world.mvs("logs", "staging", "grafana", "--tail", "1")
+    assert logs.returncode == 0, logs.stderr
+    assert logs.stdout.splitlines() == ["HTTP Server Listen address=[::]:3000"]
+    restarted = world.mvs("restart", "staging", "prometheus")
+    assert restarted.returncode == 0, restarted.stderr
+    assert "prometheus" in restarted.stdout + restarted.stderr
+
+
 def test_turning_monitoring_off_removes_it_all_and_says_the_volume_goes(world):
     """Runs last in this module: it changes the world."""
     declare_monitoring(world, {"enabled": False})
