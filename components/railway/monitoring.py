@@ -71,7 +71,7 @@ PROMETHEUS_DATA = "/prometheus"
 ALERTMANAGER_CONFIG = "/etc/alertmanager/alertmanager.yml"
 ALERTMANAGER_DATA = "/alertmanager"
 GRAFANA_ADMIN = "admin"
-HEALTH_TIMEOUT_SECONDS = 120
+HEALTH_TIMEOUT_SECONDS = 300  # Railway's default; Prometheus replays its WAL from the volume before it is ready
 SHELL = "/bin/sh"
 PLAIN_PATH = re.compile(r"^/[A-Za-z0-9._/-]+$")
 SCRIPT_SAFE = re.compile(r"^[A-Za-z0-9 ._/:=%$;>+-]+$")  # no quotes, backslashes, backticks or globs

@@ -276,12 +276,13 @@ def test_the_shell_writes_every_byte_of_awkward_files_as_the_variables_hold_them
         f"{tmp_path}/etc/a.yml": "quotes ' \" and $HOME ${PATH} `id` \\n \\\\ * ? [a] ; && | > <\n  indented\n",
         f"{tmp_path}/var/b-c/d.json": "-n starts with a dash %s %d %% \t tab\n\n\ntrailing newlines\n\n",
         f"{tmp_path}/e.txt": "no newline at the end, unicode: grüße ✓",
+        f"{tmp_path}/glob.txt": "*",  # a whole value that is a pattern matching the files beside it
     }
     command = start_command(list(files), ["/bin/true"])
     env = {"PATH": "/usr/bin:/bin", **{file_variables(files)[p]: content for p, content in files.items()}}
     argv = shlex.split(command)
     assert argv[:2] == ["/bin/sh", "-c"] and len(argv) == 3
-    subprocess.run(argv, env=env, check=True, timeout=30)
+    subprocess.run(argv, env=env, check=True, timeout=30, cwd=tmp_path)
     assert {p: Path(p).read_text() for p in files} == files
 
 
