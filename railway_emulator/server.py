@@ -373,12 +373,17 @@ def make_handler(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
             return
 
         def _send(self, status: int, headers: dict[str, str], body: bytes) -> None:
-            self.send_response(status)
-            for key, value in headers.items():
-                self.send_header(key, value)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            try:
+                self.send_response(status)
+                for key, value in headers.items():
+                    self.send_header(key, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+            except (BrokenPipeError, ConnectionResetError):
+                # The client gave up first (its timeout, during an injected timeout's hold): the
+                # request is logged already; like a real server, nothing more to say.
+                self.close_connection = True
 
         def _body(self) -> bytes:
             length = int(self.headers.get("Content-Length") or 0)
