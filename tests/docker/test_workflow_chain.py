@@ -12,7 +12,7 @@ as the image registry. Stubbed: `gh` (GitHub's API: PR comments, issues) and `cu
 `*.up.railway.app` (Railway's edge is not reachable here), both recording their calls; the
 setup-python/setup-go/cache actions (the machine's own tools). The node base image is the Debian
 stand-in tests/docker builds, tagged as the Dockerfiles' default base; the engine has no network
-outside `--network host`, so the backend's `npm ci` layer is built once that way first and the
+outside `--network host`, so the apps' `npm ci` layers are built once that way first and the
 workflow's plain `docker build` finds it in the layer cache, as a runner with network would
 simply run it.
 
@@ -267,9 +267,10 @@ def last_commit(chain: Chain) -> dict:
 def chain(tmp_path_factory, engine, ci_bases, docker_host):
     scratch = tmp_path_factory.mktemp("chain")
     engine.images.get(ci_bases["node"]).tag(NODE_BASE)
-    # The engine reaches npm only with --network host: build the backend's npm layer that way once
-    # (the workflow's own `docker build` then takes it from the layer cache).
-    build(engine, ROOT / "app" / "backend", "mvs-chain/backend-npm-layer:warm")
+    # The engine reaches npm only with --network host: build the apps' npm layers that way once
+    # (the workflow's own `docker build` then takes them from the layer cache).
+    for app in ("backend", "frontend"):
+        build(engine, ROOT / "app" / app, f"mvs-chain/{app}-npm-layer:warm")
     registry = Registry(scratch)
     with loopback_s3() as s3:
         chain = Chain(scratch, docker_host, s3, registry)
