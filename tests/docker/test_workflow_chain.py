@@ -13,7 +13,7 @@ as the image registry. Stubbed: `gh` (GitHub's API: PR comments, issues) and `cu
 setup-python/setup-go/cache actions (the machine's own tools). The node base image is the Debian
 stand-in tests/docker builds, tagged as the Dockerfiles' default base; the engine has no network
 outside `--network host`, so the apps' `npm ci` layers are built once that way first and the
-workflow's plain `docker build` finds it in the layer cache, as a runner with network would
+workflow's plain `docker build` finds them in the layer cache, as a runner with network would
 simply run it.
 
 The tests of this module are one chain and run in order; each needs the ones before.
