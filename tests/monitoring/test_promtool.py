@@ -51,6 +51,9 @@ def test_promtool_test_rules_every_alert_fires_and_stays_silent(stack: str, tmp_
     spec = monitored_spec(stack)
     assert len(selected) == 2 * len(alerts(stack, spec))
     assert {c.rule.alert for c in selected} >= {"ServiceDown", "PostgresDown", "BackupStale", "RestoreDrillFailed"}
+    if spec.target == "railway":  # Railway's edge metrics, enabled by default there
+        assert {c.rule.alert for c in selected} >= {"EdgeHighErrorRatio", "EdgeHighLatencyP95", "EdgeMetricsStale"}
+        assert "ServiceDown edge-metrics fires" in {c.name for c in selected}
 
     code, output = _run_tests(rule_file, selected, tmp_path)
 
