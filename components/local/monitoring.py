@@ -49,6 +49,14 @@ WAIT_SECONDS = 120
 EXPORTER_CONNECT_TIMEOUT_SECONDS = 1
 
 
+def monitoring_parts(spec: EnvironmentSpec) -> list[str]:
+    """The monitoring containers the declaration asks for, by role (`mvs-<stack>-<role>`, alias `role`)."""
+    if not spec.monitoring.enabled:
+        return []
+    gateway = ["pushgateway"] if spec.backups.enabled else []
+    return ["postgres-exporter", *gateway, "alertmanager", "prometheus", "grafana"]
+
+
 def pushgateway_url(spec: EnvironmentSpec) -> str | None:
     """Where the backup runner pushes its results: the Pushgateway by its alias, when there is one."""
     if spec.monitoring.enabled and spec.backups.enabled:

@@ -1,8 +1,8 @@
 """ps, logs and restart for a stack on the local Docker engine (the dev stack).
 
 The containers are found by the labels the stack gives them (`com.mvs.stack`), so these commands
-need no Pulumi state and work while an `up` runs. A declared service without a container is
-shown as missing, with the command that brings it back.
+need no Pulumi state and work while an `up` runs. A declared service (or monitoring part, when
+monitoring is enabled) without a container is shown as missing, with the command that brings it back.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from docker.models.containers import Container
 
 from components.errors import RestartFailed, UnknownService
 from components.local.healthchecks import healthy_within_seconds
+from components.local.monitoring import monitoring_parts
 from components.spec import EnvironmentSpec
 
 from ..dev_engine import connected, service_of, stack_containers
@@ -83,7 +84,7 @@ def ps(stack: str, spec: EnvironmentSpec) -> int:
                     _urls(container, service),
                 ]
             )
-        for service in sorted(set(spec.services) - set(containers)):
+        for service in sorted(set(spec.services).union(monitoring_parts(spec)) - set(containers)):
             rows.append([service, "missing", "-", "-", "-", f"./mvs up {stack} creates it"])
     print(table([["SERVICE", "STATE", "HEALTH", "IMAGE", "RELEASE", "URL"], *rows]))
     return 0

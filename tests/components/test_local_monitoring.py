@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from components.environment import build_environment
+from components.local.monitoring import monitoring_parts
 from components.monitoring import (
     alert_rules,
     alertmanager_config,
@@ -127,6 +128,8 @@ def test_each_part_is_a_pinned_healthchecked_container_reached_by_its_job_name(m
         hosts = {target.split(":")[0] for target in local_targets(spec).values()}
         assert hosts <= aliases and set(scrape_jobs(spec)) <= aliases
         assert urls["alertmanager"] == "http://localhost:9393" and urls["prometheus"] == "http://localhost:9090"
+        made = [c.name.removeprefix("dev-") for c in monitor.of_type(CONTAINER) if c.parent.endswith("Monitoring::dev")]
+        assert sorted(made) == sorted(monitoring_parts(spec)) == sorted(PARTS)  # what `./mvs ps` expects to find
 
     return registered(stack).apply(check)
 
@@ -255,6 +258,7 @@ def test_without_backups_there_is_no_pushgateway(monitor):
 
     def check(_):
         names = {r.name for r in monitor.of_type(CONTAINER)}
+        assert "pushgateway" not in monitoring_parts(spec)
         assert names == {"dev-database", "dev-backend", "dev-frontend", *(f"dev-{p}" for p in PARTS)} - {
             "dev-pushgateway"
         }

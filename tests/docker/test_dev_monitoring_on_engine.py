@@ -24,9 +24,11 @@ nothing asserts on how long anything took.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import secrets
+import socket
 import subprocess
 import sys
 import time
@@ -40,9 +42,11 @@ import pytest
 import yaml
 from docker.models.containers import Container
 
+from components.errors import PortInUse
 from components.monitoring import BACKUP_JOB, POSTGRES_EXPORTER_JOB, PUSHGATEWAY_JOB, alerts, scrape_jobs
 from components.spec import EnvironmentSpec, parse_environment
 from mvsctl import dev_engine
+from mvsctl.everyday import local as local_commands
 from mvsctl.loopback_s3 import free_port
 from tests.components.conftest import dev_raw
 
@@ -52,6 +56,7 @@ from .declared import wait_healthy as container_healthy
 from .standins import build_all
 
 STACK = "dev"
+FILE = f"stacks/Pulumi.{STACK}.yaml"
 NOT_RUN = {f"{STACK}-grafana"}  # no image can be had here (see the module docstring)
 MONITORING = ["postgres-exporter", "pushgateway", "alertmanager", "prometheus"]
 RECORDER = "alert-recorder"
@@ -277,7 +282,8 @@ def mvs(*args: str, docker_host: str) -> subprocess.CompletedProcess:
     )
 
 
-def test_ps_shows_the_monitoring_containers_with_their_urls(docker_host, monitored):
+def test_ps_shows_the_monitoring_containers_with_their_urls(docker_host, monitored, monkeypatch, capsys):
+    # The real command, which reads stacks/Pulumi.dev.yaml: whatever it declares, it lists what runs.
     done = mvs("ps", STACK, docker_host=docker_host)
     assert done.returncode == 0, done.stderr
     rows = {line.split()[0]: line for line in done.stdout.splitlines()[1:]}
@@ -286,6 +292,28 @@ def test_ps_shows_the_monitoring_containers_with_their_urls(docker_host, monitor
     assert f"http://localhost:{monitored.spec.monitoring.alertmanager_host_port}" in rows["alertmanager"]
     assert f"http://localhost:{monitored.spec.monitoring.prometheus_host_port}" in rows["prometheus"]
     assert rows["pushgateway"].split()[-1] == "-" and rows["postgres-exporter"].split()[-1] == "-"
+    # With this module's declaration (monitoring on), a part that does not run is named missing.
+    monkeypatch.setenv("DOCKER_HOST", docker_host)
+    assert local_commands.ps(STACK, monitored.spec) == 0
+    rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()[1:]}
+    assert sorted(rows) == sorted([*monitored.spec.services, "database", "backup", *MONITORING, "grafana"])
+    assert "missing" in rows["grafana"] and f"./mvs up {STACK}" in rows["grafana"]  # declared, not run here
+
+
+def test_up_checks_the_monitoring_ports_too(docker_host, monitored, monkeypatch):
+    monkeypatch.setenv("DOCKER_HOST", docker_host)
+    said: list[str] = []
+    dev_engine.prepare_up(STACK, monitored.spec, FILE, say=said.append)  # the stack's own ports: fine
+    assert said == [], "every container runs"
+    raw = copy.deepcopy(monitored.raw)
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen(1)
+        raw["monitoring"]["alertmanager_host_port"] = taken = holder.getsockname()[1]
+        with pytest.raises(PortInUse) as refused:
+            dev_engine.prepare_up(STACK, parse_environment(raw, FILE), FILE, say=said.append)
+    assert f"port {taken}" in str(refused.value)
+    assert "mvs:environment.monitoring.alertmanager_host_port" in str(refused.value)
 
 
 def test_a_stopped_database_is_postgres_down_delivered_to_the_webhook(engine, monitored):
