@@ -59,9 +59,7 @@ def monitoring_parts(spec: EnvironmentSpec) -> list[str]:
 
 def pushgateway_url(spec: EnvironmentSpec) -> str | None:
     """Where the backup runner pushes its results: the Pushgateway by its alias, when there is one."""
-    if spec.monitoring.enabled and spec.backups.enabled:
-        return f"http://pushgateway:{PUSHGATEWAY_PORT}"
-    return None
+    return f"http://pushgateway:{PUSHGATEWAY_PORT}" if "pushgateway" in monitoring_parts(spec) else None
 
 
 def prometheus_files(stack: str, spec: EnvironmentSpec) -> dict[str, str]:
@@ -140,7 +138,7 @@ class LocalMonitoring(pulumi.ComponentResource):
             healthcheck=wget_check(POSTGRES_EXPORTER_PORT, "/"),
         )
         self.pushgateway = None
-        if spec.backups.enabled:
+        if "pushgateway" in monitoring_parts(spec):
             self.pushgateway = self._container(
                 "pushgateway", monitoring.pushgateway_image, healthcheck=wget_check(PUSHGATEWAY_PORT, "/-/healthy")
             )
