@@ -101,6 +101,7 @@ def test_the_monitoring_services_run_in_staging_with_their_variables(world):
     targets = {job["job_name"]: job["static_configs"][0]["targets"] for job in config["scrape_configs"]}
     assert targets["backend"] == ["backend.railway.internal:3000"]
     assert targets["postgres-exporter"] == ["postgres-exporter.railway.internal:9187"]
+    assert targets["edge-metrics"] == ["edge-metrics.railway.internal:9121"]
     assert config["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] == [
         "alertmanager.railway.internal:9093"
     ]
