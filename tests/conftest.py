@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Iterator
 
 import pytest
@@ -22,3 +23,15 @@ def pg_server() -> Iterator[str]:
     """The URL of a fresh PostgreSQL 15 server's `postgres` database (password login over TCP)."""
     with running_postgres() as url:
         yield url
+
+
+@pytest.fixture(autouse=True)
+def unwrapped_pickler() -> Iterator[None]:
+    """Pulumi's dynamic provider serialization (pulumi/dynamic/dynamic.py `serialize_provider`)
+    wraps `pickle._Pickler._batch_setitems` once more for every dynamic resource registered and
+    never unwraps it: one process that registers about a thousand (the mock tests together do)
+    fails with RecursionError. A program registers a few dozen per run; each test here starts
+    from the original pickler again."""
+    originals = (pickle._Pickler._batch_setitems, pickle._Pickler.save_dict)
+    yield
+    pickle._Pickler._batch_setitems, pickle._Pickler.save_dict = originals

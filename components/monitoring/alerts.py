@@ -15,11 +15,12 @@ each job below; the job label is the scrape job's name.
   with backups, `job="pushgateway"` (see `scrape_jobs`).
 - `http_requests_total{method,route,status}` (counter) and
   `http_request_duration_seconds_bucket{method,route,status,le}` (histogram, buckets 5 ms to 10 s):
-  the backend (app/backend/src/metrics.js, prom-client). `route` is the route template, `status`
-  the numeric code. Rules are generated for every service: one that does not export them (the
-  reference frontend today) simply never fires them.
-- `process_start_time_seconds`: prom-client's default metrics (the backend); its changes count
-  restarts.
+  the backend and the frontend (app/{backend,frontend}/src/metrics.js, prom-client, the same
+  names, labels and buckets). `route` is the route template, `status` the numeric code. Rules are
+  generated for every service: one that does not export them simply never fires them (on Railway
+  the edge rules below still cover it).
+- `process_start_time_seconds`: prom-client's default metrics (the backend and the frontend); its
+  changes count restarts.
 - Railway's edge, for every long-running service whether it exports anything or not (railway
   target with `monitoring.edge_metrics.enabled`): the exporter of edge_metrics/ (`python -m
   edge_metrics`, scraped as `job="edge-metrics"`) reads Railway's `httpMetricsGroupedByStatus` and

@@ -73,7 +73,7 @@ def _check_all(raw: Mapping[str, Any], secrets: SecretLookup, stack: str) -> Ite
     if target == "local":
         yield from _check_host_ports(services, database, monitoring)
     if secrets is not None:
-        yield from _check_secrets(services, database, monitoring, raw.get("backups"), secrets, stack)
+        yield from _check_secrets(services, database, monitoring, raw.get("backups"), secrets, stack, target)
 
 
 def _check_release_images(services: Mapping[str, Any], images: Mapping[str, Any]) -> Iterator[Finding]:
@@ -327,6 +327,7 @@ def _check_secrets(
     raw_backups: Any,
     secrets: Callable[[str], SecretState],
     stack: str,
+    target: Any = None,
 ) -> Iterator[Finding]:
     refs = [("database.password_secret", database.get("password_secret"))]
     backups = _mapping(raw_backups)
@@ -338,6 +339,10 @@ def _check_secrets(
         default = MONITORING_DEFAULTS.grafana_admin_secret
         refs.append(("monitoring.grafana_admin_secret", monitoring.get("grafana_admin_secret", default)))
         refs.extend(_receiver_secret_refs(monitoring))
+        edge = _mapping(monitoring.get("edge_metrics"))
+        if target == "railway" and edge.get("enabled", MONITORING_DEFAULTS.edge_metrics.enabled):
+            default = MONITORING_DEFAULTS.edge_metrics.token_secret
+            refs.append(("monitoring.edge_metrics.token_secret", edge.get("token_secret", default)))
     for name, service in services.items():
         for var, ref in _mapping(_mapping(service).get("secrets")).items():
             refs.append((f"services.{name}.secrets.{var}", ref))

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import copy
 import json
-import pickle
 from collections.abc import Callable
 from typing import Any
 
@@ -40,17 +39,6 @@ SECRETS = {
 }
 DYNAMIC = "pulumi-python:dynamic/railway:"
 SIX = ["prometheus", "alertmanager", "pushgateway", "postgres-exporter", "grafana", "edge-metrics"]
-
-
-@pytest.fixture(autouse=True)
-def unwrapped_pickler():
-    """Pulumi's dynamic provider serialization (pulumi/dynamic/dynamic.py `serialize_provider`)
-    wraps `pickle._Pickler._batch_setitems` once more for every dynamic resource and never unwraps
-    it: a process that registers about a thousand of them (a stack with monitoring registers ~60)
-    fails with RecursionError. Each test here puts the original back."""
-    original = pickle._Pickler._batch_setitems
-    yield
-    pickle._Pickler._batch_setitems = original
 
 
 def staging_raw(**monitoring: Any) -> dict:

@@ -12,7 +12,8 @@ What runs, all started and stopped by fixtures (free ports, temporary directorie
   secret `alertWebhookUrl`) is a local HTTP server recording every delivery.
 
 The declaration is staging's (railway: PostgresDown is `severity: page`) without the frontend
-(it exports no metrics), with monitoring enabled, a webhook receiver and, as the declaration
+(one app service is enough to show the path; tests/monitoring/test_dashboards.py scrapes both),
+with monitoring enabled, a webhook receiver and, as the declaration
 allows, `for_minutes` of 0 for postgres_down and backup_stale. Shortened for the test only, in the
 rendered documents and nowhere else:
 - the scrape and evaluation interval is 1 s (the declaration's minimum is 5 s), except

@@ -258,7 +258,14 @@ def test_receiver_secrets_join_the_stacks_secrets_only_when_enabled(load_stack: 
 
 def test_receiver_secrets_that_are_not_set_are_reported(load_stack: Callable[[str], Stack]) -> None:
     stack = _enable(load_stack("staging"), receivers={**WEBHOOK, "slack": SLACK, "email": EMAIL})
-    present = {"dbPassword", "sessionSecret", "backupAccessKey", "backupSecretKey", "grafanaAdminPassword"}
+    present = {
+        "dbPassword",
+        "sessionSecret",
+        "backupAccessKey",
+        "backupSecretKey",
+        "grafanaAdminPassword",
+        "railwayMetricsToken",
+    }
 
     def lookup(name: str) -> SecretState:
         return "secret" if name in present else "plaintext" if name == "smtpPassword" else "missing"
@@ -273,6 +280,31 @@ def test_receiver_secrets_that_are_not_set_are_reported(load_stack: Callable[[st
     assert (
         "./mvs pulumi config set --secret --stack staging slackWebhookUrl" in by_key["slack.webhook_url_secret"].allowed
     )
+
+
+@pytest.mark.parametrize(
+    ("stack_name", "edge", "reported"),
+    [
+        ("staging", {}, True),
+        ("staging", {"edge_metrics": {"enabled": False}}, False),
+        ("dev", {}, False),
+    ],
+)
+def test_the_edge_exporter_token_is_required_where_the_exporter_runs(
+    load_stack: Callable[[str], Stack], stack_name: str, edge: dict, reported: bool
+) -> None:
+    """The exporter runs on Railway only, and only when enabled: there its token must be set (a
+    missing one would stop `up` half way with Pulumi's missing-config error)."""
+    stack = _enable(load_stack(stack_name), **edge)
+    problems: list = []
+    try:
+        parse_environment(stack.raw, stack.file, lambda name: "missing" if name == "railwayMetricsToken" else "secret")
+    except DeclarationError as error:
+        problems = error.problems
+
+    keys = [p.key for p in problems]
+    assert (f"{ENV}.monitoring.edge_metrics.token_secret" in keys) is reported
+    assert all(k == f"{ENV}.monitoring.edge_metrics.token_secret" for k in keys)
 
 
 @pytest.mark.parametrize("name", ["alertmanager", "pushgateway", "postgres-exporter"])
