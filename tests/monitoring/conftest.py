@@ -139,6 +139,20 @@ class Servers:
         wait_until(f"{name} ready", ready, START_DEADLINE, server.log_text)
         return server
 
+    def start_postgres_exporter(self, database_url: str) -> Server:
+        """Debian's postgres_exporter on `database_url` (no TLS on loopback)."""
+        port = free_port()
+        command = [tool("postgres_exporter"), f"--web.listen-address=127.0.0.1:{port}"]
+        return self.start(
+            "postgres_exporter", command, port, "/metrics", env={"DATA_SOURCE_NAME": f"{database_url}?sslmode=disable"}
+        )
+
+    def start_pushgateway(self) -> Server:
+        """Debian's Pushgateway, keeping nothing on disk."""
+        port = free_port()
+        command = [tool("pushgateway"), f"--web.listen-address=127.0.0.1:{port}", "--persistence.file="]
+        return self.start("pushgateway", command, port, "/-/ready")
+
     def stop_all(self) -> None:
         for stop in reversed(self.stoppers):
             with contextlib.suppress(Exception):

@@ -99,21 +99,8 @@ def dashboard_stack(
 ) -> Iterator[DashboardStack]:
     spec = monitored_spec(STACK)
     directory = servers.directory
-    exporter_port = free_port()
-    servers.start(
-        "postgres_exporter",
-        [tool("postgres_exporter"), f"--web.listen-address=127.0.0.1:{exporter_port}"],
-        exporter_port,
-        "/metrics",
-        env={"DATA_SOURCE_NAME": own_postgres.url + "?sslmode=disable"},
-    )
-    gateway_port = free_port()
-    servers.start(
-        "pushgateway",
-        [tool("pushgateway"), f"--web.listen-address=127.0.0.1:{gateway_port}", "--persistence.file="],
-        gateway_port,
-        "/-/ready",
-    )
+    exporter_port = servers.start_postgres_exporter(own_postgres.url).port
+    gateway_port = servers.start_pushgateway().port
     gateway = f"http://127.0.0.1:{gateway_port}"
     pushing = {runner_metrics.PUSHGATEWAY_ENV: gateway, runner_metrics.STACK_ENV: STACK}
     runner_metrics.backup_succeeded(size_bytes=123_456, duration_seconds=2.5, environ=pushing)

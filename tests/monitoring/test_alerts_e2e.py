@@ -172,21 +172,8 @@ def monitored(own_postgres, servers: Servers, webhook: WebhookRecorder, backend_
     spec = e2e_declaration()
     directory = servers.directory
 
-    exporter_port = free_port()
-    servers.start(
-        "postgres_exporter",
-        [tool("postgres_exporter"), f"--web.listen-address=127.0.0.1:{exporter_port}"],
-        exporter_port,
-        "/metrics",
-        env={"DATA_SOURCE_NAME": own_postgres.url + "?sslmode=disable"},
-    )
-    gateway_port = free_port()
-    servers.start(
-        "pushgateway",
-        [tool("pushgateway"), f"--web.listen-address=127.0.0.1:{gateway_port}", "--persistence.file="],
-        gateway_port,
-        "/-/ready",
-    )
+    exporter_port = servers.start_postgres_exporter(own_postgres.url).port
+    gateway_port = servers.start_pushgateway().port
     backend: NodeServer = start_server(
         BACKEND / "src" / "server.js", directory / "backend.log", DATABASE_URL=own_postgres.url
     )
