@@ -8,19 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.pins import pins
+
 from .conftest import PG_BIN, seed
 
 ROOT = Path(__file__).resolve().parents[2]
 RUNNER = ROOT / "backup_runner"
-
-
-def pins(path: Path) -> dict[str, str]:
-    found = {}
-    for line in path.read_text().splitlines():
-        if "==" in line and not line.startswith("#"):
-            name, version = line.split("==", 1)
-            found[name.split("[")[0].lower().replace("_", "-")] = version
-    return found
 
 
 def test_every_copied_path_exists():

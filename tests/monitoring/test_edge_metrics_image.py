@@ -10,21 +10,14 @@ import sys
 import time
 from pathlib import Path
 
+from tests.pins import pins
+
 from . import edge_fixtures
 from .edge_fixtures import REPO_ROOT, EdgeWorld, value
 
 CONTEXT = REPO_ROOT / "edge_metrics"
 edge_world = edge_fixtures.edge_world  # the fixtures, for this module's tests
 exporters = edge_fixtures.exporters
-
-
-def pins(path: Path) -> dict[str, str]:
-    found = {}
-    for line in path.read_text().splitlines():
-        if "==" in line and not line.startswith("#"):
-            name, version = line.split("==", 1)
-            found[name.split("[")[0].lower().replace("_", "-")] = version
-    return found
 
 
 def copies() -> list[tuple[list[str], str]]:
