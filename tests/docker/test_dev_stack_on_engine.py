@@ -22,10 +22,9 @@ from mvsctl import dev_engine
 from mvsctl.loopback_s3 import free_port
 from tests.components.conftest import dev_raw
 
-from .conftest import ROOT, build, postgres_standin
+from .conftest import ROOT, postgres_standin
 from .declared import (
     CONTAINER,
-    IMAGE,
     NETWORK,
     VOLUME,
     apply_network,
@@ -35,6 +34,7 @@ from .declared import (
     start_container,
     wait_healthy,
 )
+from .standins import build_services
 
 SECRETS = {"mvs:dbPassword": "db-Never-Shown-9", "mvs:sessionSecret": "session-Never-Shown-8"}
 STACK = "dev"
@@ -58,12 +58,7 @@ def dev_stack(engine, ci_bases):
         service["host_port"] = free_port()
     declared = declare(raw, SECRETS, ROOT)
     remove_stack(engine)
-    for image in declared.of_type(IMAGE):
-        options = image.inputs["build"]
-        base = ci_bases["python"] if "backup_runner" in options["dockerfile"] else ci_bases["node"]
-        relative = os.path.relpath(options["dockerfile"], options["context"])
-        args = {**options.get("args", {}), "BASE_IMAGE": base}
-        build(engine, options["context"], image.inputs["imageName"], dockerfile=relative, **args)
+    build_services(engine, ci_bases, declared)
     postgres_standin(engine, ci_bases, declared.named("dev-postgres-image").inputs["name"])
     for network in declared.of_type(NETWORK):
         apply_network(engine, network)
