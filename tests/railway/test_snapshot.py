@@ -23,7 +23,7 @@ from components.railway.snapshot import SnapshotCache
 from railway_emulator.requestlog import read_log
 
 from .test_providers import configured
-from .test_providers import world as world  # noqa: F401  (the fixture)
+from .test_providers import world as world  # the fixture
 
 SET_VARIABLES = "mutation($i: VariableCollectionUpsertInput!) { variableCollectionUpsert(input: $i) }"
 
