@@ -3,7 +3,8 @@
     venv/bin/python -m bench.railway_requests [--latency-ms 100]
 
 Prints the requests each operation sends (up from empty, no-op preview, no-op refresh,
-one-variable change) from the emulator's request log, and the time that injected latency on every
+one-variable change) from the emulator's request log, how many no-op drift checks an hour a Free
+plan's 100 requests allow, and the time that injected latency on every
 request adds to `up` from empty (best of --repeat fresh runs with and without it), next to the
 critical-path bound: the depth of the resource dependency chain times the latency. The engine's
 own start-up dominates the total, so the added time is the figure to compare. Numbers are
@@ -33,6 +34,7 @@ SECRETS = {
 
 
 RAILWAY = "pulumi-python:dynamic/railway:"
+FREE_PLAN_REQUESTS_PER_HOUR = 100  # Railway's public API limit on the Free plan (facts/railway-api.md)
 
 
 def world(tmp: Path, s3_endpoint: str) -> tuple[EmulatorServer, PulumiCLI, Path]:
@@ -111,6 +113,12 @@ def run(args: argparse.Namespace, s3_endpoint: str) -> None:
     for name, count, ops in rows:
         detail = ", ".join(f"{k} {v}" for k, v in sorted(ops.items())) or "-"
         print(f"{name:<22}{count:>9}  {detail}")
+    refresh_requests = next(count for name, count, _ in rows if name == "no-op refresh")
+    checks = FREE_PLAN_REQUESTS_PER_HOUR // max(refresh_requests, 1)
+    print(
+        f"Free plan ({FREE_PLAN_REQUESTS_PER_HOUR} requests an hour in all): {checks} no-op drift checks an hour "
+        f"({refresh_requests} requests each), one every {60 / checks:.1f} minutes with nothing else running"
+    )
 
     no_latency = min(timed_up(0, s3_endpoint) for _ in range(args.repeat))
     with_latency = min(timed_up(args.latency_ms, s3_endpoint) for _ in range(args.repeat))

@@ -100,12 +100,17 @@ class _OneLineTracebacks:
         return one_line(error) if error is not None else traceback.format_exc(*args, **kwargs)
 
 
+def in_provider_host() -> bool:
+    """Whether this process is a dynamic provider host Pulumi started for one engine run."""
+    spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+    return spec is not None and spec.name == "pulumi.dynamic.__main__"
+
+
 def prepare() -> None:
     """Once per process, if it is a dynamic provider host (not the program, not tests): end it with
     the engine, and make its errors one line."""
     host = sys.modules.get("__main__")
-    spec = getattr(host, "__spec__", None)
-    if spec is None or spec.name != "pulumi.dynamic.__main__" or _started.is_set():
+    if not in_provider_host() or _started.is_set():
         return
     _started.set()
     if getattr(host, "traceback", None) is traceback:

@@ -166,20 +166,31 @@ class Root:
             **environment,
             "canAccess": True,
             "unmergedChangesCount": 0,
-            "config": lambda _info, **_args: self._environment_config(environment["id"]),
+            "config": lambda _info, decryptVariables=False, **_args: self._environment_config(
+                environment["id"], bool(decryptVariables)
+            ),
             "volumeInstances": lambda _info, **_args: connection([self._volume_instance_view(v) for v in instances]),
             "serviceInstances": lambda _info, **_args: connection([self._instance_view(i) for i in services]),
         }
 
-    def _environment_config(self, environment_id: str) -> dict[str, Any]:
+    def _environment_config(self, environment_id: str, decrypt: bool = False) -> dict[str, Any]:
         """The environment as Railway's EnvironmentConfig shows it, for the parts the emulator models:
-        each service's source and deploy settings (unset ones left out, as Railway leaves them)."""
+        each service's source and deploy settings (unset ones left out, as Railway leaves them) and
+        its variables as `variables.<NAME>.value`, unrendered (a `${{...}}` reference stays one).
+        Values only with `decryptVariables: true`; without it the emulator lists the names with no
+        value, where Railway gives its encrypted form, which no client can use."""
         services = {}
         for instance in self.state["instances"].values():
             if instance["environmentId"] != environment_id:
                 continue
             deploy = {key: instance.get(key) for key in CONFIG_DEPLOY_FIELDS if instance.get(key) is not None}
-            services[instance["serviceId"]] = {"source": instance.get("source") or {}, "deploy": deploy}
+            values = self.state["variables"].get(variables_key(environment_id, instance["serviceId"]), {})
+            variables = {name: ({"value": value} if decrypt else {}) for name, value in values.items()}
+            services[instance["serviceId"]] = {
+                "source": instance.get("source") or {},
+                "deploy": deploy,
+                "variables": variables,
+            }
         return {"services": services}
 
     def _volume_instance_view(self, instance: dict[str, Any]) -> dict[str, Any]:

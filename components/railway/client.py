@@ -152,13 +152,17 @@ class RailwayClient:
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
         notice: Callable[[str], None] = notice_on_stderr,
+        after_write: Callable[[str], None] | None = None,
     ):
+        """`after_write(operation)` runs once a mutation has been sent, whatever came of it: what
+        a caller keeps of earlier reads (components/railway/snapshot.py) is then stale."""
         self.endpoint = endpoint or os.environ.get(ENDPOINT_ENV) or DEFAULT_ENDPOINT
         self.retry = retry or RetryPolicy()
         self.rate_limit = RateLimitStatus()
         self.requests_sent = 0
         self._sleep = sleep
         self._notice = notice
+        self._after_write = after_write
         self._http = httpx.Client(
             headers={**token.headers(), "Content-Type": "application/json", "x-source": "mvs-infra"},
             timeout=timeout,
@@ -177,6 +181,15 @@ class RailwayClient:
     def execute(self, name: str, variables: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Run one operation and return its `data`, or raise the matching RailwayError."""
         op = operation(name)
+        if op.is_mutation and self._after_write is not None:
+            try:
+                return self._send(op, variables)
+            finally:
+                self._after_write(name)
+        return self._send(op, variables)
+
+    def _send(self, op: Operation, variables: Mapping[str, Any] | None) -> dict[str, Any]:
+        name = op.name
         payload = {"query": op.document, "variables": dict(variables or {}), "operationName": op.name}
         for attempt in range(self.retry.max_attempts):
             last = attempt == self.retry.max_attempts - 1

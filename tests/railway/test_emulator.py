@@ -409,9 +409,9 @@ def scale(emulator: EmulatorHandle, service_id: str, environment_id: str, change
 
 def placement(emulator: EmulatorHandle, service_id: str, environment_id: str) -> tuple:
     """(region, numReplicas) of the instance, and the multiRegionConfig of the environment's config."""
-    data = emulator.data("serviceInstanceSettings", {"serviceId": service_id, "environmentId": environment_id})
-    node = data["serviceInstance"]
-    deploy = data["environment"]["config"]["services"][service_id]["deploy"]
+    environment = emulator.data("environmentSnapshot", {"id": environment_id})["environment"]
+    node = next(e["node"] for e in environment["serviceInstances"]["edges"] if e["node"]["serviceId"] == service_id)
+    deploy = environment["config"]["services"][service_id]["deploy"]
     return node["region"], node["numReplicas"], deploy.get("multiRegionConfig")
 
 

@@ -41,8 +41,8 @@ def test_an_api_that_dropped_a_field_we_use_is_reported(tmp_path, monkeypatch):
     problems = operation_problems(out)
     assert [problem.split(":")[0] for problem in problems] == [
         "environmentServices.graphql",
+        "environmentSnapshot.graphql",
         "serviceInstance.graphql",
-        "serviceInstanceSettings.graphql",
     ], "every document that reads the field, and nothing else"
     missing = ".graphql: Cannot query field 'healthcheckPath' on type 'ServiceInstance'"
     assert all(missing in problem for problem in problems), problems

@@ -8,6 +8,7 @@ environment's RAILWAY_API_TOKEN or RAILWAY_TOKEN is used, as the Railway CLI doe
 
 from __future__ import annotations
 
+import hashlib
 import sys
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -16,10 +17,21 @@ from typing import Any
 from pulumi.dynamic import ConfigureRequest, DiffResult, ResourceProvider
 
 from ...errors import RailwayNotFound
-from ...provider_process import prepare
+from ...provider_process import in_provider_host, prepare
 from ..client import CONFIG_ENDPOINT, CONFIG_TOKEN, CONFIG_TOKEN_KIND, RailwayClient, RailwayToken, RetryPolicy
+from ..snapshot import SNAPSHOT_OPERATION, EnvironmentSnapshot, SnapshotCache
 
 prepare()  # this module is loaded into provider processes: see provider_process.py
+
+# One engine run has one provider process: its reads share one snapshot per environment
+# (snapshot.py). Anywhere else (tests, tools importing a provider) every read fetches its own.
+PROCESS_SNAPSHOTS: SnapshotCache | None = SnapshotCache() if in_provider_host() else None
+
+
+def _forget_snapshots(_operation: str) -> None:
+    if PROCESS_SNAPSHOTS is not None:
+        PROCESS_SNAPSHOTS.invalidate()
+
 
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # how a preview's unknown values reach diff()
 CONFIG_POLL_SECONDS = "railway:pollSeconds"
@@ -61,7 +73,28 @@ class RailwayProvider(ResourceProvider):
             if token_value
             else RailwayToken.from_env()
         )
-        return RailwayClient(token, endpoint=self._settings.get("endpoint"), retry=RetryPolicy())
+        return RailwayClient(
+            token, endpoint=self._settings.get("endpoint"), retry=RetryPolicy(), after_write=_forget_snapshots
+        )
+
+    def snapshot(self, environment_id: str) -> EnvironmentSnapshot | None:
+        """The environment as one read sees it (snapshot.py), or None when it is gone. Shared by
+        every read of this run unless something was written since."""
+
+        def fetch() -> dict[str, Any]:
+            with self.client() as client:
+                return client.execute(SNAPSHOT_OPERATION, {"id": environment_id})
+
+        cache = PROCESS_SNAPSHOTS if PROCESS_SNAPSHOTS is not None else SnapshotCache()
+        return cache.get(self._snapshot_key(environment_id), fetch)
+
+    def _snapshot_key(self, environment_id: str) -> tuple[str, ...]:
+        token = self._settings.get("token") or ""
+        return (
+            self._settings.get("endpoint") or "",
+            hashlib.sha256(token.encode()).hexdigest(),
+            environment_id,
+        )
 
     def call(self, operation: str, variables: dict[str, Any] | None = None, field: str | None = None) -> Any:
         """One operation on a fresh client; returns its result field (by default, named like it)."""

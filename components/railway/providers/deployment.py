@@ -125,11 +125,10 @@ class DeploymentProvider(RailwayProvider):
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         """The service's newest deployment: ours, or a later one (a cron run, a dashboard redeploy)."""
-        scope = {"serviceId": props["service_id"], "environmentId": props["environment_id"]}
-        found = self.lookup("deployments", {"input": scope, "first": 1})
-        if found is None or not found["edges"]:
+        snapshot = self.snapshot(props["environment_id"])
+        latest = snapshot.latest_deployment(props["service_id"]) if snapshot is not None else None
+        if latest is None:
             return ReadResult(None, {})
-        latest = found["edges"][0]["node"]
         outs = {
             **pick(props, self.inputs),
             "deployment_id": props.get("deployment_id") or id_,

@@ -40,6 +40,15 @@ def dns_records(domain: dict[str, Any]) -> list[dict[str, Any]]:
     return records
 
 
+def _current(provider: RailwayProvider, props: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """The service's domains in this environment as the run's snapshot has them (none when the
+    environment or the service instance is gone)."""
+    snapshot = provider.snapshot(props["environment_id"])
+    return (
+        snapshot.domains(props["service_id"]) if snapshot is not None else {"serviceDomains": [], "customDomains": []}
+    )
+
+
 class ServiceDomainProvider(RailwayProvider):
     """The service's `*.up.railway.app` domain. A new port is set on the same domain, so the
     service keeps its URL."""
@@ -82,8 +91,7 @@ class ServiceDomainProvider(RailwayProvider):
         return UpdateResult(self._outputs(news, {"id": id_, "domain": olds["domain"]}))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        found = self.lookup("domains", _scope(props)) or {"serviceDomains": []}
-        domain = next((d for d in found["serviceDomains"] if d["id"] == id_), None)
+        domain = next((d for d in _current(self, props)["serviceDomains"] if d["id"] == id_), None)
         if domain is None:
             return ReadResult(None, {})
         outs = self._outputs({**props, "target_port": domain["targetPort"]}, domain)
@@ -136,8 +144,7 @@ class CustomDomainProvider(RailwayProvider):
         return UpdateResult(self._outputs(news, domain))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        found = self.lookup("domains", _scope(props)) or {"customDomains": []}
-        domain = next((d for d in found["customDomains"] if d["id"] == id_), None)
+        domain = next((d for d in _current(self, props)["customDomains"] if d["id"] == id_), None)
         if domain is None:
             return ReadResult(None, {})
         outs = self._outputs({**props, "domain": domain["domain"], "target_port": domain["targetPort"]}, domain)

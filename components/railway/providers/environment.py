@@ -48,10 +48,10 @@ class EnvironmentProvider(RailwayProvider):
         return UpdateResult(_outputs(renamed))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        environment = self.lookup("environment", {"id": id_})
-        if environment is None:
+        snapshot = self.snapshot(id_)
+        if snapshot is None:
             return ReadResult(None, {})
-        outs = _outputs(environment)
+        outs = _outputs(snapshot.environment)
         return ReadResult(id_, outs, pick(outs, self.inputs))
 
     def delete(self, id_: str, _props: dict[str, Any]) -> None:

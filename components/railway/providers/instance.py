@@ -18,7 +18,6 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 
-from ...errors import RailwayNotFound
 from .base import RailwayProvider, applied_now, pick
 
 # our input name -> ServiceInstance / ServiceInstanceUpdateInput field
@@ -99,17 +98,13 @@ class ServiceInstanceProvider(RailwayProvider):
         return UpdateResult(self._apply(news))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        scope = {"environmentId": props["environment_id"], "serviceId": props["service_id"]}
-        try:
-            with self.client() as client:
-                found = client.execute("serviceInstanceSettings", scope)
-        except RailwayNotFound:
+        snapshot = self.snapshot(props["environment_id"])
+        instance = snapshot.instance(props["service_id"]) if snapshot is not None else None
+        if instance is None:
             return ReadResult(None, {})
-        instance = found["serviceInstance"]
         current = {**pick(props, ("service_id", "environment_id")), **settings_from_api(instance)}
         if props.get("region"):  # a declared placement is tracked; Railway's default region is not
-            service_config = ((found["environment"]["config"] or {}).get("services") or {}).get(props["service_id"])
-            deploy = (service_config or {}).get("deploy") or {}
+            deploy = snapshot.service_config(props["service_id"]).get("deploy") or {}
             current["multi_region_config"] = placement_from_api(deploy.get("multiRegionConfig"))
         else:
             current["multi_region_config"] = None

@@ -101,7 +101,8 @@ class ServiceProvider(RailwayProvider):
         return UpdateResult(self._outputs(id_, news))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        instance = self.lookup("serviceInstance", {"environmentId": props["environment_id"], "serviceId": id_})
+        snapshot = self.snapshot(props["environment_id"])
+        instance = snapshot.instance(id_) if snapshot is not None else None
         if instance is None:
             return ReadResult(None, {})
         outs = self._outputs(id_, {**props, "name": instance["serviceName"]})

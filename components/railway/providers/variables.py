@@ -71,7 +71,8 @@ class VariablesProvider(RailwayProvider):
         return result
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        current = self.lookup("variables", {**self._scope(props), "unrendered": True})
+        snapshot = self.snapshot(props["environment_id"])
+        current = snapshot.variables(props["service_id"]) if snapshot is not None else None
         if current is None:
             return ReadResult(None, {})
         if found := differences(props.get("variables") or {}, dict(current)):

@@ -197,11 +197,9 @@ class VolumeProvider(RailwayProvider):
         return UpdateResult(self._outputs(news, instance, size))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        try:
-            with self.client() as client:
-                instance = self._instance(client, props["environment_id"], lambda node: node["volumeId"] == id_)
-        except RailwayNotFound:
-            instance = None
+        snapshot = self.snapshot(props["environment_id"])
+        found = snapshot.volume_instances if snapshot is not None else []
+        instance = next((node for node in found if node["volumeId"] == id_), None)
         if instance is None:
             say(lost_data(props, replaced_now=False))
             return ReadResult(None, {})

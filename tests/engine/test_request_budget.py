@@ -1,0 +1,76 @@
+"""Railway's request budget with the real `pulumi` CLI against the emulator (issue 13): a no-op
+refresh of prod reads each environment once (at most 3 requests for 28 resources), and the same
+few requests still see every kind of change made in the dashboard. Counts come from the
+emulator's request log and are asserted as upper bounds. One `up` serves the module."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from .world import operations, world_up, writes
+
+STACK = "prod"
+REFRESH_BUDGET = 3
+RENAME_SERVICE = "mutation($s: String!, $n: String) { serviceUpdate(id: $s, input: {name: $n}) { id } }"
+SCALE = (
+    "mutation($s: String!, $e: String!) { "
+    "serviceInstanceUpdate(serviceId: $s, environmentId: $e, input: {numReplicas: 4}) }"
+)
+SET_VARIABLES = "mutation($i: VariableCollectionUpsertInput!) { variableCollectionUpsert(input: $i) }"
+DELETE_DOMAIN = "mutation($id: String!) { serviceDomainDelete(id: $id) }"
+SCHEDULES = "mutation($v: String!) { volumeInstanceBackupScheduleUpdate(volumeInstanceId: $v, kinds: [DAILY]) }"
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory, s3_endpoint):
+    with world_up(tmp_path_factory, s3_endpoint, "budget", STACK) as world:
+        yield world
+
+
+def refresh(world) -> list[dict]:
+    sent = len(world.requests())
+    world.cli.ok("refresh", "--yes", "--skip-preview", "--stack", STACK)
+    return world.requests()[sent:]
+
+
+def test_a_no_op_refresh_of_prod_reads_each_environment_once(world):
+    resources = [r for r in world.cli.resources(STACK) if r["type"].startswith("pulumi-python:dynamic/railway:")]
+    assert len(resources) >= 25, "prod has its whole Railway stack"
+
+    entries = refresh(world)
+
+    assert len(entries) <= REFRESH_BUDGET, operations(entries)
+    assert operations(entries)["environmentSnapshot"] == 1
+    assert writes(entries) == []
+
+
+def test_every_kind_of_dashboard_change_is_seen_within_the_same_budget(world):
+    state = world.state()
+    environment_id = world.environment_id(STACK)
+    project_id = json.loads(world.cli.ok("stack", "output", "--json", "--stack", STACK))["project_id"]
+    backend = world.service_id("backend")
+    world.dashboard(RENAME_SERVICE, {"s": world.service_id("frontend"), "n": "web"})
+    world.dashboard(SCALE, {"s": backend, "e": environment_id})
+    scope = {"projectId": project_id, "environmentId": environment_id, "serviceId": backend}
+    world.dashboard(SET_VARIABLES, {"i": {**scope, "variables": {"ADDED_BY_HAND": "1"}, "skipDeploys": True}})
+    domain = next(d for d in state["service_domains"].values() if d["serviceId"] == backend)
+    world.dashboard(DELETE_DOMAIN, {"id": domain["id"]})
+    volume_instance = next(iter(state["volume_instances"].values()))
+    world.dashboard(SCHEDULES, {"v": volume_instance["id"]})
+
+    entries = refresh(world)
+    assert len(entries) <= REFRESH_BUDGET, operations(entries)
+
+    exported = json.loads(world.cli.ok("stack", "export", "--show-secrets", "--stack", STACK))
+    after = {r["urn"].rsplit("::", 1)[-1]: r for r in exported["deployment"]["resources"]}
+    assert after[f"{STACK}-frontend"]["outputs"]["name"] == "web"
+    assert after[f"{STACK}-backend-settings"]["outputs"]["num_replicas"] == 4
+    variables = after[f"{STACK}-backend-variables"]["outputs"]["variables"]  # a secret: {plaintext: JSON}
+    assert "ADDED_BY_HAND" in json.loads(variables["plaintext"])
+    assert f"{STACK}-backend-domain" not in after, "a domain deleted in the dashboard is gone from the state"
+    assert after[f"{STACK}-database-backup-schedules"]["outputs"]["kinds"] == ["DAILY"]
+
+    world.cli.ok("up", "--yes", "--stack", STACK)  # and the next up puts it all back
+    world.cli.ok("preview", "--expect-no-changes", "--stack", STACK)
