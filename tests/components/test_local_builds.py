@@ -116,7 +116,17 @@ def test_every_container_is_built_or_pinned_by_id_and_healthchecked_in_docker_fo
 
     def check(_):
         containers = monitor.of_type(CONTAINER)
-        assert len(containers) == 6
+        assert sorted(c.name for c in containers) == [
+            "dev-alertmanager",
+            "dev-backend",
+            "dev-backup",
+            "dev-database",
+            "dev-frontend",
+            "dev-grafana",
+            "dev-postgres-exporter",
+            "dev-prometheus",
+            "dev-pushgateway",
+        ]
         by_urn = {r.urn: r for r in monitor.registrations}
         for container in containers:
             check = container.inputs["healthcheck"]

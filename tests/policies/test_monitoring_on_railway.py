@@ -8,7 +8,6 @@ from __future__ import annotations
 import pytest
 
 from components.spec.models import Monitoring
-from tests.components.test_railway_monitoring import unwrapped_pickler  # noqa: F401 (an autouse fixture)
 from tests.docker.declared import declare
 from tests.policies.harness import ROOT, SECRETS, findings, named, raw_declaration
 from tests.policies.test_registered import DIGEST, keys, pinned_by_digest
