@@ -1,7 +1,9 @@
 """Optional monitoring for the local stack (`monitoring.enabled`), on the stack's private network.
 
 Prometheus runs the configuration and the alert rules generated from the declaration
-(components/monitoring), scraping each job at the network alias `local_targets` names: so every
+(components/monitoring), keeps its samples on the named volume `mvs-<stack>-prometheus` (so a
+changed rule or configuration, which replaces the container, keeps the history, and `./mvs destroy`
+keeps it like the other data volumes), scraping each job at the network alias `local_targets` names: so every
 container here is reachable by exactly its job's name (`postgres-exporter`, `pushgateway`,
 `alertmanager`). Alertmanager receives what the rules fire; its configuration holds the receivers'
 secret URLs and passwords, so the uploaded file is a secret Output (encrypted in the state, never
@@ -32,6 +34,7 @@ from ..monitoring.grafana import provisioning_files
 from ..spec import EnvironmentSpec
 from .healthchecks import container_healthcheck
 from .secrets import SecretSource
+from .volumes import KEEP_DATA, prometheus_volume_name
 
 PROMETHEUS_PORT = 9090
 GRAFANA_PORT = 3000
@@ -162,10 +165,19 @@ class LocalMonitoring(pulumi.ComponentResource):
             host_port=(ALERTMANAGER_PORT, monitoring.alertmanager_host_port),
         )
         scraped = [self.postgres_exporter, self.alertmanager, *([self.pushgateway] if self.pushgateway else [])]
+        self.prometheus_volume = docker.Volume(
+            f"{name}-prometheus-data",
+            name=prometheus_volume_name(name),
+            labels=[docker.VolumeLabelArgs(label=label.label, value=label.value) for label in labels],
+            opts=pulumi.ResourceOptions.merge(pulumi.ResourceOptions(parent=self), KEEP_DATA),
+        )
         self.prometheus = self._container(
             "prometheus",
             monitoring.prometheus_image,
             command=prometheus_command(spec),
+            volumes=[
+                docker.ContainerVolumeArgs(volume_name=self.prometheus_volume.name, container_path=PROMETHEUS_DATA)
+            ],
             uploads=[
                 docker.ContainerUploadArgs(file=path, content=content)
                 for path, content in prometheus_files(name, spec).items()

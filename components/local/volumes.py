@@ -1,6 +1,7 @@
-"""The dev stack's data: the Postgres volume and the backups volume, by name.
+"""The dev stack's data: the Postgres volume, the backups volume and (with monitoring) Prometheus's
+samples, by name.
 
-Both outlive `./mvs destroy dev` (Pulumi's retainOnDelete: the destroy forgets them, the engine
+All outlive `./mvs destroy dev` (Pulumi's retainOnDelete: the destroy forgets them, the engine
 keeps them), because a command that removes containers must not take the data with it. The next
 `./mvs up dev` finds them by name and mounts them again; `./mvs destroy dev --delete-data`
 removes them on purpose.
@@ -21,6 +22,14 @@ def backup_volume_name(stack: str) -> str:
     return f"mvs-{stack}-backups"
 
 
+def prometheus_volume_name(stack: str) -> str:
+    return f"mvs-{stack}-prometheus"
+
+
 def kept_volumes(stack: str) -> dict[str, str]:
     """What each retained volume holds, by volume name."""
-    return {data_volume_name(stack): "the database", backup_volume_name(stack): "the backups"}
+    return {
+        data_volume_name(stack): "the database",
+        backup_volume_name(stack): "the backups",
+        prometheus_volume_name(stack): "the monitoring history",
+    }

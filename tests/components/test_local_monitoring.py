@@ -154,6 +154,9 @@ def test_prometheus_runs_the_generated_config_and_rules_with_the_declared_retent
             "--storage.tsdb.retention.time=7d",
         ]
         assert "uploads" not in prometheus.secret_inputs
+        volume = monitor.named("dev-prometheus-data")
+        assert volume.inputs["name"] == "mvs-dev-prometheus" and volume.retain_on_delete, "kept like the database"
+        assert prometheus.inputs["volumes"] == [{"volumeName": "mvs-dev-prometheus", "containerPath": "/prometheus"}]
         for part in ("postgres-exporter", "pushgateway", "alertmanager"):
             assert monitor.named(f"dev-{part}").urn in prometheus.dependencies, part
 
