@@ -26,7 +26,18 @@ SCHEDULES = "mutation($v: String!) { volumeInstanceBackupScheduleUpdate(volumeIn
 @pytest.fixture(scope="module")
 def world(tmp_path_factory, s3_endpoint):
     with world_up(tmp_path_factory, s3_endpoint, "budget", STACK) as world:
+        world.up_from_empty = world.requests()  # what the fixture's first `up` sent
         yield world
+
+
+def test_up_from_empty_does_not_read_back_what_it_creates(world):
+    """A service Railway has just made exists in every environment of the project: nothing asks
+    whether this one has it, and the project's environments come from the read that looked for the
+    service before creating it (issue 13, point 2)."""
+    sent = operations(world.up_from_empty)
+    assert sent["serviceCreate"] == 5
+    assert sent["serviceInstance"] == 0, sent
+    assert sent["environments"] <= 1, "the environment's own lookup only"
 
 
 def refresh(world) -> list[dict]:

@@ -98,5 +98,5 @@ def test_a_service_the_provider_creates_appears_only_in_its_environment(emulator
     # Instances another environment has started to use (a source, a deployment) are never removed.
     used = create_service(client, shared["project"], "api", image="nginx:1", environment_id=shared["prod"])
     scope = {"project_id": shared["project"], "environment_id": shared["staging"]}
-    ServiceProvider._leave_others(client, used, scope)
+    ServiceProvider._leave_others(client, used, scope, [shared["staging"], shared["prod"]])
     assert {shared["staging"], shared["prod"]} <= instances_of(emulator.state(), used)

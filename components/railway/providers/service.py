@@ -32,16 +32,20 @@ class ServiceProvider(RailwayProvider):
     inputs = ("project_id", "environment_id", "name")
     replace_on = ("project_id", "environment_id")
 
-    def _find(self, client, project_id: str, name: str) -> dict[str, Any] | None:
-        edges = client.execute("project", {"id": project_id})["project"]["services"]["edges"]
-        return next((e["node"] for e in edges if e["node"]["name"] == name), None)
+    def _find(self, client, project_id: str, name: str) -> tuple[dict[str, Any] | None, list[str]]:
+        """The project's service of that name (or None) and the project's environment ids, from
+        one read of the project."""
+        project = client.execute("project", {"id": project_id})["project"]
+        services = [e["node"] for e in project["services"]["edges"]]
+        environments = [e["node"]["id"] for e in project["environments"]["edges"]]
+        return next((s for s in services if s["name"] == name), None), environments
 
     def _outputs(self, service_id: str, props: dict[str, Any]) -> dict[str, Any]:
         return {**pick(props, self.inputs), "service_id": service_id}
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         with self.client() as client:
-            service, created = self._find(client, props["project_id"], props["name"]), False
+            (service, environments), created = self._find(client, props["project_id"], props["name"]), False
             if service is None:
                 try:
                     service = client.execute(
@@ -50,22 +54,25 @@ class ServiceProvider(RailwayProvider):
                     created = True
                 except RailwayOutcomeUnknown:
                     # The create may have happened: adopt what it made rather than make a second one.
-                    service = self._find(client, props["project_id"], props["name"])
+                    service, environments = self._find(client, props["project_id"], props["name"])
                     if service is None:
                         raise
-            self._join(client, service["id"], props)
             if created:
-                self._leave_others(client, service["id"], props)
+                # Railway made it in every environment of the project, this one included (only a
+                # fork keeps a new service to itself, and stacks make no forks): no need to ask.
+                self._leave_others(client, service["id"], props, environments)
+            else:
+                self._join(client, service["id"], props)
         return CreateResult(service["id"], self._outputs(service["id"], props))
 
     @staticmethod
-    def _leave_others(client, service_id: str, props: dict[str, Any]) -> None:
+    def _leave_others(client, service_id: str, props: dict[str, Any], environments: list[str]) -> None:
         """Railway makes a new service in every environment of the project; the instances it made in
         the others (no source, never deployed) are removed, so a service declared for staging alone
-        does not appear in prod, and destroying staging deletes it from the project."""
-        environments = client.execute("environments", {"projectId": props["project_id"]})["environments"]["edges"]
-        for edge in environments:
-            scope = {"environmentId": edge["node"]["id"], "serviceId": service_id}
+        does not appear in prod, and destroying staging deletes it from the project. `environments`:
+        the project's, as read just before the create."""
+        for environment_id in environments:
+            scope = {"environmentId": environment_id, "serviceId": service_id}
             if scope["environmentId"] == props["environment_id"]:
                 continue
             try:
