@@ -139,6 +139,18 @@ class Servers:
         wait_until(f"{name} ready", ready, START_DEADLINE, server.log_text)
         return server
 
+    def start_prometheus(self, config: Path, data: str = "prometheus-data") -> Server:
+        """Debian's Prometheus on `config` (rule files resolve beside it), its samples in `data`
+        under the servers' directory."""
+        port = free_port()
+        command = [
+            tool("prometheus"),
+            f"--config.file={config}",
+            f"--storage.tsdb.path={self.directory / data}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ]
+        return self.start("prometheus", command, port, "/-/ready")
+
     def start_postgres_exporter(self, database_url: str) -> Server:
         """Debian's postgres_exporter on `database_url` (no TLS on loopback)."""
         port = free_port()

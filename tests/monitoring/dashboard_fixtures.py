@@ -36,7 +36,7 @@ from mvsctl.loopback_s3 import free_port
 from tests.app import conftest as app_fixtures
 from tests.app.nodeproc import BACKEND, FRONTEND, start_server
 
-from .conftest import PostgresCluster, Servers, tool, wait_until
+from .conftest import PostgresCluster, Servers, wait_until
 from .promtool import monitored_spec
 
 frontend_modules = app_fixtures.frontend_modules  # the real frontend's node_modules, as a fixture here
@@ -132,18 +132,7 @@ def dashboard_stack(
     config["global"]["scrape_interval"] = config["global"]["evaluation_interval"] = "1s"  # test only
     prometheus_yml = directory / "dashboards-prometheus.yml"
     prometheus_yml.write_text(render_config(config), encoding="utf-8")
-    prometheus_port = free_port()
-    prometheus = servers.start(
-        "prometheus",
-        [
-            tool("prometheus"),
-            f"--config.file={prometheus_yml}",
-            f"--storage.tsdb.path={directory / 'dashboards-prometheus-data'}",
-            f"--web.listen-address=127.0.0.1:{prometheus_port}",
-        ],
-        prometheus_port,
-        "/-/ready",
-    )
+    prometheus = servers.start_prometheus(prometheus_yml, "dashboards-prometheus-data")
     metrics_urls = {
         job: f"http://{host}{path if job in ('backend', 'frontend') else '/metrics'}" for job, host in hosts.items()
     }

@@ -59,7 +59,7 @@ from components.spec import EnvironmentSpec, parse_environment
 from mvsctl.loopback_s3 import free_port
 from tests.app.nodeproc import BACKEND, NodeServer, start_server
 
-from .conftest import PostgresCluster, Servers, WebhookRecorder, alertmanager_command, tool, wait_until
+from .conftest import PostgresCluster, Servers, WebhookRecorder, alertmanager_command, wait_until
 from .promtool import raw_declaration
 
 STACK = "staging"
@@ -212,18 +212,7 @@ def monitored(own_postgres, servers: Servers, webhook: WebhookRecorder, backend_
     (directory / rule_file_name(STACK)).write_text(render_rules(e2e_rules(spec)), encoding="utf-8")
     prometheus_yml = directory / "prometheus.yml"
     prometheus_yml.write_text(render_config(config), encoding="utf-8")
-    prometheus_port = free_port()
-    prometheus = servers.start(
-        "prometheus",
-        [
-            tool("prometheus"),
-            f"--config.file={prometheus_yml}",
-            f"--storage.tsdb.path={directory / 'prometheus-data'}",
-            f"--web.listen-address=127.0.0.1:{prometheus_port}",
-        ],
-        prometheus_port,
-        "/-/ready",
-    )
+    prometheus = servers.start_prometheus(prometheus_yml)
     stack = Monitored(
         own_postgres, prometheus.url, f"http://127.0.0.1:{gateway_port}", webhook, directory / "backups", servers
     )

@@ -28,7 +28,7 @@ from components.monitoring import (
 from mvsctl.loopback_s3 import free_port
 
 from . import edge_fixtures
-from .conftest import Servers, tool, wait_until
+from .conftest import Servers, wait_until
 from .edge_fixtures import EdgeWorld
 from .promtool import monitored_spec
 
@@ -59,18 +59,7 @@ def test_edge_error_ratio_fires_for_a_service_that_exports_nothing(
     directory = servers.directory
     (directory / rule_file_name(STACK)).write_text(render_rules(alert_rules(STACK, spec)), encoding="utf-8")
     (directory / "prometheus.yml").write_text(render_config(config), encoding="utf-8")
-    port = free_port()
-    prometheus = servers.start(
-        "prometheus",
-        [
-            tool("prometheus"),
-            f"--config.file={directory / 'prometheus.yml'}",
-            f"--storage.tsdb.path={directory / 'prometheus-data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-        ],
-        port,
-        "/-/ready",
-    )
+    prometheus = servers.start_prometheus(directory / "prometheus.yml")
 
     def query(promql: str) -> list[dict]:
         return get_json(f"{prometheus.url}/api/v1/query?" + urllib.parse.urlencode({"query": promql}))["data"]["result"]
