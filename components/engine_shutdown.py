@@ -8,6 +8,11 @@ traceback of the lost connection under the engine's message. That traceback says
 operator can use, and the one line above it already says what to do. `install()` keeps it out:
 an uncaught error whose cause is the engine having gone away ends the program quietly; any other
 error keeps Python's usual report, since it is a bug to see.
+
+The engine may also cancel the program outright, with SIGINT, when it stops on such an error (or
+when the operator presses Ctrl-C, which the `pulumi` CLI reports itself). The KeyboardInterrupt
+then surfaces wherever the runner happens to be, such as waiting for its threads at exit, and its
+traceback is no more use than the other: it ends the program quietly too.
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ def install() -> None:
     previous = sys.excepthook
 
     def hook(kind: type[BaseException], error: BaseException, trace: TracebackType | None) -> None:
-        if not caused_by_engine_shutdown(error):
+        if not (issubclass(kind, KeyboardInterrupt) or caused_by_engine_shutdown(error)):
             previous(kind, error, trace)
 
     sys.excepthook = hook
