@@ -78,6 +78,18 @@ def test_a_service_create_whose_answer_is_lost_adopts_instead_of_duplicating(emu
     assert created.id == next(i for i, s in emulator.state()["services"].items() if s["name"] == "frontend")
 
 
+def test_a_service_create_refused_before_it_made_anything_is_asked_again(emulator, world):
+    """A 5xx on a create that made nothing (nothing to adopt): repeating it is safe, so one such
+    fault costs a request, not the whole up."""
+    emulator.faults({"kind": "error", "status": 503, "operations": ["serviceCreate"], "count": 1})
+    before = len(read_log(emulator.log_path))
+    created = configured(ServiceProvider, emulator).create({**world, "name": "frontend"})
+    services = {i: s["name"] for i, s in emulator.state()["services"].items()}
+    assert sorted(services.values()) == ["backend", "frontend"] and services[created.id] == "frontend"
+    sent = [e["operation"] for e in read_log(emulator.log_path)[before:]]
+    assert sent.count("serviceCreate") == 2
+
+
 def test_a_deployment_whose_answer_is_lost_is_adopted_not_repeated(emulator, world):
     emulator.faults({"kind": "fail_after_commit", "operations": ["serviceInstanceDeployV2"], "count": 1})
     props = {**{k: world[k] for k in ("service_id", "environment_id")}, "service_name": "backend", "fingerprint": "x"}

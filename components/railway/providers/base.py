@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from pulumi.dynamic import ConfigureRequest, DiffResult, ResourceProvider
 
-from ...errors import RailwayNotFound
+from ...errors import RailwayNotFound, RailwayOutcomeUnknown
 from ...provider_process import in_provider_host, prepare
 from ..client import CONFIG_ENDPOINT, CONFIG_TOKEN, CONFIG_TOKEN_KIND, RailwayClient, RailwayToken, RetryPolicy
 from ..snapshot import SNAPSHOT_OPERATION, EnvironmentSnapshot, SnapshotCache
@@ -33,6 +33,7 @@ def _forget_snapshots(_operation: str) -> None:
         PROCESS_SNAPSHOTS.invalidate()
 
 
+T = TypeVar("T")
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # how a preview's unknown values reach diff()
 CONFIG_POLL_SECONDS = "railway:pollSeconds"
 
@@ -117,6 +118,22 @@ class RailwayProvider(ResourceProvider):
         changed = changed_keys(olds, news, self.inputs)
         replaces = [k for k in changed if k in self.replace_on]
         return DiffResult(changes=bool(changed), replaces=replaces, delete_before_replace=False)
+
+
+def create_or_adopt(make: Callable[[], T], find: Callable[[], T | None], attempts: int = 2) -> T:
+    """A create whose answer may be lost (RailwayOutcomeUnknown): adopt what it made rather than make
+    a second one; when it verifiably made nothing, repeating it is safe, so it is asked again, at
+    most `attempts` times in all. A transient 5xx then costs one request, not the whole `up`."""
+    for attempt in range(attempts):
+        try:
+            return make()
+        except RailwayOutcomeUnknown:
+            found = find()
+            if found is not None:
+                return found
+            if attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable: the last attempt returns or raises")
 
 
 def changed_keys(olds: dict[str, Any], news: dict[str, Any], keys: Iterable[str]) -> list[str]:

@@ -12,7 +12,7 @@ import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 
 from ...errors import RailwayNotFound, RailwayOutcomeUnknown
-from .base import RailwayProvider, pick
+from .base import RailwayProvider, create_or_adopt, pick
 
 SCOPE = ("project_id", "environment_id", "service_id")
 
@@ -70,13 +70,15 @@ class ServiceDomainProvider(RailwayProvider):
                     "serviceId": props["service_id"],
                     "targetPort": props["target_port"],
                 }
-                try:
-                    domain = client.execute("serviceDomainCreate", {"input": create_input})["serviceDomainCreate"]
-                except RailwayOutcomeUnknown:
+
+                def adopt() -> dict[str, Any] | None:
                     made = client.execute("domains", _scope(props))["domains"]["serviceDomains"]
-                    if not made:
-                        raise
-                    domain = made[0]
+                    return made[0] if made else None
+
+                domain = create_or_adopt(
+                    lambda: client.execute("serviceDomainCreate", {"input": create_input})["serviceDomainCreate"],
+                    adopt,
+                )
         return CreateResult(domain["id"], self._outputs(props, domain))
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:

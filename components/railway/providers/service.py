@@ -24,8 +24,8 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 
-from ...errors import RailwayNotFound, RailwayOutcomeUnknown
-from .base import RailwayProvider, pick
+from ...errors import RailwayNotFound
+from .base import RailwayProvider, create_or_adopt, pick
 
 
 class ServiceProvider(RailwayProvider):
@@ -47,16 +47,17 @@ class ServiceProvider(RailwayProvider):
         with self.client() as client:
             (service, environments), created = self._find(client, props["project_id"], props["name"]), False
             if service is None:
-                try:
-                    service = client.execute(
-                        "serviceCreate", {"input": {"projectId": props["project_id"], "name": props["name"]}}
-                    )["serviceCreate"]
-                    created = True
-                except RailwayOutcomeUnknown:
-                    # The create may have happened: adopt what it made rather than make a second one.
-                    service, environments = self._find(client, props["project_id"], props["name"])
-                    if service is None:
-                        raise
+
+                def make() -> tuple[dict[str, Any], bool]:
+                    create_input = {"projectId": props["project_id"], "name": props["name"]}
+                    return client.execute("serviceCreate", {"input": create_input})["serviceCreate"], True
+
+                def adopt() -> tuple[dict[str, Any], bool] | None:
+                    nonlocal environments
+                    found, environments = self._find(client, props["project_id"], props["name"])
+                    return (found, False) if found is not None else None
+
+                service, created = create_or_adopt(make, adopt)
             if created:
                 # Railway made it in every environment of the project, this one included (only a
                 # fork keeps a new service to itself, and stacks make no forks): no need to ask.
