@@ -20,6 +20,7 @@ from ...errors import RailwayNotFound, RailwayOutcomeUnknown
 from ...provider_process import in_provider_host, prepare
 from ..client import CONFIG_ENDPOINT, CONFIG_TOKEN, CONFIG_TOKEN_KIND, RailwayClient, RailwayToken, RetryPolicy
 from ..snapshot import SNAPSHOT_OPERATION, EnvironmentSnapshot, SnapshotCache
+from . import project_reads
 
 prepare()  # this module is loaded into provider processes: see provider_process.py
 
@@ -28,9 +29,12 @@ prepare()  # this module is loaded into provider processes: see provider_process
 PROCESS_SNAPSHOTS: SnapshotCache | None = SnapshotCache() if in_provider_host() else None
 
 
-def _forget_snapshots(_operation: str) -> None:
+def _forget_snapshots(operation: str) -> None:
+    """A write was sent: what this process kept of earlier reads may be stale (the snapshots, and
+    the project reads of creates: project_reads.py)."""
     if PROCESS_SNAPSHOTS is not None:
         PROCESS_SNAPSHOTS.invalidate()
+    project_reads.wrote(operation)
 
 
 T = TypeVar("T")

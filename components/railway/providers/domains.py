@@ -11,8 +11,9 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 
-from ...errors import RailwayNotFound, RailwayOutcomeUnknown
+from ...errors import RailwayNotFound
 from .base import RailwayProvider, create_or_adopt, pick
+from .made_here import has_none_yet
 
 SCOPE = ("project_id", "environment_id", "service_id")
 
@@ -60,24 +61,23 @@ class ServiceDomainProvider(RailwayProvider):
         return {**pick(props, self.inputs), "domain_id": domain["id"], "domain": domain["domain"]}
 
     def create(self, props: dict[str, Any]) -> CreateResult:
+        create_input = {
+            "environmentId": props["environment_id"],
+            "serviceId": props["service_id"],
+            "targetPort": props["target_port"],
+        }
         with self.client() as client:
-            existing = client.execute("domains", _scope(props))["domains"]["serviceDomains"]
-            if existing:
-                domain = existing[0]  # Railway gives a service one generated domain; adopt it
-            else:
-                create_input = {
-                    "environmentId": props["environment_id"],
-                    "serviceId": props["service_id"],
-                    "targetPort": props["target_port"],
-                }
 
-                def adopt() -> dict[str, Any] | None:
-                    made = client.execute("domains", _scope(props))["domains"]["serviceDomains"]
-                    return made[0] if made else None
+            def find() -> dict[str, Any] | None:
+                found = client.execute("domains", _scope(props))["domains"]["serviceDomains"]
+                return found[0] if found else None  # Railway gives a service one generated domain
 
+            # One there already is adopted; a service this run made has none (made_here.py).
+            domain = None if has_none_yet(props["service_id"], "serviceDomain") else find()
+            if domain is None:
                 domain = create_or_adopt(
                     lambda: client.execute("serviceDomainCreate", {"input": create_input})["serviceDomainCreate"],
-                    adopt,
+                    find,
                 )
         return CreateResult(domain["id"], self._outputs(props, domain))
 
@@ -122,16 +122,16 @@ class CustomDomainProvider(RailwayProvider):
         return next((d for d in found if d["domain"] == props["domain"]), None)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
+        create_input = {**_scope(props), "domain": props["domain"], "targetPort": props["target_port"]}
         with self.client() as client:
-            domain = self._find(client, props)
+            # One there already is adopted; a service this run made has none (made_here.py).
+            fresh = has_none_yet(props["service_id"], ("customDomain", props["domain"]))
+            domain = None if fresh else self._find(client, props)
             if domain is None:
-                create_input = {**_scope(props), "domain": props["domain"], "targetPort": props["target_port"]}
-                try:
-                    domain = client.execute("customDomainCreate", {"input": create_input})["customDomainCreate"]
-                except RailwayOutcomeUnknown:
-                    domain = self._find(client, props)
-                    if domain is None:
-                        raise
+                domain = create_or_adopt(
+                    lambda: client.execute("customDomainCreate", {"input": create_input})["customDomainCreate"],
+                    lambda: self._find(client, props),
+                )
         return CreateResult(domain["id"], self._outputs(props, domain))
 
     def update(self, id_: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:

@@ -11,8 +11,8 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 
-from ...errors import RailwayOutcomeUnknown
-from .base import RailwayProvider, pick
+from .base import RailwayProvider, create_or_adopt, pick
+from .project_reads import read_project
 
 
 def _outputs(environment: dict[str, Any]) -> dict[str, Any]:
@@ -23,22 +23,23 @@ class EnvironmentProvider(RailwayProvider):
     inputs = ("project_id", "name")
     replace_on = ("project_id",)
 
-    def _find(self, client, project_id: str, name: str) -> dict[str, Any] | None:
-        edges = client.execute("environments", {"projectId": project_id})["environments"]["edges"]
+    @staticmethod
+    def _find(client, project_id: str, name: str) -> dict[str, Any] | None:
+        """The project's environment of that name, from a read of the project: the one the
+        services about to be created here share (project_reads.py), so it costs them nothing."""
+        edges = read_project(client, project_id)["environments"]["edges"]
         return next((e["node"] for e in edges if e["node"]["name"] == name), None)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         with self.client() as client:
             existing = self._find(client, props["project_id"], props["name"])
             if existing is None:
-                try:
-                    create_input = {"name": props["name"], "projectId": props["project_id"], "skipInitialDeploys": True}
-                    existing = client.execute("environmentCreate", {"input": create_input})["environmentCreate"]
-                except RailwayOutcomeUnknown:
-                    existing = self._find(client, props["project_id"], props["name"])
-                    if existing is None:
-                        raise
-            existing.setdefault("projectId", props["project_id"])
+                create_input = {"name": props["name"], "projectId": props["project_id"], "skipInitialDeploys": True}
+                existing = create_or_adopt(
+                    lambda: client.execute("environmentCreate", {"input": create_input})["environmentCreate"],
+                    lambda: self._find(client, props["project_id"], props["name"]),
+                )
+            existing = {"projectId": props["project_id"], **existing}
             return CreateResult(existing["id"], _outputs(existing))
 
     def update(self, id_: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:

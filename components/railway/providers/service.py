@@ -25,17 +25,21 @@ import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 
 from ...errors import RailwayNotFound
+from . import made_here
 from .base import RailwayProvider, create_or_adopt, pick
+from .project_reads import read_project, writing
 
 
 class ServiceProvider(RailwayProvider):
     inputs = ("project_id", "environment_id", "name")
     replace_on = ("project_id", "environment_id")
 
-    def _find(self, client, project_id: str, name: str) -> tuple[dict[str, Any] | None, list[str]]:
+    @staticmethod
+    def _find(client, project_id: str, name: str) -> tuple[dict[str, Any] | None, list[str]]:
         """The project's service of that name (or None) and the project's environment ids, from
-        one read of the project."""
-        project = client.execute("project", {"id": project_id})["project"]
+        one read of the project: the one this process's creates share, unless a write since may
+        have made this service or an environment (project_reads.py)."""
+        project = read_project(client, project_id, name)
         services = [e["node"] for e in project["services"]["edges"]]
         environments = [e["node"]["id"] for e in project["environments"]["edges"]]
         return next((s for s in services if s["name"] == name), None), environments
@@ -44,21 +48,24 @@ class ServiceProvider(RailwayProvider):
         return {**pick(props, self.inputs), "service_id": service_id}
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        with self.client() as client:
-            (service, environments), created = self._find(client, props["project_id"], props["name"]), False
+        project_id, name = props["project_id"], props["name"]
+        with self.client() as client, writing(project_id, name):
+            (service, environments), created = self._find(client, project_id, name), False
             if service is None:
 
                 def make() -> tuple[dict[str, Any], bool]:
-                    create_input = {"projectId": props["project_id"], "name": props["name"]}
+                    create_input = {"projectId": project_id, "name": name}
                     return client.execute("serviceCreate", {"input": create_input})["serviceCreate"], True
 
                 def adopt() -> tuple[dict[str, Any], bool] | None:
+                    # A read begun after the lost create (the shared one is stale for this name).
                     nonlocal environments
-                    found, environments = self._find(client, props["project_id"], props["name"])
+                    found, environments = self._find(client, project_id, name)
                     return (found, False) if found is not None else None
 
                 service, created = create_or_adopt(make, adopt)
             if created:
+                made_here.made(service["id"])
                 # Railway made it in every environment of the project, this one included (only a
                 # fork keeps a new service to itself, and stacks make no forks): no need to ask.
                 self._leave_others(client, service["id"], props, environments)

@@ -17,8 +17,8 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, ReadResult, Resource, UpdateResult
 
-from ...errors import MvsError, RailwayError, RailwayNotFound
-from .base import UNKNOWN, RailwayProvider, changed_keys, pick, say
+from ...errors import MvsError, RailwayError, RailwayNotFound, RailwayOutcomeUnknown
+from .base import UNKNOWN, RailwayProvider, changed_keys, create_or_adopt, pick, say
 from .deployment import deploy_and_wait
 
 MB_PER_GB = 1000  # Railway counts volume sizes in decimal megabytes
@@ -146,20 +146,28 @@ class VolumeProvider(RailwayProvider):
             "mountPath": props["mount_path"],
         }
         with self.client() as client:
-            made_now = True
-            try:
-                created = client.execute("volumeCreate", {"input": create_input})["volumeCreate"]
+
+            def adopt() -> tuple[dict[str, Any], bool] | None:
+                found = self._instance(client, props["environment_id"], ours)
+                return (found, False) if found is not None else None  # adopted: whatever is on it is still there
+
+            def make() -> tuple[dict[str, Any] | None, bool]:
+                try:
+                    created = client.execute("volumeCreate", {"input": create_input})["volumeCreate"]
+                except RailwayOutcomeUnknown:
+                    raise  # the answer was lost: create_or_adopt adopts what it made, or asks again
+                except RailwayError:
+                    # Refused: the service has its volume already (an earlier run that never got
+                    # recorded). It is adopted rather than the run failing.
+                    adopted = adopt()
+                    if adopted is None:
+                        raise
+                    return adopted
                 edges = created["volumeInstances"]["edges"]
-                instance = next(
-                    (e["node"] for e in edges if e["node"]["environmentId"] == props["environment_id"]), None
-                )
-            except RailwayError:
-                # The answer was lost, or the service already has its volume (an earlier run that
-                # never got recorded): adopt the volume that is there rather than fail or make another.
-                instance = self._instance(client, props["environment_id"], ours)
-                if instance is None:
-                    raise
-                made_now = False  # adopted: whatever is on it is still there
+                environment = props["environment_id"]
+                return next((e["node"] for e in edges if e["node"]["environmentId"] == environment), None), True
+
+            instance, made_now = create_or_adopt(make, adopt)
             if instance is None:
                 raise MvsError(f"Railway made no volume for service {props['service_id']}; run up again")
             size = self._resize(client, props, instance["volumeId"], instance["sizeMB"])
