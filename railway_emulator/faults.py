@@ -22,6 +22,7 @@ class FaultRule:
     operations: list[str] | None = None  # None: every operation
     count: int | None = None  # fire at most this many times
     latency_ms: int = 0
+    phase: Literal["response", "request"] = "response"  # latency: hold the answer, or the request before it runs
     status: int = 503
     retry_after: int = 1
     seconds: float = 5.0  # how long a timeout fault holds the request
@@ -33,6 +34,8 @@ class FaultRule:
         unknown = set(data) - set(cls.__dataclass_fields__)
         if unknown:
             raise ValueError(f"unknown fault fields: {', '.join(sorted(unknown))}")
+        if data.get("phase", "response") not in ("response", "request"):
+            raise ValueError(f"fault phase must be response or request, not {data['phase']!r}")
         return cls(**data)
 
 

@@ -44,6 +44,7 @@ import json
 import threading
 import time
 import uuid
+from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -118,6 +119,8 @@ class Emulator:
         query, variables = request.get("query"), request.get("variables") or {}
         operation_name = request.get("operationName")
         entry: dict[str, Any] = {"operation": operation_name, "variables": redact(variables), "fault": None}
+        if headers.get("x-mvs-resource"):
+            entry["resource"] = headers["x-mvs-resource"]  # whose request it is (a client's own label)
 
         def finish(status: int, payload: dict[str, Any] | None, hold: float = 0.0) -> tuple:
             entry["status"] = status
@@ -136,18 +139,24 @@ class Emulator:
         if isinstance(query, str):
             try:
                 document = parse(query)
-                names = [
-                    d.name.value for d in document.definitions if isinstance(d, OperationDefinitionNode) and d.name
-                ]
+                definitions = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+                names = [d.name.value for d in definitions if d.name]
                 entry["operation"] = operation_name or (names[0] if len(names) == 1 else None)
+                kinds = {d.operation.value for d in definitions if d.name is None or d.name.value == entry["operation"]}
+                entry["kind"] = kinds.pop() if len(kinds) == 1 else None
                 entry["variables"] = redact_maps(entry["variables"], document)
             except GraphQLSyntaxError:
                 document = None
 
         hold = 0.0
-        for rule in self.faults.pick(entry["operation"]):
+        fired = self.faults.pick(entry["operation"])
+        on_the_way_in = sum(r.latency_ms for r in fired if r.kind == "latency" and r.phase == "request")
+        if on_the_way_in:
+            time.sleep(on_the_way_in / 1000)  # the request reaches the model late (a slow network in)
+        for rule in fired:
             if rule.kind == "latency":
-                hold += rule.latency_ms / 1000
+                if rule.phase == "response":
+                    hold += rule.latency_ms / 1000
             elif rule.kind == "error":
                 entry["fault"] = "error"
                 return finish(rule.status, error_body("Upstream unavailable", "INTERNAL_SERVER_ERROR"), hold)
@@ -225,7 +234,10 @@ class Emulator:
             self.store.reset()
             return 200, {"ok": True}
         if (method, path) == ("POST", "/_emulator/faults"):
-            self.faults.configure(data.get("rules", []), int(data.get("seed", 0)))
+            try:
+                self.faults.configure(data.get("rules", []), int(data.get("seed", 0)))
+            except (TypeError, ValueError) as refused:
+                return 400, {"error": str(refused)}
             return 200, {"ok": True}
         if (method, path) == ("POST", "/_emulator/rate-limit"):
             self.rate_limiter.configure(int(data["limit"]), float(data["window_seconds"]))
@@ -371,6 +383,11 @@ def make_handler(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
 
         def log_message(self, format: str, *args: Any) -> None:
             return
+
+        def date_time_string(self, timestamp: float | None = None) -> str:
+            """Every answer's `Date`, from the emulator's clock (which the admin API moves ahead), as
+            Railway's answers carry Railway's: clients bound what a lost answer made by it."""
+            return formatdate(clock_ns(emulator.store.state) / 1e9, usegmt=True)
 
         def _send(self, status: int, headers: dict[str, str], body: bytes) -> None:
             try:

@@ -15,10 +15,12 @@ import os
 import random
 import re
 import sys
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any, Literal
 
 import httpx
@@ -107,6 +109,35 @@ class RateLimitStatus:
             self.window_seconds = int(window.group(1))
 
 
+class ServerTimes:
+    """The newest `Date` each Railway endpoint has answered with: its own clock, to the second.
+
+    Why: a deploy whose answer is lost may or may not have started a deployment, and only one made
+    after this run's writes may be taken as ours (providers/deployment.py). Every answer a process
+    has received was sent after the writes it has seen answered, so a deployment created at least a
+    second after the newest `Date` seen before the deploy was asked was made after them: a lower
+    bound for adoption that costs no request. One object is shared by every client of a process."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._latest: dict[str, datetime] = {}
+
+    def note(self, endpoint: str, date_header: str | None) -> None:
+        try:
+            moment = parsedate_to_datetime(date_header) if date_header else None
+        except (TypeError, ValueError):
+            return
+        if moment is None or moment.tzinfo is None:
+            return
+        with self._lock:
+            if endpoint not in self._latest or moment > self._latest[endpoint]:
+                self._latest[endpoint] = moment
+
+    def latest(self, endpoint: str) -> datetime | None:
+        with self._lock:
+            return self._latest.get(endpoint)
+
+
 PLANS_BY_HOURLY_LIMIT = {100: "Free", 1000: "Hobby", 10000: "Pro"}  # Railway's published request limits
 
 
@@ -153,9 +184,13 @@ class RailwayClient:
         sleep: Callable[[float], None] = time.sleep,
         notice: Callable[[str], None] = notice_on_stderr,
         after_write: Callable[[str], None] | None = None,
+        server_times: ServerTimes | None = None,
+        headers: Mapping[str, str] | None = None,
     ):
         """`after_write(operation)` runs once a mutation has been sent, whatever came of it: what
-        a caller keeps of earlier reads (components/railway/snapshot.py) is then stale."""
+        a caller keeps of earlier reads (components/railway/snapshot.py) is then stale.
+        `server_times` records the server's clock from every answer (ServerTimes). `headers` are
+        sent with every request besides the token's."""
         self.endpoint = endpoint or os.environ.get(ENDPOINT_ENV) or DEFAULT_ENDPOINT
         self.retry = retry or RetryPolicy()
         self.rate_limit = RateLimitStatus()
@@ -163,8 +198,9 @@ class RailwayClient:
         self._sleep = sleep
         self._notice = notice
         self._after_write = after_write
+        self.server_times = server_times
         self._http = httpx.Client(
-            headers={**token.headers(), "Content-Type": "application/json", "x-source": "mvs-infra"},
+            headers={**(headers or {}), **token.headers(), "Content-Type": "application/json", "x-source": "mvs-infra"},
             timeout=timeout,
             transport=transport,
         )
@@ -180,7 +216,11 @@ class RailwayClient:
 
     def execute(self, name: str, variables: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Run one operation and return its `data`, or raise the matching RailwayError."""
-        op = operation(name)
+        return self.run(operation(name), variables)
+
+    def run(self, op: Operation, variables: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Like execute(), for an operation built at run time (one request asking several things)."""
+        name = op.name
         if op.is_mutation and self._after_write is not None:
             try:
                 return self._send(op, variables)
@@ -208,6 +248,8 @@ class RailwayClient:
                 continue
 
             self.rate_limit.update(response.headers)
+            if self.server_times is not None:
+                self.server_times.note(self.endpoint, response.headers.get("date"))
             log.debug("railway %s -> HTTP %s", name, response.status_code)
             if response.status_code == 429:
                 if last:

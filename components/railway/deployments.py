@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from ..errors import RailwayNotFound, RailwayOutcomeUnknown
@@ -31,6 +32,19 @@ def newer_than(deployments: list[dict[str, Any]], marker: dict[str, Any] | None)
     if marker["id"] in ids:
         return deployments[: ids.index(marker["id"])]
     return [d for d in deployments if d["createdAt"] > marker["createdAt"]]
+
+
+def adoption_bound(client: RailwayClient) -> datetime | None:
+    """The earliest moment a deployment can have been created and still be known to come after
+    every answer this process has had (ServerTimes: its `Date`, to the second, so one second past
+    it); None when the client keeps no server times or has had no answer."""
+    latest = client.server_times.latest(client.endpoint) if client.server_times is not None else None
+    return latest + timedelta(seconds=1) if latest is not None else None
+
+
+def made_since(deployments: list[dict[str, Any]], moment: datetime) -> list[dict[str, Any]]:
+    """Those of `deployments` (newest first) Railway created at or after `moment`."""
+    return [d for d in deployments if datetime.fromisoformat(d["createdAt"].replace("Z", "+00:00")) >= moment]
 
 
 @dataclass(frozen=True)

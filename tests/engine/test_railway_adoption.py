@@ -54,9 +54,12 @@ def test_a_deployment_made_just_before_a_lost_deploy_request_is_never_taken_as_o
     assert operations(world.requests()[before:])["serviceInstanceDeployV2"] == 2, "the failed one and ours"
 
     # The same, but Railway made ours and the answer was lost: ours is adopted, none made twice.
+    # The deploy reaches Railway more than a second after the run's last answer, so Railway's
+    # clock shows it was made after the writes (one inside that second is asked again instead).
     world.cli.ok("config", "set", "--path", "--stack", "staging", LOG_LEVEL, "warn")
     theirs = dashboard(world, DEPLOY, scope)["serviceInstanceDeployV2"]
-    world.admin("faults", {"rules": [{**lost, "kind": "fail_after_commit"}]})
+    late = {"kind": "latency", "latency_ms": 1100, "phase": "request", "operations": ["serviceInstanceDeployV2"]}
+    world.admin("faults", {"rules": [late, {**lost, "kind": "fail_after_commit"}]})
     before = len(world.requests())
     deployments_before = set(world.state()["deployments"])
     world.cli.ok("up", "--yes", "--stack", "staging")

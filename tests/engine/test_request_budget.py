@@ -1,7 +1,9 @@
 """Railway's request budget with the real `pulumi` CLI against the emulator (issue 13): a no-op
-refresh of prod reads each environment once (at most 3 requests for 28 resources), and the same
-few requests still see every kind of change made in the dashboard. Counts come from the
-emulator's request log and are asserted as upper bounds. One `up` serves the module."""
+refresh of prod reads each environment once (at most 3 requests for 28 resources), the same few
+requests still see every kind of change made in the dashboard, and a one-variable change costs
+its write, its deploy and one status read. Counts come from the emulator's request log and are
+asserted as upper bounds. One `up` serves the module; deployments there take a second by the
+emulator's clock (its time-based lifecycle), as real ones take time rather than reads."""
 
 from __future__ import annotations
 
@@ -13,6 +15,9 @@ from .world import operations, world_up, writes
 
 STACK = "prod"
 REFRESH_BUDGET = 3
+CHANGE_BUDGET = 3
+DEPLOY_SECONDS = 1.0
+LOG_LEVEL = "mvs:environment.services.backend.env.LOG_LEVEL"
 RENAME_SERVICE = "mutation($s: String!, $n: String) { serviceUpdate(id: $s, input: {name: $n}) { id } }"
 SCALE = (
     "mutation($s: String!, $e: String!) { "
@@ -25,7 +30,7 @@ SCHEDULES = "mutation($v: String!) { volumeInstanceBackupScheduleUpdate(volumeIn
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory, s3_endpoint):
-    with world_up(tmp_path_factory, s3_endpoint, "budget", STACK) as world:
+    with world_up(tmp_path_factory, s3_endpoint, "budget", STACK, deploy_seconds=DEPLOY_SECONDS) as world:
         world.up_from_empty = world.requests()  # what the fixture's first `up` sent
         yield world
 
@@ -85,3 +90,33 @@ def test_every_kind_of_dashboard_change_is_seen_within_the_same_budget(world):
 
     world.cli.ok("up", "--yes", "--stack", STACK)  # and the next up puts it all back
     world.cli.ok("preview", "--expect-no-changes", "--stack", STACK)
+
+
+def test_a_one_variable_change_is_its_write_its_deploy_and_one_status_read(world):
+    """Nothing is read before the deploy (a lost answer is bounded by Railway's clock instead), and
+    the status is first read when the service's last deployment says it should be done."""
+    world.cli.ok("config", "set", "--path", "--stack", STACK, LOG_LEVEL, "info")
+    sent = len(world.requests())
+    world.cli.ok("up", "--yes", "--stack", STACK)
+    entries = world.requests()[sent:]
+
+    assert len(entries) <= CHANGE_BUDGET, operations(entries)
+    assert operations(entries)["variableCollectionUpsert"] == 1
+    assert operations(entries)["serviceInstanceDeployV2"] == 1
+    assert writes(entries) == ["variableCollectionUpsert", "serviceInstanceDeployV2"]
+    backend = world.service_id("backend")
+    latest = max(
+        (d for d in world.state()["deployments"].values() if d["serviceId"] == backend), key=lambda d: d["createdAt"]
+    )
+    assert latest["status"] == "SUCCESS" and latest["_snapshot"]["variables"]["LOG_LEVEL"] == "info"
+
+
+def test_up_from_empty_waits_on_deployments_together(world):
+    """Every deployment status is read through the environment's shared watch (one request a round
+    for all those running), never one deployment at a time."""
+    sent = operations(world.up_from_empty)
+    assert sent["deployment"] == 0, sent
+    rounds = [e for e in world.up_from_empty if e["operation"] == "deploymentStatuses"]
+    assert rounds, sent
+    # backend and the two backup jobs deploy together once Postgres is up: one request reads all.
+    assert max(len(e["variables"]) for e in rounds) >= 3, [e["variables"] for e in rounds]

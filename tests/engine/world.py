@@ -15,7 +15,6 @@ from pathlib import Path
 import httpx
 
 from backup_runner.destinations import S3Destination
-from components.railway.operations import operation
 from mvsctl.loopback_s3 import create_bucket
 from railway_emulator.requestlog import read_log
 from railway_emulator.server import DEFAULT_TOKEN, Emulator, EmulatorServer
@@ -138,15 +137,20 @@ def operations(entries: list[dict]) -> Counter:
 
 def writes(entries: list[dict]) -> list[str]:
     """The mutations among logged requests, in order."""
-    return [e["operation"] for e in entries if operation(e["operation"]).is_mutation]
+    return [e["operation"] for e in entries if e.get("kind") == "mutation"]
 
 
 @contextlib.contextmanager
-def world_up(tmp_path_factory, s3_endpoint: str, label: str, stack: str, **env: str) -> Iterator[RailwayWorld]:
-    """A world whose `stack` is brought up once (with `env` set for its CLI), for a module's tests."""
+def world_up(
+    tmp_path_factory, s3_endpoint: str, label: str, stack: str, deploy_seconds: float | None = None, **env: str
+) -> Iterator[RailwayWorld]:
+    """A world whose `stack` is brought up once (with `env` set for its CLI), for a module's tests.
+    `deploy_seconds`: deployments follow the emulator's clock, taking that long (lifecycle.py)."""
     assert tools_available(), "the Pulumi tools are missing: run ./mvs setup (the test command does)"
     world = RailwayWorld(tmp_path_factory.mktemp(label), s3_endpoint)
     try:
+        if deploy_seconds is not None:
+            world.admin("lifecycle", {"deploy_seconds": deploy_seconds})
         world.init_stack(stack)
         world.cli.env.update(env)
         world.cli.ok("up", "--yes", "--stack", stack)

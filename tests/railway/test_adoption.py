@@ -5,10 +5,14 @@ tests/engine/test_railway_adoption.py."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from components.errors import RailwayOutcomeUnknown, RailwayProjectAmbiguous
 from components.provider_process import one_line
+from components.railway.client import ServerTimes
+from components.railway.providers import base
 from components.railway.providers.deployment import DeploymentProvider
 from components.railway.providers.project import ProjectProvider
 from components.spec import Sibling, shared_project_ids
@@ -82,6 +86,63 @@ def test_a_deploy_costs_one_request_more_than_before(emulator, world, request_lo
     deploy = sent.index("serviceInstanceDeployV2")
     assert sent[deploy - 1 : deploy + 1] == ["deployments", "serviceInstanceDeployV2"]
     assert sent.count("deployments") == 1, "the newest deployment is noted once, before asking"
+
+
+# ---- issue 13: no read before a deploy; Railway's clock bounds what a lost answer may adopt ----
+
+
+@pytest.fixture
+def server_times(monkeypatch) -> ServerTimes:
+    """As in a provider process: every answer's `Date` is noted (client.ServerTimes)."""
+    times = ServerTimes()
+    monkeypatch.setattr(base, "PROCESS_SERVER_TIMES", times)
+    return times
+
+
+def write_as_this_run(emulator, world, value: str) -> None:
+    """The run's own write to the service (through a provider's client, so its answer is noted)."""
+    scope = {"projectId": world["project_id"], "environmentId": world["environment_id"]}
+    variables = {**scope, "serviceId": world["service_id"], "variables": {"LOG_LEVEL": value}, "skipDeploys": True}
+    with configured(DeploymentProvider, emulator).client() as client:
+        client.execute("variableCollectionUpsert", {"input": variables})
+
+
+def test_answers_carry_railways_clock_which_the_process_keeps(emulator, world, server_times):
+    emulator.admin("clock", {"advance_hours": 2})
+    write_as_this_run(emulator, world, "info")
+    latest = server_times.latest(emulator.url)
+    assert latest is not None
+    assert abs(latest - (datetime.now(UTC) + timedelta(hours=2))) < timedelta(seconds=5), latest
+
+
+def test_a_deploy_asks_nothing_first_and_adopts_what_a_lost_answer_made_after_the_writes(
+    emulator, world, server_times, request_log
+):
+    write_as_this_run(emulator, world, "debug")
+    emulator.admin("clock", {"advance_seconds": 1.0})  # the deploy comes a second after the write's answer
+    emulator.faults({"kind": "fail_after_commit", "operations": ["serviceInstanceDeployV2"], "count": 1})
+    before = len(request_log())
+
+    result = configured(DeploymentProvider, emulator).create({**deploy_props(world), "fingerprint": "x"})
+
+    assert list(emulator.state()["deployments"]) == [result.id], "adopted: no second deployment"
+    assert ran_with(emulator, result.id)["LOG_LEVEL"] == "debug"
+    sent = [e["operation"] for e in request_log()[before:]]
+    assert sent[0] == "serviceInstanceDeployV2", f"nothing is read before the deploy: {sent}"
+    assert sent.count("serviceInstanceDeployV2") == 1
+
+
+def test_a_deployment_in_the_second_of_the_last_write_is_never_adopted(emulator, world, server_times):
+    set_variable(emulator, world, "info")
+    theirs = deploy_in_dashboard(emulator, world)  # just before this run's write, on the old value
+    write_as_this_run(emulator, world, "debug")
+    emulator.faults({"kind": "error", "status": 502, "operations": ["serviceInstanceDeployV2"], "count": 1})
+
+    result = configured(DeploymentProvider, emulator).create({**deploy_props(world), "fingerprint": "x"})
+
+    assert result.id != theirs, "it may predate the write: never taken as ours"
+    assert ran_with(emulator, result.id)["LOG_LEVEL"] == "debug"
+    assert set(emulator.state()["deployments"]) == {theirs, result.id}
 
 
 # ---- point 14: one project, never a silent second one ----------------------------------------

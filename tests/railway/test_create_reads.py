@@ -220,3 +220,21 @@ def test_a_volume_create_refused_before_it_made_anything_is_asked_again(emulator
 
     assert sent(emulator, before)[:3] == ["volumeCreate", "environmentVolumes", "volumeCreate"]
     assert list(emulator.state()["volumes"]) == [created.id]
+
+
+def test_a_volume_on_a_service_made_here_asks_nothing_about_earlier_deployments(emulator, world, one_run):
+    """A service this run made has never run, so its new volume needs no redeploy and nothing is
+    read to find out; one made earlier that ran is asked, and redeployed onto the new volume."""
+    service = configured(ServiceProvider, emulator).create({**scope(world), "name": "db"})
+    before = len(read_log(emulator.log_path))
+    props = {**scope(world), "service_id": service.id, "mount_path": "/data", "size_mb": 5000}
+    configured(VolumeProvider, emulator).create(props)
+    assert "deployments" not in sent(emulator, before)
+
+    deploy = "mutation($s: String!, $e: String!) { serviceInstanceDeployV2(serviceId: $s, environmentId: $e) }"
+    emulator.dashboard(deploy, {"s": world["service_id"], "e": world["environment_id"]})
+    before = len(read_log(emulator.log_path))
+    props = {**scope(world), "service_id": world["service_id"], "mount_path": "/data", "size_mb": 5000}
+    configured(VolumeProvider, emulator).create(props)
+    assert sent(emulator, before).count("serviceInstanceDeployV2") == 1, "ran before: deployed onto the new volume"
+    assert "deployments" in sent(emulator, before)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -661,3 +662,25 @@ def test_reset_empties_the_model(emulator: EmulatorHandle, client: RailwayClient
     assert emulator.state()["projects"]
     emulator.admin("reset")
     assert emulator.state()["projects"] == {}
+
+
+def test_latency_on_the_way_in_runs_the_request_late_and_on_the_way_out_answers_late(
+    emulator: EmulatorHandle, client: RailwayClient
+):
+    """`phase: request` holds a request before the model sees it (its deployment is created late);
+    the default holds the answer of a request already run (its deployment is created at once)."""
+    project = create_project(client)
+    service = create_service(client, project.id, "api")
+    created = {}
+    for phase in ("request", "response"):
+        emulator.faults(
+            {"kind": "latency", "latency_ms": 1200, "phase": phase, "operations": ["serviceInstanceDeployV2"]}
+        )
+        sent = datetime.now(UTC)
+        deployment_id = deploy(emulator, service, project.production)
+        node = emulator.data("deployment", {"id": deployment_id})["deployment"]
+        created[phase] = datetime.fromisoformat(node["createdAt"].replace("Z", "+00:00")) - sent
+    assert created["request"] >= timedelta(seconds=1.2)
+    assert created["response"] < timedelta(seconds=1.2)
+    refused = httpx.post(f"{emulator.admin_url}/faults", json={"rules": [{"kind": "latency", "phase": "sideways"}]})
+    assert refused.status_code == 400 and "phase" in refused.text

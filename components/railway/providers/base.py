@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import sys
+import threading
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -18,15 +19,30 @@ from pulumi.dynamic import ConfigureRequest, DiffResult, ResourceProvider
 
 from ...errors import RailwayNotFound, RailwayOutcomeUnknown
 from ...provider_process import in_provider_host, prepare
-from ..client import CONFIG_ENDPOINT, CONFIG_TOKEN, CONFIG_TOKEN_KIND, RailwayClient, RailwayToken, RetryPolicy
+from ..client import (
+    CONFIG_ENDPOINT,
+    CONFIG_TOKEN,
+    CONFIG_TOKEN_KIND,
+    RailwayClient,
+    RailwayToken,
+    RetryPolicy,
+    ServerTimes,
+)
+from ..deployment_watch import DeploymentWatch, read_statuses
 from ..snapshot import SNAPSHOT_OPERATION, EnvironmentSnapshot, SnapshotCache
-from . import project_reads
+from . import project_reads, request_labels
 
 prepare()  # this module is loaded into provider processes: see provider_process.py
 
 # One engine run has one provider process: its reads share one snapshot per environment
-# (snapshot.py). Anywhere else (tests, tools importing a provider) every read fetches its own.
-PROCESS_SNAPSHOTS: SnapshotCache | None = SnapshotCache() if in_provider_host() else None
+# (snapshot.py), its deployments are waited on together per environment (deployment_watch.py),
+# and Railway's clock, as its answers tell it, bounds what a lost deploy answer may adopt
+# (client.ServerTimes). Anywhere else (tests, tools importing a provider) each call has its own.
+IN_PROVIDER_HOST = in_provider_host()
+PROCESS_SNAPSHOTS: SnapshotCache | None = SnapshotCache() if IN_PROVIDER_HOST else None
+PROCESS_SERVER_TIMES: ServerTimes | None = ServerTimes() if IN_PROVIDER_HOST else None
+PROCESS_WATCHES: dict[tuple[str, ...], DeploymentWatch] | None = {} if IN_PROVIDER_HOST else None
+_WATCHES_LOCK = threading.Lock()
 
 
 def _forget_snapshots(operation: str) -> None:
@@ -47,6 +63,14 @@ class RailwayProvider(ResourceProvider):
 
     inputs: tuple[str, ...] = ()
     replace_on: tuple[str, ...] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Each subclass's requests say which resource they are for (request_labels.py)."""
+        super().__init_subclass__(**kwargs)
+        kind = cls.__name__.removesuffix("Provider")
+        for name in request_labels.METHODS:
+            if name in cls.__dict__:
+                setattr(cls, name, request_labels.labelled(kind, cls.__dict__[name]))
 
     def __init__(self) -> None:
         super().__init__()
@@ -79,8 +103,25 @@ class RailwayProvider(ResourceProvider):
             else RailwayToken.from_env()
         )
         return RailwayClient(
-            token, endpoint=self._settings.get("endpoint"), retry=RetryPolicy(), after_write=_forget_snapshots
+            token,
+            endpoint=self._settings.get("endpoint"),
+            retry=RetryPolicy(),
+            after_write=_forget_snapshots,
+            server_times=PROCESS_SERVER_TIMES,
+            headers=request_labels.current_headers(),
         )
+
+    def watch(self, environment_id: str) -> DeploymentWatch:
+        """Where this process waits for the environment's deployments (deployment_watch.py)."""
+
+        def read(deployment_ids: list[str]) -> dict[str, Any]:
+            with self.client() as client:
+                return read_statuses(client, deployment_ids)
+
+        if PROCESS_WATCHES is None:
+            return DeploymentWatch(read)
+        with _WATCHES_LOCK:
+            return PROCESS_WATCHES.setdefault(self._process_key(environment_id), DeploymentWatch(read))
 
     def snapshot(self, environment_id: str) -> EnvironmentSnapshot | None:
         """The environment as one read sees it (snapshot.py), or None when it is gone. Shared by
@@ -91,9 +132,10 @@ class RailwayProvider(ResourceProvider):
                 return client.execute(SNAPSHOT_OPERATION, {"id": environment_id})
 
         cache = PROCESS_SNAPSHOTS if PROCESS_SNAPSHOTS is not None else SnapshotCache()
-        return cache.get(self._snapshot_key(environment_id), fetch)
+        return cache.get(self._process_key(environment_id), fetch)
 
-    def _snapshot_key(self, environment_id: str) -> tuple[str, ...]:
+    def _process_key(self, environment_id: str) -> tuple[str, ...]:
+        """What a process keeps per environment is kept per endpoint and token too."""
         token = self._settings.get("token") or ""
         return (
             self._settings.get("endpoint") or "",

@@ -11,18 +11,16 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import time
 from typing import Any
 
 import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 
 from ...errors import MvsError, RailwayOutcomeUnknown
-from ..deployments import ADOPT_ENV, ADOPT_WINDOW, newer_than, newest
+from ..deployment_watch import SUCCEEDED, DeploymentWaitExpired, DeploymentWatch, duration_seconds
+from ..deployments import ADOPT_ENV, ADOPT_WINDOW, adoption_bound, made_since, newer_than, newest
 from .base import RailwayProvider, pick, say
 
-SUCCEEDED = "SUCCESS"
-FAILED = ("FAILED", "CRASHED", "REMOVED", "SKIPPED")
 DEFAULT_TIMEOUT_SECONDS = 900.0
 
 
@@ -39,49 +37,71 @@ def start_deployment(client, scope: dict[str, str]) -> str:
     """Start one deployment; if the answer was lost, adopt the one it started instead of a second.
 
     Railway has no idempotency key for deploys, and a deployment made just before ours (a
-    dashboard redeploy, a cron run) may still run the old settings. So the newest deployment is
-    noted before asking: after a lost answer only a deployment newer than that one can be ours,
-    and any such one was made after this run's writes, so it runs them."""
-    newest_before = newest(client, scope, 1)
+    dashboard redeploy, a cron run) may still run the old settings: after a lost answer, only a
+    deployment made after this run's writes to the service may be taken as ours. Which ones those
+    are is bounded without asking (deployments.adoption_bound: a second past the newest answer this
+    process had, whose `Date` is Railway's clock); a deployment inside that second may be either, so
+    it is never adopted, and the deploy is asked again. A process that has had no answer yet (none
+    of this run's writes went through it) notes the newest deployment before asking instead."""
+    bound = adoption_bound(client)
+    newest_before = newest(client, scope, 1) if bound is None else None
     try:
         return client.execute("serviceInstanceDeployV2", scope)["serviceInstanceDeployV2"]
     except RailwayOutcomeUnknown:
-        made = newer_than(newest(client, scope, ADOPT_WINDOW), newest_before[0] if newest_before else None)
+        listed = newest(client, scope, ADOPT_WINDOW)
+        if bound is not None:
+            made = made_since(listed, bound)
+        else:
+            made = newer_than(listed, newest_before[0] if newest_before else None)
         if made:
             return made[0]["id"]
         return client.execute("serviceInstanceDeployV2", scope)["serviceInstanceDeployV2"]
 
 
-def deploy_and_wait(client, scope: dict[str, str], service_name: str, poll_seconds: float) -> dict[str, Any]:
+def deploy_and_wait(
+    client, scope: dict[str, str], service_name: str, watch: DeploymentWatch, poll_seconds: float
+) -> dict[str, Any]:
     """Start a deployment and wait for it; returns it once healthy, or raises DeploymentFailed
     with Railway's status and what to do."""
-    return wait_for(client, start_deployment(client, scope), service_name, poll_seconds)
+    return wait_for(watch, start_deployment(client, scope), service_name, poll_seconds)
 
 
-def wait_for(client, deployment_id: str, service_name: str, poll_seconds: float) -> dict[str, Any]:
-    """Wait for a deployment to end; returns it once healthy, or raises DeploymentFailed."""
-    deadline = time.monotonic() + DEFAULT_TIMEOUT_SECONDS
-    last_status = None
-    while True:
-        deployment = client.execute("deployment", {"id": deployment_id})["deployment"]
-        status = deployment["status"]
-        if status != last_status:
-            say(f"railway: {service_name} deployment {deployment_id}: {status}")
-            last_status = status
-        if status == SUCCEEDED:
-            return {**deployment, "id": deployment_id}
-        if status in FAILED:
-            raise DeploymentFailed(
-                f"deployment {deployment_id} of service {service_name} ended {status}. "
-                "The previous deployment keeps serving. To go back to the last good release, run "
-                "`./mvs rollback <stack>`; to investigate, open the deployment's logs in Railway."
-            )
-        if time.monotonic() > deadline:
-            raise DeploymentFailed(
-                f"deployment {deployment_id} of service {service_name} is still {status} after "
-                f"{DEFAULT_TIMEOUT_SECONDS:.0f}s; check it in Railway, then run `./mvs up <stack>` again"
-            )
-        time.sleep(poll_seconds)
+def wait_for(
+    watch: DeploymentWatch,
+    deployment_id: str,
+    service_name: str,
+    poll_seconds: float,
+    known_seconds: float | None = None,
+) -> dict[str, Any]:
+    """Wait for a deployment to end (deployment_watch.py: first looked at when it should be done,
+    from `known_seconds`, its service's last deployment's duration); returns it once healthy, or
+    raises DeploymentFailed."""
+    expected = watch.expected_seconds(known_seconds)
+
+    def tell(deployment: dict[str, Any]) -> None:
+        say(f"railway: {service_name} deployment {deployment_id}: {deployment['status']}")
+
+    try:
+        deployment = watch.wait(
+            deployment_id,
+            first_look=expected if expected is not None else poll_seconds,
+            interval=poll_seconds,
+            timeout=DEFAULT_TIMEOUT_SECONDS,
+            on_status=tell,
+        )
+    except DeploymentWaitExpired as expired:
+        status = (expired.deployment or {}).get("status", "unknown")
+        raise DeploymentFailed(
+            f"deployment {deployment_id} of service {service_name} is still {status} after "
+            f"{DEFAULT_TIMEOUT_SECONDS:.0f}s; check it in Railway, then run `./mvs up <stack>` again"
+        ) from None
+    if deployment["status"] != SUCCEEDED:
+        raise DeploymentFailed(
+            f"deployment {deployment_id} of service {service_name} ended {deployment['status']}. "
+            "The previous deployment keeps serving. To go back to the last good release, run "
+            "`./mvs rollback <stack>`; to investigate, open the deployment's logs in Railway."
+        )
+    return {**deployment, "id": deployment_id}
 
 
 def adopted_deployment(service_id: str) -> str | None:
@@ -98,30 +118,33 @@ class DeploymentProvider(RailwayProvider):
     inputs = ("service_id", "environment_id", "service_name", "fingerprint")
     replace_on = ()
 
-    def _deploy(self, props: dict[str, Any]) -> dict[str, Any]:
+    def _deploy(self, props: dict[str, Any], known_seconds: float | None = None) -> dict[str, Any]:
+        """`known_seconds`: how long the service's last deployment took (from the state), so its
+        status is first read when this one should be done."""
         scope = {"serviceId": props["service_id"], "environmentId": props["environment_id"]}
         adopted = adopted_deployment(props["service_id"])
-        with self.client() as client:
-            if adopted:
-                say(
-                    f"railway: {props['service_name']}: taking Railway's rollback deployment {adopted} as this update's"
-                )
-                deployment = wait_for(client, adopted, props["service_name"], self.poll_seconds)
-            else:
-                deployment = deploy_and_wait(client, scope, props["service_name"], self.poll_seconds)
+        watch = self.watch(props["environment_id"])
+        if adopted:
+            say(f"railway: {props['service_name']}: taking Railway's rollback deployment {adopted} as this update's")
+            deployment_id = adopted
+        else:
+            with self.client() as client:
+                deployment_id = start_deployment(client, scope)
+        deployment = wait_for(watch, deployment_id, props["service_name"], self.poll_seconds, known_seconds)
         return {
             **pick(props, self.inputs),
             "deployment_id": deployment["id"],
             "status": deployment["status"],
             "latest_started_at": deployment["createdAt"],
+            "duration_seconds": duration_seconds(deployment),
         }
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         outs = self._deploy(props)
         return CreateResult(outs["deployment_id"], outs)
 
-    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        return UpdateResult(self._deploy(news))
+    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        return UpdateResult(self._deploy(news, olds.get("duration_seconds")))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         """The service's newest deployment: ours, or a later one (a cron run, a dashboard redeploy)."""
@@ -134,6 +157,7 @@ class DeploymentProvider(RailwayProvider):
             "deployment_id": props.get("deployment_id") or id_,
             "status": latest["status"] if latest["id"] == (props.get("deployment_id") or id_) else props.get("status"),
             "latest_started_at": latest["createdAt"],
+            "duration_seconds": props.get("duration_seconds"),
         }
         return ReadResult(id_, outs, pick(outs, self.inputs))
 
@@ -163,5 +187,6 @@ class Deployment(Resource, module="railway", name="Deployment"):
             "deployment_id": None,
             "status": None,
             "latest_started_at": None,
+            "duration_seconds": None,
         }
         super().__init__(DeploymentProvider(), name, props, opts)

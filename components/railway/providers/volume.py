@@ -18,6 +18,7 @@ import pulumi
 from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, ReadResult, Resource, UpdateResult
 
 from ...errors import MvsError, RailwayError, RailwayNotFound, RailwayOutcomeUnknown
+from . import made_here
 from .base import UNKNOWN, RailwayProvider, changed_keys, create_or_adopt, pick, say
 from .deployment import deploy_and_wait
 
@@ -176,12 +177,18 @@ class VolumeProvider(RailwayProvider):
                 # one (its own Deployment resource sees no change of settings to deploy for).
                 say(lost_data(props, replaced_now=True))
                 scope = {"serviceId": props["service_id"], "environmentId": props["environment_id"]}
-                deploy_and_wait(client, scope, props.get("service_name") or props["service_id"], self.poll_seconds)
+                name = props.get("service_name") or props["service_id"]
+                deploy_and_wait(client, scope, name, self.watch(props["environment_id"]), self.poll_seconds)
         return CreateResult(instance["volumeId"], self._outputs(props, instance, size))
 
     @staticmethod
     def _ran_before(client, props: dict[str, Any]) -> bool:
-        """The service has been deployed before: it ran on a volume that is gone now."""
+        """The service has been deployed before: it ran on a volume that is gone now. A service this
+        run made has not (made_here.py): its own Deployment, which waits for this volume, is its
+        first, so nothing is read. Even a dashboard deploy in the seconds between would be followed
+        by that one, on this volume."""
+        if made_here.has_none_yet(props["service_id"], "deployment"):
+            return False
         scope = {"serviceId": props["service_id"], "environmentId": props["environment_id"]}
         edges = client.execute("deployments", {"input": scope, "first": 1})["deployments"]["edges"]
         return bool(edges)
