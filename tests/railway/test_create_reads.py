@@ -14,6 +14,7 @@ from components.railway.providers import made_here, project_reads
 from components.railway.providers.domains import CustomDomainProvider, ServiceDomainProvider
 from components.railway.providers.environment import EnvironmentProvider
 from components.railway.providers.made_here import MadeHere
+from components.railway.providers.project import ProjectProvider
 from components.railway.providers.project_reads import ProjectReads
 from components.railway.providers.service import ServiceProvider
 from components.railway.providers.volume import VolumeProvider
@@ -81,6 +82,22 @@ def test_the_environment_lookup_and_the_service_creates_after_it_share_one_read(
     for name in NAMES[:2]:
         configured(ServiceProvider, emulator).create({**scope(world), "name": name})
     assert sent(emulator, before) == ["project", "serviceCreate", "serviceCreate"]
+
+
+def test_a_project_made_here_is_read_from_its_create_answer(emulator, one_run):
+    """The project this run made holds only what its create answered: its environment and the
+    services after it are found there, and nothing is read (a project adopted by name is read)."""
+    before = len(read_log(emulator.log_path))
+    project = configured(ProjectProvider, emulator).create(
+        {"adopt_id": None, "name": "fresh", "description": "", "first_environment": "prod"}
+    )
+    environment = configured(EnvironmentProvider, emulator).create({"project_id": project.id, "name": "prod"})
+    for name in NAMES[:2]:
+        configured(ServiceProvider, emulator).create(
+            {"project_id": project.id, "environment_id": environment.id, "name": name}
+        )
+    assert sent(emulator, before) == ["projects", "projectCreate", "serviceCreate", "serviceCreate"]
+    assert sorted(s["name"] for s in emulator.state()["services"].values()) == sorted(NAMES[:2])
 
 
 def test_a_read_begun_before_a_service_was_made_never_decides_to_make_it_again(emulator, world, one_run):

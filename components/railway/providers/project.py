@@ -15,6 +15,7 @@ import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 
 from ...errors import RailwayNotAuthorized, RailwayNotFound, RailwayOutcomeUnknown, RailwayProjectAmbiguous
+from . import project_reads
 from .base import RailwayProvider, pick, say
 
 FIELDS = ("name", "description")
@@ -55,6 +56,7 @@ class ProjectProvider(RailwayProvider):
                         "projectCreate",
                         {"input": {**pick(props, FIELDS), "defaultEnvironmentName": props["first_environment"]}},
                     )["projectCreate"]
+                    project_reads.made(client, created)
                 except RailwayOutcomeUnknown:
                     # None existed before we asked, so the one there now is what the request made.
                     made = self._candidates(client, props)

@@ -91,6 +91,16 @@ class ProjectReads:
                     return read.answer
             # it failed, or a write ended while it was read: read again
 
+    def made(self, key: Key, answer: dict[str, Any]) -> None:
+        """This process just made the project, and `answer` (its create's, in the shape of the
+        `project` query) is what a read begun after that create would say: nobody else knew its id,
+        so it holds nothing more. It serves the creates that follow like a read of their own."""
+        read = _Read(key[-1], answer=answer)
+        read.ready.set()
+        with self._lock:
+            self._current[key] = read
+            self._every.add(read)
+
     @contextlib.contextmanager
     def writing(self, project_id: str, service_name: str) -> Iterator[None]:
         """The writes this thread sends inside change only the service of that name in that project."""
@@ -126,6 +136,13 @@ def read_project(client, project_id: str, service_name: str | None = None) -> di
     if PROCESS_PROJECT_READS is None:
         return fetch()
     return PROCESS_PROJECT_READS.get((client.endpoint, project_id), fetch, service_name)
+
+
+def made(client, project: dict[str, Any]) -> None:
+    """The project this process's `projectCreate` answered with: the run's project read (saves the
+    first create's `project` request)."""
+    if PROCESS_PROJECT_READS is not None:
+        PROCESS_PROJECT_READS.made((client.endpoint, project["id"]), project)
 
 
 def writing(project_id: str, service_name: str) -> contextlib.AbstractContextManager[None]:
