@@ -200,12 +200,19 @@ class RailwayStack(pulumi.ComponentResource):
         that hold secrets (default: those given as Outputs, which is how secrets come in)."""
         prefix = f"{self.stack_name}-{key}"
         project_id, environment_id = self.project.id, self.environment.id
+        if secret_names is None:
+            secret_names = [k for k, v in variables.items() if isinstance(v, pulumi.Output)]
+        all_variables = pulumi.Output.all(**variables)
+        variables_value = pulumi.Output.secret(all_variables) if secret_names else all_variables
+        # The service's create carries its variables, so the Variables resource has nothing to write
+        # on a service made in this run (providers/service.py).
         service = RailwayService(
             prefix,
             project_id,
             environment_id,
             railway_name,
             opts=pulumi.ResourceOptions(parent=self, protect=protect),
+            variables=variables_value,
         )
         # What a protected service needs to start again (its settings, its variables, the deployment
         # that runs it) is protected with it: `destroy --exclude-protected` leaves it able to start.
@@ -248,16 +255,12 @@ class RailwayStack(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self),
             )
             self.dns_records[hostname] = custom.dns_records
-        if secret_names is None:
-            secret_names = [k for k, v in variables.items() if isinstance(v, pulumi.Output)]
-        secret_inside = bool(secret_names)
-        all_variables = pulumi.Output.all(**variables)
         vars_resource = Variables(
             f"{prefix}-variables",
             project_id,
             environment_id,
             service.id,
-            pulumi.Output.secret(all_variables) if secret_inside else all_variables,
+            variables_value,
             opts=kept,
             service_name=railway_name,
             secret_names=secret_names,

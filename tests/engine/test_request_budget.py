@@ -1,9 +1,10 @@
-"""Railway's request budget with the real `pulumi` CLI against the emulator (issue 13): a no-op
-refresh of prod reads each environment once (at most 3 requests for 28 resources), the same few
-requests still see every kind of change made in the dashboard, and a one-variable change costs
-its write, its deploy and one status read. Counts come from the emulator's request log and are
-asserted as upper bounds. One `up` serves the module; deployments there take a second by the
-emulator's clock (its time-based lifecycle), as real ones take time rather than reads."""
+"""Railway's request budget with the real `pulumi` CLI against the emulator (issue 13): an up
+from empty of prod sends at most 30 requests, a no-op refresh reads each environment once (at
+most 3 requests for 28 resources), the same few requests still see every kind of change made in
+the dashboard, and a one-variable change costs its write, its deploy and one status read. Counts
+come from the emulator's request log and are asserted as upper bounds. One `up` serves the module;
+deployments there take a second by the emulator's clock (its time-based lifecycle), as real ones
+take time rather than reads, and the providers poll at their default interval, as against Railway."""
 
 from __future__ import annotations
 
@@ -14,9 +15,11 @@ import pytest
 from .world import operations, world_up, writes
 
 STACK = "prod"
+UP_BUDGET = 30
 REFRESH_BUDGET = 3
 CHANGE_BUDGET = 3
 DEPLOY_SECONDS = 1.0
+POLL_SECONDS = 2.0  # the providers' default (components/railway/providers/base.py)
 LOG_LEVEL = "mvs:environment.services.backend.env.LOG_LEVEL"
 RENAME_SERVICE = "mutation($s: String!, $n: String) { serviceUpdate(id: $s, input: {name: $n}) { id } }"
 SCALE = (
@@ -30,7 +33,9 @@ SCHEDULES = "mutation($v: String!) { volumeInstanceBackupScheduleUpdate(volumeIn
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory, s3_endpoint):
-    with world_up(tmp_path_factory, s3_endpoint, "budget", STACK, deploy_seconds=DEPLOY_SECONDS) as world:
+    with world_up(
+        tmp_path_factory, s3_endpoint, "budget", STACK, deploy_seconds=DEPLOY_SECONDS, poll_seconds=POLL_SECONDS
+    ) as world:
         world.up_from_empty = world.requests()  # what the fixture's first `up` sent
         yield world
 
@@ -43,6 +48,26 @@ def test_up_from_empty_does_not_read_back_what_it_creates(world):
     assert sent["serviceCreate"] == 5
     assert sent["serviceInstance"] == 0, sent
     assert sent["environments"] <= 1, "the environment's own lookup only"
+
+
+def test_up_from_empty_stays_within_its_budget_and_writes_each_service_s_variables_once(world):
+    """Each service's create carries its variables, so no `variableCollectionUpsert` follows, and
+    Railway holds exactly what each Variables resource declares."""
+    sent = operations(world.up_from_empty)
+    assert len(world.up_from_empty) <= UP_BUDGET, sent
+    assert sent["variableCollectionUpsert"] == 0, sent
+    assert sent["serviceCreate"] == 5
+
+    exported = json.loads(world.cli.ok("stack", "export", "--show-secrets", "--stack", STACK))
+    held = world.state()["variables"]
+    declared = [r["outputs"] for r in exported["deployment"]["resources"] if r["type"].endswith("railway:Variables")]
+    assert len(declared) == 5
+    for outputs in declared:
+        variables = outputs["variables"]
+        if "plaintext" in variables:  # a collection holding a secret
+            variables = json.loads(variables["plaintext"])
+        assert variables, outputs["service_name"]
+        assert held[f"{outputs['environment_id']}:{outputs['service_id']}"] == variables, outputs["service_name"]
 
 
 def refresh(world) -> list[dict]:

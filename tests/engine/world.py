@@ -142,16 +142,25 @@ def writes(entries: list[dict]) -> list[str]:
 
 @contextlib.contextmanager
 def world_up(
-    tmp_path_factory, s3_endpoint: str, label: str, stack: str, deploy_seconds: float | None = None, **env: str
+    tmp_path_factory,
+    s3_endpoint: str,
+    label: str,
+    stack: str,
+    deploy_seconds: float | None = None,
+    poll_seconds: float | None = None,
+    **env: str,
 ) -> Iterator[RailwayWorld]:
     """A world whose `stack` is brought up once (with `env` set for its CLI), for a module's tests.
-    `deploy_seconds`: deployments follow the emulator's clock, taking that long (lifecycle.py)."""
+    `deploy_seconds`: deployments follow the emulator's clock, taking that long (lifecycle.py).
+    `poll_seconds`: the providers' poll interval (default: the world's quick one)."""
     assert tools_available(), "the Pulumi tools are missing: run ./mvs setup (the test command does)"
     world = RailwayWorld(tmp_path_factory.mktemp(label), s3_endpoint)
     try:
         if deploy_seconds is not None:
             world.admin("lifecycle", {"deploy_seconds": deploy_seconds})
         world.init_stack(stack)
+        if poll_seconds is not None:
+            world.cli.ok("config", "set", "--stack", stack, "railway:pollSeconds", str(poll_seconds))
         world.cli.env.update(env)
         world.cli.ok("up", "--yes", "--stack", stack)
         yield world

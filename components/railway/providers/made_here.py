@@ -7,6 +7,12 @@ once per domain: the first create of a given domain on the service skips the rea
 in this process reads again, since the first may have made it. A service only adopted here (an
 earlier run, another stack, a create whose answer was lost) is never recorded: its domains are read.
 
+Its variables in its environment are the ones its `serviceCreate` carried (service.py; the way
+Railway's own CLI adds a service with variables). The Variables create that follows writes only
+what differs from those (variables.py; issue 13: 5 `variableCollectionUpsert`s of prod's up from
+empty become none). It is told them once: a second Variables create on the service in this process
+writes them all again, as if nothing were known.
+
 One engine run has one provider process. Anywhere else (tests, tools importing a provider) nothing
 is recorded and every domain create reads first.
 """
@@ -24,11 +30,20 @@ class MadeHere:
         self._lock = threading.Lock()
         self._services: set[str] = set()
         self._claimed: set[tuple[str, Hashable]] = set()
+        self._variables: dict[str, dict[str, str]] = {}
 
-    def made(self, service_id: str) -> None:
-        """Railway answered this process's `serviceCreate` with this service."""
+    def made(self, service_id: str, variables: dict[str, str] | None = None) -> None:
+        """Railway answered this process's `serviceCreate` with this service, which carried these
+        variables (none: the service has none)."""
         with self._lock:
             self._services.add(service_id)
+            self._variables[service_id] = dict(variables or {})
+
+    def variables(self, service_id: str) -> dict[str, str] | None:
+        """The variables the service was made with, once: None when it was not made here or
+        someone asked before."""
+        with self._lock:
+            return self._variables.pop(service_id, None)
 
     def first(self, service_id: str, what: Hashable) -> bool:
         """True when the service was made here and nothing here asked before for `what` on it (the
@@ -43,9 +58,15 @@ class MadeHere:
 MADE_HERE: MadeHere | None = MadeHere() if in_provider_host() else None
 
 
-def made(service_id: str) -> None:
+def made(service_id: str, variables: dict[str, str] | None = None) -> None:
     if MADE_HERE is not None:
-        MADE_HERE.made(service_id)
+        MADE_HERE.made(service_id, variables)
+
+
+def variables_made_with(service_id: str) -> dict[str, str] | None:
+    """The variables a service made here holds in its environment since its create, told once;
+    None when that is not known (not made here, asked before, or outside the provider process)."""
+    return MADE_HERE.variables(service_id) if MADE_HERE is not None else None
 
 
 def has_none_yet(service_id: str, what: Hashable) -> bool:

@@ -12,6 +12,11 @@ clients add a service to one environment; the other environment's instance is le
 service this resource creates stays in its environment: the empty instances Railway makes in the
 others at the same time are removed.
 
+A service it makes carries its variables in the `serviceCreate` (`environmentId` and `variables`,
+as Railway's own CLI adds a service): the Variables resource that follows then has nothing to write
+(made_here.py). The variables here are only that first value: a change to them is the Variables
+resource's, never this one's, so they are not among the inputs compared.
+
 Its identity is the service id, not the name: a service renamed in the dashboard is renamed back
 in place, never replaced, so its volume, domains and URL stay.
 """
@@ -48,13 +53,15 @@ class ServiceProvider(RailwayProvider):
         return {**pick(props, self.inputs), "service_id": service_id}
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        project_id, name = props["project_id"], props["name"]
+        project_id, name, variables = props["project_id"], props["name"], props.get("variables") or {}
         with self.client() as client, writing(project_id, name):
             (service, environments), created = self._find(client, project_id, name), False
             if service is None:
 
                 def make() -> tuple[dict[str, Any], bool]:
                     create_input = {"projectId": project_id, "name": name}
+                    if variables:
+                        create_input |= {"environmentId": props["environment_id"], "variables": variables}
                     return client.execute("serviceCreate", {"input": create_input})["serviceCreate"], True
 
                 def adopt() -> tuple[dict[str, Any], bool] | None:
@@ -65,7 +72,7 @@ class ServiceProvider(RailwayProvider):
 
                 service, created = create_or_adopt(make, adopt)
             if created:
-                made_here.made(service["id"])
+                made_here.made(service["id"], variables)
                 # Railway made it in every environment of the project, this one included (only a
                 # fork keeps a new service to itself, and stacks make no forks): no need to ask.
                 self._leave_others(client, service["id"], props, environments)
@@ -131,7 +138,21 @@ class Service(Resource, module="railway", name="Service"):
     service_id: pulumi.Output[str]
 
     def __init__(
-        self, name: str, project_id: pulumi.Input[str], environment_id: pulumi.Input[str], service_name: str, opts=None
+        self,
+        name: str,
+        project_id: pulumi.Input[str],
+        environment_id: pulumi.Input[str],
+        service_name: str,
+        opts=None,
+        variables: pulumi.Input[dict[str, str]] | None = None,
     ):
-        props = {"project_id": project_id, "environment_id": environment_id, "name": service_name, "service_id": None}
+        """`variables`: what a service made here starts with in this environment (the Variables
+        resource's own value, secret when it holds one); only its create uses them."""
+        props = {
+            "project_id": project_id,
+            "environment_id": environment_id,
+            "name": service_name,
+            "variables": variables,
+            "service_id": None,
+        }
         super().__init__(ServiceProvider(), name, props, opts)

@@ -2,8 +2,9 @@
 
 Values are written unrendered: `${{Postgres.DATABASE_URL}}` stays a reference that Railway
 resolves at deploy time. Writes pass skipDeploys, so changing variables never deploys by itself;
-the Deployment resource does that once. Variables added out of band show as drift and are removed
-on the next up.
+the Deployment resource does that once. A service made in this run already holds the variables its
+create carried, and only what differs from them is written. Variables added out of band show as
+drift and are removed on the next up.
 
 When the collection holds a secret, Pulumi shows the whole map as `[secret]`, so a refresh or a
 preview would not say which variables differ. The provider says it instead, on the run's output:
@@ -19,6 +20,7 @@ import pulumi
 from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 
 from ...errors import RailwayNotFound
+from . import made_here
 from .base import RailwayProvider, applied_now, pick, say
 
 
@@ -57,7 +59,10 @@ class VariablesProvider(RailwayProvider):
         return {**pick(props, self.inputs), "service_name": props.get("service_name"), "applied_at": applied_now()}
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        return CreateResult(f"{props['environment_id']}:{props['service_id']}", self._write(props, {}))
+        # A service this run made holds what its create carried (made_here.py); anywhere else,
+        # nothing is known of what is there, and every variable is written.
+        there = made_here.variables_made_with(props["service_id"]) or {}
+        return CreateResult(f"{props['environment_id']}:{props['service_id']}", self._write(props, there))
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         return UpdateResult(self._write(news, olds.get("variables") or {}))
