@@ -35,6 +35,7 @@ from ..errors import (
     RailwayTokenMissing,
     RailwayUnavailable,
 )
+from .echoes import without_secrets
 from .operations import Operation, operation
 
 DEFAULT_ENDPOINT = "https://backboard.railway.com/graphql/v2"
@@ -265,7 +266,7 @@ class RailwayClient:
                 self._unsent_or_unknown(op, "server error", response.status_code, last)
                 self._wait(name, self.retry.backoff(attempt), f"HTTP {response.status_code}")
                 continue
-            return self._result(name, response)
+            return self._result(name, response, payload["variables"])
         raise AssertionError("unreachable: the last attempt always returns or raises")
 
     def _unsent_or_unknown(self, op: Operation, what: str, status: int | None, last: bool) -> None:
@@ -286,12 +287,17 @@ class RailwayClient:
         self._sleep(seconds)
 
     @staticmethod
-    def _result(name: str, response: httpx.Response) -> dict[str, Any]:
+    def _result(name: str, response: httpx.Response, sent: Mapping[str, Any]) -> dict[str, Any]:
+        """The answer's data, or its first error raised, with the secrets the request carried
+        blanked from Railway's message (echoes.py)."""
         try:
             body = response.json()
         except ValueError:
             raise RailwayError("the answer is not JSON", name, response.status_code) from None
-        errors = body.get("errors") or []
+        errors = [
+            {**e, "message": without_secrets(str(e.get("message", "")), sent)} if isinstance(e, dict) else e
+            for e in body.get("errors") or []
+        ]
         if response.status_code in (401, 403):
             raise RailwayNotAuthorized(
                 f"Not Authorized: check {ACCOUNT_TOKEN_ENV} or {PROJECT_TOKEN_ENV}", name, response.status_code
