@@ -87,8 +87,8 @@ def read_statuses(client: RailwayClient, deployment_ids: list[str]) -> dict[str,
 def duration_seconds(deployment: dict[str, Any]) -> float | None:
     """How long Railway took from creating the deployment to its last status."""
     try:
-        started = datetime.fromisoformat(deployment["createdAt"].replace("Z", "+00:00"))
-        ended = datetime.fromisoformat(deployment["statusUpdatedAt"].replace("Z", "+00:00"))
+        started = datetime.fromisoformat(deployment["createdAt"])  # Python 3.11 reads Railway's "Z"
+        ended = datetime.fromisoformat(deployment["statusUpdatedAt"])
     except (KeyError, AttributeError, ValueError):
         return None
     seconds = (ended - started).total_seconds()

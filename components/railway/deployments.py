@@ -44,7 +44,7 @@ def adoption_bound(client: RailwayClient) -> datetime | None:
 
 def made_since(deployments: list[dict[str, Any]], moment: datetime) -> list[dict[str, Any]]:
     """Those of `deployments` (newest first) Railway created at or after `moment`."""
-    return [d for d in deployments if datetime.fromisoformat(d["createdAt"].replace("Z", "+00:00")) >= moment]
+    return [d for d in deployments if datetime.fromisoformat(d["createdAt"]) >= moment]
 
 
 @dataclass(frozen=True)

@@ -120,8 +120,11 @@ class RailwayProvider(ResourceProvider):
 
         if PROCESS_WATCHES is None:
             return DeploymentWatch(read)
+        key = self._process_key(environment_id)
         with _WATCHES_LOCK:
-            return PROCESS_WATCHES.setdefault(self._process_key(environment_id), DeploymentWatch(read))
+            if key not in PROCESS_WATCHES:
+                PROCESS_WATCHES[key] = DeploymentWatch(read)
+            return PROCESS_WATCHES[key]
 
     def snapshot(self, environment_id: str) -> EnvironmentSnapshot | None:
         """The environment as one read sees it (snapshot.py), or None when it is gone. Shared by
