@@ -24,7 +24,8 @@ pulumi ARGS ...          the Pulumi CLI with this project's tools, backend and p
 emulator [ARGS ...]      start the Railway API emulator on loopback (--help for its options)
 railway-schema [--out F | --write]  fetch Railway's live schema (needs RAILWAY_API_TOKEN); check our
                          operations; --write makes it the schema the repository carries
-test [PYTEST ARGS ...]   run the test suite
+test [--fast] [PYTEST ARGS ...]  run the test suite on every core (--fast: only the tests that need no
+                         server, engine or Pulumi CLI, for the inner loop)
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ from . import (
     rollback,
     schema,
     stack_edit,
+    suite,
     summary,
 )
 from .dev_secrets import ensure_dev_secrets
@@ -405,7 +407,7 @@ def main(argv: list[str]) -> int:
         os.execv(sys.executable, [sys.executable, "-m", "railway_emulator", *argv[1:]])
     if argv[:1] == ["test"]:
         os.chdir(PROJECT_ROOT)
-        os.execv(sys.executable, [sys.executable, "-m", "pytest", *argv[1:]])
+        os.execv(sys.executable, [sys.executable, "-m", "pytest", *suite.pytest_args(argv[1:])])
     args = parser().parse_args(argv)
     try:
         return args.run(args)

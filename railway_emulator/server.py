@@ -455,6 +455,12 @@ class EmulatorServer:
         self.thread.start()
         return self
 
+    def serve(self, emulator: Emulator) -> None:
+        """Answer from now on with `emulator`: a fresh model on the same port, so a test suite can
+        share one server and still give each test an emulator with nothing left from the last."""
+        self.emulator = emulator
+        self.httpd.RequestHandlerClass = make_handler(emulator)
+
     def stop(self) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()

@@ -8,7 +8,13 @@ from collections.abc import Iterator
 import pytest
 
 from mvsctl.loopback_s3 import loopback_s3
+from tests import scheduling
 from tests.backups.pgserver import running_postgres
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    scheduling.assign(items)
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,8 @@ from components.stack_config import load_stack_file
 from mvsctl.dev_secrets import ensure_dev_secrets
 from tests.engine.cli import PulumiCLI, copy_program, tools_available
 
+pytestmark = pytest.mark.slow  # the real Pulumi CLI
+
 
 @pytest.fixture
 def dev_project(tmp_path, monkeypatch):

@@ -8,9 +8,12 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.slow  # a whole rehearsal: `pulumi up` against the emulator
 def test_a_clone_with_nothing_beside_it_rehearses_staging(tmp_path):
     clone = tmp_path / "alone" / "mvs-infra"  # its parent holds nothing else: no ../shared
     tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, text=True, capture_output=True, check=True).stdout.split()

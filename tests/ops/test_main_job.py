@@ -10,6 +10,8 @@ import re
 import subprocess
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -62,6 +64,7 @@ def test_the_committed_json_schema_is_current(tmp_path):
     assert result.returncode == 0, result.stderr
 
 
+@pytest.mark.slow  # a whole `pulumi up` against the emulator
 def test_rehearse_staging_offline_leaves_the_real_stack_untouched(tmp_path):
     stack_file = ROOT / "stacks" / "Pulumi.staging.yaml"
     before = stack_file.read_text()

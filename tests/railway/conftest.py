@@ -102,16 +102,28 @@ class EmulatorHandle:
         return body["data"]
 
 
+@pytest.fixture(scope="session")
+def emulator_server() -> Iterator[EmulatorServer]:
+    """One emulator server per test process; each test gets a fresh model on it (`emulator`)."""
+    server = EmulatorServer(Emulator()).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 @pytest.fixture
-def emulator(tmp_path: Path) -> Iterator[EmulatorHandle]:
+def emulator(emulator_server: EmulatorServer, tmp_path: Path) -> Iterator[EmulatorHandle]:
+    """The shared server answering from a new, empty emulator with this test's request log and
+    state file: no model, token, fault, rate limit or log entry carries over from another test."""
     log_path, state_path = tmp_path / "requests.jsonl", tmp_path / "state.json"
-    server = start_server(log_path, state_path)
-    handle = EmulatorHandle(server, log_path, state_path)
+    emulator_server.serve(Emulator(log_path=log_path, state_path=state_path))
+    handle = EmulatorHandle(emulator_server, log_path, state_path)
     try:
         yield handle
     finally:
         handle.http.close()
-        server.stop()
+        emulator_server.serve(Emulator())
 
 
 @pytest.fixture

@@ -1,0 +1,55 @@
+"""`./mvs test [--fast] [PYTEST ARGS ...]`: the pytest command line the suite runs with.
+
+- Both cores: pytest-xdist workers with `--dist loadgroup`; tests/scheduling.py gives every test
+  its group (the Docker engine's tests on one worker, every other module whole on one) and puts
+  the costly groups first, which `--no-loadscope-reorder` keeps. MVS_TEST_WORKERS sets how many
+  workers (default: one per core, at least two); `-n`/`--numprocesses` or `-p no:xdist` given by
+  the caller wins.
+- `--fast`: the tests that need no server process, no Docker engine and no Pulumi CLI
+  (`-m "not slow"`), for the inner loop.
+- The 15 slowest tests are listed at the end (unless `--durations` is given), so every run, CI's
+  included, shows where the time goes.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from itertools import pairwise
+
+FAST_FLAG = "--fast"
+SLOWEST_SHOWN = 15
+
+
+def default_workers(cpu_count: int | None) -> int:
+    return max(2, cpu_count or 1)
+
+
+def _given(args: Sequence[str], *options: str) -> bool:
+    """Whether an option is among `args`: `--long`, `--long=V`, `-s` or `-sV`."""
+    return any(
+        arg == option or arg.startswith(f"{option}=") or (not option.startswith("--") and arg.startswith(option))
+        for arg in args
+        for option in options
+    )
+
+
+def _xdist_disabled(args: Sequence[str]) -> bool:
+    return any(
+        (arg == "-p" and following == "no:xdist") or arg == "-pno:xdist" for arg, following in pairwise([*args, ""])
+    )
+
+
+def pytest_args(args: Sequence[str], environ: dict[str, str] | None = None, cpu_count: int | None = None) -> list[str]:
+    """The arguments for `python -m pytest`, from what `./mvs test` was given."""
+    environ = os.environ if environ is None else environ
+    given = [arg for arg in args if arg != FAST_FLAG]
+    chosen: list[str] = []
+    if FAST_FLAG in args:
+        chosen += ["-m", "not slow"]
+    if not (_given(given, "-n", "--numprocesses") or _xdist_disabled(given)):
+        workers = environ.get("MVS_TEST_WORKERS") or str(default_workers(cpu_count or os.cpu_count()))
+        chosen += ["-n", workers, "--dist", "loadgroup", "--no-loadscope-reorder"]
+    if not _given(given, "--durations"):
+        chosen += [f"--durations={SLOWEST_SHOWN}"]
+    return [*chosen, *given]
