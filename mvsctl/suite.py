@@ -4,16 +4,17 @@
   its group (the Docker engine's tests on one worker, every other module whole on one) and puts
   the costly groups first, which `--no-loadscope-reorder` keeps. MVS_TEST_WORKERS sets how many
   workers (default: one per core, at least two); `-n`/`--numprocesses` or `-p no:xdist` given by
-  the caller wins.
+  the caller (on the command line or in PYTEST_ADDOPTS) wins.
 - `--fast`: the tests that need no server process, no Docker engine and no Pulumi CLI
   (`-m "not slow"`), for the inner loop.
-- The 15 slowest tests are listed at the end (unless `--durations` is given), so every run, CI's
-  included, shows where the time goes.
+- The 15 slowest tests are listed at the end (unless the caller gives `--durations`), so every
+  run, CI's included, shows where the time goes.
 """
 
 from __future__ import annotations
 
 import os
+import shlex
 from collections.abc import Sequence
 from itertools import pairwise
 
@@ -44,12 +45,13 @@ def pytest_args(args: Sequence[str], environ: dict[str, str] | None = None, cpu_
     """The arguments for `python -m pytest`, from what `./mvs test` was given."""
     environ = os.environ if environ is None else environ
     given = [arg for arg in args if arg != FAST_FLAG]
+    said = [*shlex.split(environ.get("PYTEST_ADDOPTS", "")), *given]  # what the caller chose, either way
     chosen: list[str] = []
     if FAST_FLAG in args:
         chosen += ["-m", "not slow"]
-    if not (_given(given, "-n", "--numprocesses") or _xdist_disabled(given)):
+    if not (_given(said, "-n", "--numprocesses") or _xdist_disabled(said)):
         workers = environ.get("MVS_TEST_WORKERS") or str(default_workers(cpu_count or os.cpu_count()))
         chosen += ["-n", workers, "--dist", "loadgroup", "--no-loadscope-reorder"]
-    if not _given(given, "--durations"):
+    if not _given(said, "--durations"):
         chosen += [f"--durations={SLOWEST_SHOWN}"]
     return [*chosen, *given]

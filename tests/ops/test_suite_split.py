@@ -60,6 +60,11 @@ def test_a_chosen_durations_count_is_kept():
     assert [a for a in args if a.startswith("--durations")] == ["--durations=0"]
 
 
+def test_what_pytest_addopts_says_counts_as_said():
+    args = pytest_args([], environ={"PYTEST_ADDOPTS": "--durations=0 -p no:xdist"}, cpu_count=2)
+    assert not [a for a in args if a.startswith("--durations")] and "-n" not in args
+
+
 # ---- the split, run by pytest-xdist -----------------------------------------------------------------
 
 CONFTEST = """
