@@ -139,6 +139,33 @@ class ServerTimes:
             return self._latest.get(endpoint)
 
 
+class Unreachable:
+    """The endpoints a process could not connect to even after all its retries.
+
+    Why: a run's reads queue on one another (one snapshot per environment is fetched at a time,
+    snapshot.py), so with Railway down each of them would retry for seconds in turn, and a drift
+    check of a stack said "cannot connect" only after a minute and a half. Once one request has
+    exhausted its retries on connection failures, the run's later requests to that endpoint try
+    once: the operator hears at once, and a server that is back answers that one try (any answer
+    clears the record). One object is shared by every client of a process."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._endpoints: set[str] = set()
+
+    def attempts(self, endpoint: str, policy: int) -> int:
+        with self._lock:
+            return 1 if endpoint in self._endpoints else policy
+
+    def failed(self, endpoint: str) -> None:
+        with self._lock:
+            self._endpoints.add(endpoint)
+
+    def answered(self, endpoint: str) -> None:
+        with self._lock:
+            self._endpoints.discard(endpoint)
+
+
 PLANS_BY_HOURLY_LIMIT = {100: "Free", 1000: "Hobby", 10000: "Pro"}  # Railway's published request limits
 
 
@@ -187,11 +214,13 @@ class RailwayClient:
         after_write: Callable[[str], None] | None = None,
         server_times: ServerTimes | None = None,
         headers: Mapping[str, str] | None = None,
+        unreachable: Unreachable | None = None,
     ):
         """`after_write(operation)` runs once a mutation has been sent, whatever came of it: what
         a caller keeps of earlier reads (components/railway/snapshot.py) is then stale.
         `server_times` records the server's clock from every answer (ServerTimes). `headers` are
-        sent with every request besides the token's."""
+        sent with every request besides the token's. `unreachable` is shared with the process's
+        other clients: an endpoint one of them could not reach is tried once (Unreachable)."""
         self.endpoint = endpoint or os.environ.get(ENDPOINT_ENV) or DEFAULT_ENDPOINT
         self.retry = retry or RetryPolicy()
         self.rate_limit = RateLimitStatus()
@@ -200,6 +229,7 @@ class RailwayClient:
         self._notice = notice
         self._after_write = after_write
         self.server_times = server_times
+        self.unreachable = unreachable
         self._http = httpx.Client(
             headers={**(headers or {}), **token.headers(), "Content-Type": "application/json", "x-source": "mvs-infra"},
             timeout=timeout,
@@ -232,14 +262,19 @@ class RailwayClient:
     def _send(self, op: Operation, variables: Mapping[str, Any] | None) -> dict[str, Any]:
         name = op.name
         payload = {"query": op.document, "variables": dict(variables or {}), "operationName": op.name}
-        for attempt in range(self.retry.max_attempts):
-            last = attempt == self.retry.max_attempts - 1
+        attempts = self.retry.max_attempts
+        if self.unreachable is not None:
+            attempts = self.unreachable.attempts(self.endpoint, attempts)
+        for attempt in range(attempts):
+            last = attempt == attempts - 1
             try:
                 self.requests_sent += 1
                 response = self._http.post(self.endpoint, json=payload)
             except (httpx.ConnectError, httpx.ConnectTimeout) as error:
                 # Never reached the server: safe to repeat any operation.
                 if last:
+                    if self.unreachable is not None:
+                        self.unreachable.failed(self.endpoint)
                     raise RailwayUnavailable(f"cannot connect ({type(error).__name__})", name) from None
                 self._wait(name, self.retry.backoff(attempt), "connection failed")
                 continue
@@ -248,6 +283,8 @@ class RailwayClient:
                 self._wait(name, self.retry.backoff(attempt), "no answer")
                 continue
 
+            if self.unreachable is not None:
+                self.unreachable.answered(self.endpoint)
             self.rate_limit.update(response.headers)
             if self.server_times is not None:
                 self.server_times.note(self.endpoint, response.headers.get("date"))

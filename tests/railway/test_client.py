@@ -18,7 +18,7 @@ from components.errors import (
     RailwayTokenMissing,
     RailwayUnavailable,
 )
-from components.railway.client import RailwayClient, RailwayToken
+from components.railway.client import RailwayClient, RailwayToken, Unreachable
 from tests.railway.conftest import (
     ACCOUNT_TOKEN,
     MAX_ATTEMPTS,
@@ -395,6 +395,37 @@ def test_connection_refused_retries_even_a_create(make_client: MakeClient, sleep
         client.execute("serviceCreate", {"input": {"projectId": "p", "name": "api"}})
     assert client.requests_sent == 4
     assert len(sleeps) == 3
+
+
+def test_after_one_request_found_no_server_the_others_of_the_process_try_once(
+    make_client: MakeClient, emulator, sleeps: list[float]
+):
+    """Railway down: the run's first request retries as usual, the rest say so at once; the first
+    answer from the endpoint lets requests retry again."""
+    unreachable = Unreachable()
+    down = f"http://127.0.0.1:{closed_port()}/graphql/v2"
+    first = make_client(endpoint=down)
+    with pytest.raises(RailwayUnavailable):
+        first.execute("me")
+    assert first.requests_sent == MAX_ATTEMPTS  # without the shared record: every attempt
+    first.unreachable = unreachable
+    with pytest.raises(RailwayUnavailable):
+        first.execute("me")
+    assert first.requests_sent == 2 * MAX_ATTEMPTS, "the first to find it down retried in full"
+    sleeps.clear()
+
+    later = make_client(endpoint=down)
+    later.unreachable = unreachable
+    with pytest.raises(RailwayUnavailable, match="cannot connect"):
+        later.execute("serviceCreate", {"input": {"projectId": "p", "name": "api"}})
+    assert later.requests_sent == 1 and sleeps == []
+
+    back = make_client()  # the emulator: a server that answers again
+    back.unreachable = unreachable
+    unreachable.failed(emulator.url)
+    assert back.execute("me")["me"], "the one try reaches a server that is back"
+    assert unreachable.attempts(emulator.url, MAX_ATTEMPTS) == MAX_ATTEMPTS, "its answer cleared the record"
+    assert unreachable.attempts(down, MAX_ATTEMPTS) == 1, "another endpoint's record stays"
 
 
 # ---- invalid requests ----------------------------------------------------------------------

@@ -27,6 +27,7 @@ from ..client import (
     RailwayToken,
     RetryPolicy,
     ServerTimes,
+    Unreachable,
 )
 from ..deployment_watch import DeploymentWatch, read_statuses
 from ..snapshot import SNAPSHOT_OPERATION, EnvironmentSnapshot, SnapshotCache
@@ -37,10 +38,13 @@ prepare()  # this module is loaded into provider processes: see provider_process
 # One engine run has one provider process: its reads share one snapshot per environment
 # (snapshot.py), its deployments are waited on together per environment (deployment_watch.py),
 # and Railway's clock, as its answers tell it, bounds what a lost deploy answer may adopt
-# (client.ServerTimes). Anywhere else (tests, tools importing a provider) each call has its own.
+# (client.ServerTimes), and an endpoint that could not be reached is tried once by the run's later
+# requests (client.Unreachable). Anywhere else (tests, tools importing a provider) each call has
+# its own.
 IN_PROVIDER_HOST = in_provider_host()
 PROCESS_SNAPSHOTS: SnapshotCache | None = SnapshotCache() if IN_PROVIDER_HOST else None
 PROCESS_SERVER_TIMES: ServerTimes | None = ServerTimes() if IN_PROVIDER_HOST else None
+PROCESS_UNREACHABLE: Unreachable | None = Unreachable() if IN_PROVIDER_HOST else None
 PROCESS_WATCHES: dict[tuple[str, ...], DeploymentWatch] | None = {} if IN_PROVIDER_HOST else None
 _WATCHES_LOCK = threading.Lock()
 
@@ -109,6 +113,7 @@ class RailwayProvider(ResourceProvider):
             after_write=_forget_snapshots,
             server_times=PROCESS_SERVER_TIMES,
             headers=request_labels.current_headers(),
+            unreachable=PROCESS_UNREACHABLE,
         )
 
     def watch(self, environment_id: str) -> DeploymentWatch:
