@@ -23,7 +23,9 @@ from __future__ import annotations
 import pytest
 
 ENGINE_GROUP = "docker-engine"
-ENGINE_FIXTURES = frozenset({"docker_host", "engine", "ci_bases"})
+# tests/docker/conftest.py's `docker_host`, which its `engine` and `ci_bases` use: by this name, not
+# by `engine`, which other modules use for stand-ins of their own.
+ENGINE_FIXTURES = frozenset({"docker_host"})
 # Fixtures that start a server process, build or install something, or run the Pulumi engine.
 SLOW_FIXTURES = ENGINE_FIXTURES | {
     "pg_server",  # PostgreSQL 15 (initdb + pg_ctl)

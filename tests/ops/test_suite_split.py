@@ -82,8 +82,12 @@ def record(request, what):
                               "what": what}) + "\\n")
 
 @pytest.fixture(scope="session")
-def engine():
-    return "the one engine"
+def docker_host():
+    return "unix:///the-one-engine.sock"
+
+@pytest.fixture(scope="session")
+def engine(docker_host):
+    return docker_host
 
 @pytest.fixture(scope="session")
 def pg_server():
@@ -97,6 +101,12 @@ def recorded(request):
 
 def engine_module(name: str) -> str:
     return "\n".join(f"def test_{name}_{i}(engine):\n    assert engine\n" for i in range(4))
+
+
+def stand_in_module(name: str) -> str:
+    """A module with an `engine` fixture of its own (a stand-in): not the Docker engine's group."""
+    fixture = "import pytest\n\n@pytest.fixture\ndef engine():\n    return 'a stand-in'\n\n"
+    return fixture + "\n".join(f"def test_{name}_{i}(engine):\n    assert engine\n" for i in range(3))
 
 
 def plain_module(name: str, fixture: str = "") -> str:
@@ -113,6 +123,7 @@ def small_suite(tmp_path: Path) -> Path:
     for name in ("alpha", "beta", "gamma", "delta"):
         (suite / "tests" / f"test_{name}.py").write_text(plain_module(name))
     (suite / "tests" / "test_database.py").write_text(plain_module("database", "pg_server"))
+    (suite / "tests" / "test_stand_in.py").write_text(stand_in_module("stand_in"))
     (suite / "pytest.ini").write_text("[pytest]\nmarkers =\n    slow: needs a server\n")
     return suite
 
@@ -130,7 +141,7 @@ def run_suite(suite: Path, *args: str) -> list[dict]:
 def test_engine_tests_share_one_worker_and_every_module_stays_on_one(small_suite):
     runs = run_suite(small_suite, *pytest_args([], environ={"MVS_TEST_WORKERS": "2"}))
 
-    assert len(runs) == 2 * 4 + 5 * 6
+    assert len(runs) == 2 * 4 + 5 * 6 + 3
     by_module: dict[str, set[str]] = {}
     for run in runs:
         by_module.setdefault(run["test"].split("::")[0], set()).add(run["worker"])
@@ -146,4 +157,4 @@ def test_the_fast_tier_leaves_out_what_needs_a_server_or_the_engine(small_suite)
     runs = run_suite(small_suite, *pytest_args(["--fast"], environ={"MVS_TEST_WORKERS": "2"}))
 
     ran = {run["test"].split("::")[0] for run in runs}
-    assert ran == {f"tests/test_{name}.py" for name in ("alpha", "beta", "gamma", "delta")}
+    assert ran == {f"tests/test_{name}.py" for name in ("alpha", "beta", "gamma", "delta", "stand_in")}
