@@ -21,11 +21,11 @@ ROOT = Path(__file__).resolve().parents[2]
 # ---- the command line ---------------------------------------------------------------------------
 
 
-def test_the_whole_suite_runs_on_every_core_grouped_and_in_the_order_given():
+def test_the_whole_suite_runs_on_every_core_and_one_more_grouped_and_in_the_order_given():
     args = pytest_args([], environ={}, cpu_count=2)
     assert args[: args.index("--no-loadscope-reorder") + 1] == [
         "-n",
-        "2",
+        "3",
         "--dist",
         "loadgroup",
         "--no-loadscope-reorder",
@@ -34,9 +34,9 @@ def test_the_whole_suite_runs_on_every_core_grouped_and_in_the_order_given():
     assert "-m" not in args
 
 
-def test_one_core_still_gets_two_workers_and_the_environment_can_say_how_many():
+def test_one_core_gets_two_workers_and_the_environment_can_say_how_many():
     assert pytest_args([], environ={}, cpu_count=1)[:2] == ["-n", "2"]
-    assert pytest_args([], environ={"MVS_TEST_WORKERS": "3"}, cpu_count=2)[:2] == ["-n", "3"]
+    assert pytest_args([], environ={"MVS_TEST_WORKERS": "5"}, cpu_count=2)[:2] == ["-n", "5"]
 
 
 def test_fast_keeps_to_the_tests_that_are_not_slow_and_is_not_passed_on():
