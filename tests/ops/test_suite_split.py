@@ -158,3 +158,12 @@ def test_the_fast_tier_leaves_out_what_needs_a_server_or_the_engine(small_suite)
 
     ran = {run["test"].split("::")[0] for run in runs}
     assert ran == {f"tests/test_{name}.py" for name in ("alpha", "beta", "gamma", "delta", "stand_in")}
+
+
+def test_the_suite_still_runs_in_one_process_without_xdist():
+    """`-p no:xdist` (pytest alone, or a debugger) with the project's strict markers: the groups'
+    mark must be known without the plugin that defines it."""
+    command = [sys.executable, "-m", "pytest", "-p", "no:xdist", "-p", "no:cacheprovider", "-q", "--collect-only"]
+    done = subprocess.run([*command, "tests/ops/test_suite_split.py"], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "tests collected" in done.stdout
