@@ -1,4 +1,4 @@
-"""How the suite shares two cores, and what the fast tier leaves out.
+"""How the suite shares the cores, and what the fast tier leaves out.
 
 `./mvs test` runs pytest-xdist with `--dist loadgroup`: each xdist group runs whole on one worker.
 `assign` (called from conftest.py's collection hook, before xdist reads the groups) gives every
@@ -10,7 +10,7 @@ test one:
   monitoring servers) is made once, on one worker, and its tests never wait on another worker's.
 Groups are sent to the workers in the order of the collection, so `assign` puts the costly ones
 first (longest processing time first): the last group a worker picks up is then a short one, and
-the two workers finish close together.
+the workers finish close together.
 
 Tests that need a real server process, the Docker engine or the Pulumi CLI are marked `slow`:
 from the fixtures they use (SLOW_FIXTURES), their folder (SLOW_FOLDERS), or a mark of their own
