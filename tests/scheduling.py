@@ -64,8 +64,9 @@ def group_of(item: pytest.Item) -> str:
 
 def assign(items: list[pytest.Item]) -> None:
     """Mark each test `slow` or not and give it its xdist group; order the groups costly first
-    (the engine's group first of all). The order within a group is kept, and so is the order of
-    groups of equal cost."""
+    (the engine's group first of all). The sort is stable: the order within a group is kept, and
+    a module's tests, collected together, stay together."""
+    groups: dict[int, str] = {}
     cost: dict[str, int] = {}
     for item in items:
         slow = is_slow(item)
@@ -73,12 +74,11 @@ def assign(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.slow)
         if item.get_closest_marker("xdist_group") is None:
             item.add_marker(pytest.mark.xdist_group(group_of(item)))
-        group = group_name(item)
+        group = groups[id(item)] = group_name(item)
         cost[group] = cost.get(group, 0) + (SLOW_WEIGHT if slow else 1)
     if ENGINE_GROUP in cost:
         cost[ENGINE_GROUP] = max(cost.values()) + 1
-    first_seen = {group: index for index, group in enumerate(dict.fromkeys(group_name(i) for i in items))}
-    items.sort(key=lambda item: (-cost[group_name(item)], first_seen[group_name(item)]))
+    items.sort(key=lambda item: -cost[groups[id(item)]])
 
 
 def group_name(item: pytest.Item) -> str:
