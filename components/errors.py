@@ -21,6 +21,7 @@ The hierarchy (callers catch the narrowest one they can act on):
     ├── UnknownService          the stack has no service by that name; lists the ones it has
     ├── ServiceNotDeployed      the service has no deployment to show or restart yet
     ├── RestartFailed           a restarted service crashed, or was not back in time
+    ├── SettingInvalid          an environment variable `./mvs` reads holds what it cannot use
     └── RailwayError            a Railway API call failed; carries the operation, HTTP status, code
         ├── RailwayRequestInvalid   400: the document or its variables do not fit the schema
         ├── RailwayNotAuthorized    the token is unknown or may not touch this resource
@@ -120,6 +121,11 @@ class PortInUse(MvsError):
 
 class UnknownService(MvsError):
     """A service name the stack does not have; the message lists the ones it has."""
+
+
+class SettingInvalid(MvsError):
+    """An environment variable `./mvs` reads (not the declaration) holds a value it cannot use; the
+    message names the variable, what it holds and what is allowed. Raised before anything runs."""
 
 
 class ServiceNotDeployed(MvsError):

@@ -407,7 +407,12 @@ def main(argv: list[str]) -> int:
         os.execv(sys.executable, [sys.executable, "-m", "railway_emulator", *argv[1:]])
     if argv[:1] == ["test"]:
         os.chdir(PROJECT_ROOT)
-        os.execv(sys.executable, [sys.executable, "-m", "pytest", *suite.pytest_args(argv[1:])])
+        try:
+            pytest_args = suite.pytest_args(argv[1:])
+        except MvsError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return EXIT_INVALID
+        os.execv(sys.executable, [sys.executable, "-m", "pytest", *pytest_args])
     args = parser().parse_args(argv)
     try:
         return args.run(args)

@@ -15,10 +15,13 @@ from __future__ import annotations
 
 import os
 import shlex
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from itertools import pairwise
 
+from components.errors import SettingInvalid
+
 FAST_FLAG = "--fast"
+WORKERS_ENV = "MVS_TEST_WORKERS"
 SLOWEST_SHOWN = 15
 
 
@@ -27,6 +30,19 @@ def default_workers(cpu_count: int | None) -> int:
     timers, containers), and a third worker on two cores keeps both busy (CI on this kind of
     machine: 19.1 minutes with two workers, 15.5 with three)."""
     return (cpu_count or 1) + 1
+
+
+def workers(environ: Mapping[str, str], cpu_count: int | None) -> str:
+    """How many workers: MVS_TEST_WORKERS (a whole number, at least 1), or default_workers."""
+    chosen = environ.get(WORKERS_ENV, "").strip()
+    if not chosen:
+        return str(default_workers(cpu_count))
+    if not chosen.isdigit() or int(chosen) < 1:
+        raise SettingInvalid(
+            f"{WORKERS_ENV}={chosen!r}: it takes a whole number of test workers, at least 1; "
+            f"unset it for one more than the cores ({default_workers(cpu_count)} here)"
+        )
+    return chosen
 
 
 def _given(args: Sequence[str], *options: str) -> bool:
@@ -44,8 +60,11 @@ def _xdist_disabled(args: Sequence[str]) -> bool:
     )
 
 
-def pytest_args(args: Sequence[str], environ: dict[str, str] | None = None, cpu_count: int | None = None) -> list[str]:
-    """The arguments for `python -m pytest`, from what `./mvs test` was given."""
+def pytest_args(
+    args: Sequence[str], environ: Mapping[str, str] | None = None, cpu_count: int | None = None
+) -> list[str]:
+    """The arguments for `python -m pytest`, from what `./mvs test` was given; SettingInvalid for
+    a MVS_TEST_WORKERS it cannot use."""
     environ = os.environ if environ is None else environ
     given = [arg for arg in args if arg != FAST_FLAG]
     said = [*shlex.split(environ.get("PYTEST_ADDOPTS", "")), *given]  # what the caller chose, either way
@@ -53,8 +72,7 @@ def pytest_args(args: Sequence[str], environ: dict[str, str] | None = None, cpu_
     if FAST_FLAG in args:
         chosen += ["-m", "not slow"]
     if not (_given(said, "-n", "--numprocesses") or _xdist_disabled(said)):
-        workers = environ.get("MVS_TEST_WORKERS") or str(default_workers(cpu_count or os.cpu_count()))
-        chosen += ["-n", workers, "--dist", "loadgroup", "--no-loadscope-reorder"]
+        chosen += ["-n", workers(environ, cpu_count or os.cpu_count()), "--dist", "loadgroup", "--no-loadscope-reorder"]
     if not _given(said, "--durations"):
         chosen += [f"--durations={SLOWEST_SHOWN}"]
     return [*chosen, *given]

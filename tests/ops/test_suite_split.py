@@ -39,6 +39,24 @@ def test_one_core_gets_two_workers_and_the_environment_can_say_how_many():
     assert pytest_args([], environ={"MVS_TEST_WORKERS": "5"}, cpu_count=2)[:2] == ["-n", "5"]
 
 
+@pytest.mark.parametrize("value", ["abc", "0", "-1", "2.5"])
+def test_a_workers_count_it_cannot_use_is_one_line_naming_the_variable(value):
+    done = subprocess.run(
+        [str(ROOT / "mvs"), "test", "--collect-only", "-q", "tests/ops/test_suite_split.py"],
+        env={**os.environ, "MVS_TEST_WORKERS": value},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert (
+        last.startswith(f"error: MVS_TEST_WORKERS={value!r}: it takes a whole number")
+        and "Traceback" not in done.stderr
+    )
+    assert done.stdout == ""
+
+
 def test_fast_keeps_to_the_tests_that_are_not_slow_and_is_not_passed_on():
     args = pytest_args(["--fast", "tests/spec"], environ={}, cpu_count=2)
     assert "--fast" not in args
