@@ -6,8 +6,9 @@
   its manifest within moments of its dump).
 - On the database server: the drill's scratch databases and restore's staging databases (see
   postgres.claimed / drop_orphans).
-- On local disk: the directories restore and verify fetch dumps into. Each is locked (flock) by
-  the process using it; one that can be locked belongs to nobody and is removed.
+- On local disk: the directories restore and verify fetch dumps into (and where a drill runs its
+  own PostgreSQL). Each is locked (flock) by the process using it; one that can be locked belongs
+  to nobody: the drill's server in it, if one is left running, is stopped, and it is removed.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pathlib import Path
 
 from .catalog import INCOMPLETE, Catalog
 from .destinations import Destination
+from .drill_server import stop_abandoned
 
 ABANDONED_AFTER = timedelta(hours=1)
 WORK_DIR_PREFIX = "mvs-restore-"
@@ -52,9 +54,10 @@ def discard_abandoned(
 
 
 @contextlib.contextmanager
-def work_directory() -> Iterator[Path]:
-    """A temporary directory, locked for as long as this process uses it."""
-    path = Path(tempfile.mkdtemp(prefix=WORK_DIR_PREFIX))
+def work_directory(parent: Path | None = None) -> Iterator[Path]:
+    """A temporary directory (in `parent`, default the temporary directory), locked for as long as
+    this process uses it."""
+    path = Path(tempfile.mkdtemp(prefix=WORK_DIR_PREFIX, dir=parent))
     try:
         with (path / LOCK_NAME).open("w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
@@ -63,16 +66,17 @@ def work_directory() -> Iterator[Path]:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def remove_orphaned_work_directories() -> list[str]:
-    """Remove the fetch directories of restores and drills whose process is gone."""
+def remove_orphaned_work_directories(parent: Path | None = None) -> list[str]:
+    """Remove the work directories of restores and drills whose process is gone."""
     removed = []
     settled = time.time() - 60  # not one that a live process has only just made (its lock may follow)
-    for path in Path(tempfile.gettempdir()).glob(f"{WORK_DIR_PREFIX}*"):
+    for path in Path(parent or tempfile.gettempdir()).glob(f"{WORK_DIR_PREFIX}*"):
         try:
             if path.stat().st_mtime > settled:
                 continue
             with (path / LOCK_NAME).open("a") as lock:
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                stop_abandoned(path)
                 shutil.rmtree(path, ignore_errors=True)
                 removed.append(str(path))
         except BlockingIOError:

@@ -1,10 +1,17 @@
 """`python -m backup_runner COMMAND`: the backup container's entry point.
 
 Configuration comes from the environment, as the stacks set it:
-    DATABASE_URL            the database to back up (restore and verify use its server)
+    DATABASE_URL            the database to back up (restore uses its server; verify only its name,
+                            to drill that database's backups: drills never touch the live server)
+    DRILL_DIR               where verify runs its own throwaway PostgreSQL (default: the temporary
+                            directory); it needs room for the dump, the database as large as it
+                            was when backed up, and 256 MiB (it checks before it starts)
+    DRILL_PG_BIN            optional: the PostgreSQL server binaries for the drill (default: the
+                            newest /usr/lib/postgresql/*/bin, which the runner image carries)
     BACKUP_DESTINATION      a directory, or s3://bucket/prefix (with AWS_ENDPOINT_URL,
                             AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY for S3-compatible stores)
-    RETAIN_DAILY, RETAIN_WEEKLY, RETAIN_MONTHLY   how many of each to keep (prune)
+    RETAIN_DAILY, RETAIN_WEEKLY, RETAIN_MONTHLY   how many of each to keep per database (prune):
+                            0-366, 0-520, 0-1200
     BACKUP_HEARTBEAT        the scheduler's heartbeat file (schedule, health)
     PUSHGATEWAY_URL         optional: a Prometheus Pushgateway (http://host:9091; user:password@
                             for basic auth) that run, verify and schedule report to (job="backup"):
@@ -16,8 +23,9 @@ Configuration comes from the environment, as the stacks set it:
                             Unset: nothing is pushed. Unreachable: one warning line, same exit code.
     BACKUP_STACK            optional: the stack name, added to the pushed group as stack=<name>
 
-Exit codes: 0 done (verify: passed), 1 verify failed, 2 bad usage or configuration,
-3 a backup is corrupt, 4 restore refused, 5 any other failure, 130 interrupted.
+Exit codes: 0 done (verify: passed), 1 verify failed (the backup is bad), 2 bad usage or
+configuration, 3 a backup is corrupt, 4 restore refused, 5 any other failure (a drill that stopped
+for a reason that is not the backup's: it stays unverified), 130 interrupted.
 Every failure ends with one line saying what failed and what to do; no password or key from
 the settings is ever printed, and none is passed to pg_dump or pg_restore on their command line.
 """
@@ -33,7 +41,7 @@ from collections.abc import Callable, Iterator
 
 from components.errors import BackupError
 
-from . import metrics, operations
+from . import metrics, operations, postgres
 from .catalog import read_catalog
 from .destinations import Destination, open_destination
 from .drills import describe, last_drill
@@ -49,17 +57,22 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("run", help="take a backup now")
-    commands.add_parser("list", help="list good, bad and incomplete backups, and the last drill")
+    commands.add_parser("list", help="list verified, unverified, bad and incomplete backups, and the last drill")
     prune = commands.add_parser("prune", help="delete what the retention does not keep, and abandoned leftovers")
     prune.add_argument("--dry-run", action="store_true", help="only show what would be deleted")
-    restore = commands.add_parser("restore", help="restore a backup (the newest good one by default)")
+    restore = commands.add_parser(
+        "restore", help="restore a backup (default: the newest verified one of DATABASE_URL's database)"
+    )
     restore.add_argument("--backup", help="backup id (see list)")
+    restore.add_argument("--source-db", help="restore a backup of this database (another than DATABASE_URL's)")
     restore.add_argument("--target-db", help="default: a new database named after the backup")
     restore.add_argument(
         "--force", action="store_true", help="replace a non-empty target (its data is kept as <target>_before_<id>)"
     )
-    verify = commands.add_parser("verify", help="restore into a scratch database and check it")
-    verify.add_argument("--backup", help="backup id (default: the newest good one)")
+    verify = commands.add_parser(
+        "verify", help="the drill: restore into a PostgreSQL of its own and compare with the source's snapshot"
+    )
+    verify.add_argument("--backup", help="backup id (default: the newest restorable one); drills a bad one again too")
     verify.add_argument("--thorough", action="store_true", help="also check that every row is in its indexes")
     schedule = commands.add_parser("schedule", help="stay running; back up (and prune, and verify) on cron schedules")
     schedule.add_argument("--backup-cron", required=True, help="when to back up and prune (UTC cron)")
@@ -89,12 +102,16 @@ def _interrupt(_signal: int, _frame: object) -> None:
 def _print_list(destination: Destination) -> None:
     catalog = read_catalog(destination)
     for backup in catalog.backups:
-        if backup.manifest and backup.state == "good":
-            print(f"{backup.backup_id}  good  {backup.manifest.size_bytes:>12} bytes  {backup.manifest.database}")
+        line = f"{backup.backup_id}  {backup.state:<10}"
+        if backup.restorable:
+            line += f"  {backup.manifest.size_bytes:>12} bytes  {backup.manifest.database}  ({backup.reason})"
         else:
-            print(f"{backup.backup_id}  {backup.state}  {backup.reason}")
+            line += f"  {backup.reason}"
+        print(line + (f"  FLAGGED: {backup.flag}; never chosen by default" if backup.flag else ""))
     for leftover in catalog.leftovers:
         print(f"left by an interrupted run: {leftover.what} (last written {leftover.last_activity:%Y-%m-%d %H:%M}Z)")
+    for key in catalog.foreign:
+        print(f"foreign: {key} is not a backup of this runner (its name is not a backup id); left alone")
     print(describe(last_drill(destination)))
 
 
@@ -103,6 +120,11 @@ def _print_pruned(pruned: operations.Pruned, dry_run: bool = False) -> None:
     print(f"prune: {verb} {len(pruned.deleted)}: {', '.join(pruned.deleted) or '-'}")
     for leftover in pruned.discarded:
         print(f"prune: {'would remove' if dry_run else 'removed'} {leftover}")
+    for backup_id in pruned.corrupt:
+        marked = "would mark" if dry_run else "marked"
+        print(f"prune: {backup_id} no longer matches its sha256; {marked} it bad and kept it")
+    if pruned.floor:
+        print(f"prune: kept as proven restorable (dump checked whole just now): {', '.join(pruned.floor)}")
 
 
 def take_backup(url: str, destination: Destination) -> Manifest:
@@ -142,9 +164,14 @@ def backup_and_prune(settings: Settings, destination: Destination) -> None:
     _print_pruned(operations.prune(destination, settings.retention))
 
 
+def _drill(settings: Settings, destination: Destination, backup_id: str | None = None, thorough: bool = False):
+    database = postgres.database_of(settings.database_url) if settings.database_url else None
+    return operations.verify(destination, backup_id, thorough=thorough, database=database, drill_dir=settings.drill_dir)
+
+
 def _verify_or_raise(settings: Settings, destination: Destination) -> None:
     def drill() -> int:
-        result = operations.verify(settings.database_url, destination)
+        result = _drill(settings, destination)
         if not result.passed:
             raise BackupError(f"verify {result.backup_id} failed: {'; '.join(result.problems)}")
         return 0
@@ -153,7 +180,7 @@ def _verify_or_raise(settings: Settings, destination: Destination) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    settings = read_settings(needs_database=args.command not in ("list", "prune"))
+    settings = read_settings(needs_database=args.command in ("run", "restore", "schedule"))
     destination = open_destination(settings.destination_url)
     url = settings.database_url
     if args.command == "list":
@@ -168,17 +195,19 @@ def _run(args: argparse.Namespace) -> int:
     elif args.command == "run":
         print(take_backup(url, destination).backup_id)
     elif args.command == "restore":
-        restored = operations.restore(url, destination, args.target_db, args.backup, args.force)
+        restored = operations.restore(
+            url, destination, args.target_db, args.backup, args.force, source_db=args.source_db
+        )
         kept = f"; the data it replaced is in {restored.kept_as}" if restored.kept_as else ""
         print(f"restored {restored.manifest.backup_id} into {restored.target}{kept}")
     else:
-        result = operations.verify(url, destination, args.backup, thorough=args.thorough)
+        result = _drill(settings, destination, args.backup, args.thorough)
         if not result.passed:
             print(f"verify {result.backup_id}: FAILED", file=sys.stderr)
             for problem in result.problems:
                 print(f"  - {problem}", file=sys.stderr)
             return EXIT_VERIFY_FAILED
-        print(f"verify {result.backup_id}: passed (row counts match; amcheck {result.amcheck})")
+        print(f"verify {result.backup_id}: passed ({result.compared} match the source; amcheck {result.amcheck})")
     return 0
 
 

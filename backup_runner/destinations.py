@@ -38,6 +38,7 @@ PART_SIZE = 16 << 20  # multipart uploads: parts grow every 1,000 so 10,000 part
 # any other request) within seconds of its last byte; connecting takes milliseconds, so 10 s.
 S3_TIMEOUT_VARIABLE = "BACKUP_S3_TIMEOUT_SECONDS"
 S3_TIMEOUT_SECONDS = 60.0
+S3_TIMEOUT_LIMIT = 3600.0  # an hour of silence is a dead bucket; more overflows the socket timeout
 S3_CONNECT_TIMEOUT_SECONDS = 10.0
 PARTIAL = re.compile(r"\.(?P<key>.+?)(?:\.[0-9a-f]{16})?\.partial")
 
@@ -160,11 +161,14 @@ def s3_timeout_seconds(environ: dict[str, str] | None = None) -> float:
     if not raw:
         return S3_TIMEOUT_SECONDS
     try:
-        seconds = float(raw)
+        seconds = float(raw) if raw.isascii() else 0.0  # float() takes other scripts' digits too
     except ValueError:
         seconds = 0.0
-    if not 0 < seconds < float("inf"):
-        raise BackupSettingsInvalid(f"{S3_TIMEOUT_VARIABLE}: found {raw[:20]!r}; allowed: a number of seconds above 0")
+    if not 0 < seconds <= S3_TIMEOUT_LIMIT:
+        raise BackupSettingsInvalid(
+            f"{S3_TIMEOUT_VARIABLE}: found {raw[:20]!r}; allowed: a number of seconds above 0 and at most "
+            f"{S3_TIMEOUT_LIMIT:.0f}"
+        )
     return seconds
 
 

@@ -1,12 +1,16 @@
 """The restore drill's records, kept beside the backups.
 
 - `last-drill.json`: the last drill's outcome. `verify` writes it when it starts (status
-  `running`) and again when it ends, whatever went wrong, so a drill that was interrupted or
-  failed never leaves an older "passed" standing. `list` prints it, and the stacks'
-  `last_drill` output reads it (components/last_drill.py), so this module needs nothing but a
-  destination.
-- `<backup id>.verdict.json`: what the last drill of that one backup found. A backup that failed
-  its drill is not counted as restorable (catalog.py) until a later drill passes.
+  `running`) and again when it ends, however it ends, so a drill that was interrupted or failed
+  never leaves an older "passed" standing. Its status says whose fault a failure was: `failed`
+  when the backup is bad (its dump cannot be restored, or what it restores differs from the
+  source), `stopped` when the drill could not finish for a reason that says nothing about the
+  backup (no room, killed, its own server lost). `list` prints it, and the stacks' `last_drill`
+  output reads it (components/last_drill.py), so this module needs nothing but a destination.
+- `<backup id>.verdict.json`: what the last drill that finished found about that one backup,
+  with the sha256 of the dump it restored. A pass makes the backup `verified`, a failure `bad`
+  (catalog.py); a stopped drill writes none, so the backup keeps what it had and the next drill
+  tries again; `verify --backup ID` re-drills, and its pass replaces an earlier failure.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from datetime import UTC, datetime
 from .destinations import Destination
 from .manifest import LAST_DRILL_KEY, verdict_key
 
-RUNNING, PASSED, FAILED = "running", "passed", "failed"
+RUNNING, PASSED, FAILED, STOPPED, UNREADABLE = "running", "passed", "failed", "stopped", "unreadable"
 
 
 def _now() -> str:
@@ -37,11 +41,17 @@ def record_drill_started(destination: Destination) -> str:
 
 
 def record_drill(
-    destination: Destination, backup_id: str | None, problems: list[str], amcheck: str, started_at: str | None = None
+    destination: Destination,
+    backup_id: str | None,
+    problems: list[str],
+    amcheck: str,
+    started_at: str | None = None,
+    status: str | None = None,
 ) -> None:
-    """Keep the last drill's outcome beside the backups, where `list` (and people) can find it."""
+    """Keep the last drill's outcome beside the backups, where `list` (and people) can find it.
+    `status` defaults to passed or failed by the problems; a drill that could not finish is STOPPED."""
     record = {
-        "status": FAILED if problems else PASSED,
+        "status": status or (FAILED if problems else PASSED),
         "backup_id": backup_id,
         "passed": not problems,
         "problems": problems,
@@ -52,15 +62,26 @@ def record_drill(
     _write(destination, LAST_DRILL_KEY, record)
 
 
-def record_verdict(destination: Destination, backup_id: str, problems: list[str]) -> None:
-    verdict = {"backup_id": backup_id, "passed": not problems, "problems": problems, "at": _now()}
+def record_verdict(destination: Destination, backup_id: str, problems: list[str], sha256: str | None) -> None:
+    verdict = {"backup_id": backup_id, "passed": not problems, "problems": problems, "at": _now(), "sha256": sha256}
     _write(destination, verdict_key(backup_id), verdict)
 
 
 def last_drill(destination: Destination) -> dict | None:
-    """The record, or None when no drill has run against this destination."""
+    """The record, None when no drill has run against this destination, or an UNREADABLE record
+    saying why when it cannot be read (damaged by hand or by a disk): never an exception, so a bad
+    record never stops `list` or the stacks' outputs, and the next drill writes a good one."""
     data = destination.read_if_present(LAST_DRILL_KEY)
-    return None if data is None else json.loads(data)
+    if data is None:
+        return None
+    try:
+        record = json.loads(data)
+        if not isinstance(record, dict):
+            raise ValueError(f"a JSON {type(record).__name__}, not an object")
+    except (ValueError, UnicodeDecodeError) as error:
+        reason = f"{LAST_DRILL_KEY} cannot be read ({str(error).splitlines()[0][:80]}); the next drill rewrites it"
+        return {"status": UNREADABLE, "passed": False, "problems": [reason], "backup_id": None, "finished_at": None}
+    return record
 
 
 def describe(record: dict | None) -> str:
@@ -68,8 +89,16 @@ def describe(record: dict | None) -> str:
     if record is None:
         return "last drill: never ran"
     status = record.get("status") or (PASSED if record.get("passed") else FAILED)
+    problems = "; ".join(str(problem) for problem in record.get("problems") or [])
+    if status == UNREADABLE:
+        return f"last drill: unknown, {problems}"
     if status == RUNNING:
         return f"last drill: started {record.get('started_at')} and has not finished (running, or interrupted)"
-    outcome = "passed" if status == PASSED else "FAILED: " + "; ".join(record.get("problems") or [])
+    if status == PASSED:
+        outcome = "passed"
+    elif status == STOPPED:
+        outcome = f"STOPPED (the backup stays unverified; the next drill tries again): {problems}"
+    else:
+        outcome = f"FAILED: {problems}"
     backup = f"on {record['backup_id']}" if record.get("backup_id") else "before any backup was restored"
     return f"last drill: {record.get('finished_at')} {backup}, {outcome}"

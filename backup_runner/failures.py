@@ -10,7 +10,7 @@ from typing import TextIO
 
 import psycopg
 
-from components.errors import BackupCorrupt, BackupSettingsInvalid, MvsError, RestoreRefused, ToolError
+from components.errors import BackupCorrupt, BackupSettingsInvalid, DrillStopped, MvsError, RestoreRefused, ToolError
 
 EXIT_VERIFY_FAILED, EXIT_USAGE, EXIT_CORRUPT, EXIT_REFUSED, EXIT_FAILED, EXIT_INTERRUPTED = 1, 2, 3, 4, 5, 130
 
@@ -49,7 +49,17 @@ def _bucket_error(error: Exception) -> Explained | None:
 
 
 def explain(error: BaseException, command: str) -> Explained:
-    """The exit code and the line to print for a failure of `command`."""
+    """The exit code and the line to print for a failure of `command`. A drill that failed for a
+    reason that is not the backup's says that the backup stays unverified."""
+    explained = _explain(error, command)
+    if command == "verify" and not isinstance(error, (BackupCorrupt, ToolError, BackupSettingsInvalid)):
+        explained.line += "; the backup stays as it was (unverified) and the next drill tries again"
+    return explained
+
+
+def _explain(error: BaseException, command: str) -> Explained:
+    if isinstance(error, DrillStopped):
+        return Explained(EXIT_FAILED, f"{command} stopped before it could judge the backup: {error}")
     if isinstance(error, KeyboardInterrupt):
         return Explained(
             EXIT_INTERRUPTED,

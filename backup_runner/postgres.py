@@ -14,6 +14,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
@@ -21,6 +22,9 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from components.errors import ToolError
+
+from . import fingerprint
+from .fingerprint import Fingerprint
 
 MAINTENANCE_DB = "postgres"
 NAME_LIMIT = 63  # PostgreSQL truncates longer identifiers (NAMEDATALEN - 1 bytes)
@@ -75,20 +79,54 @@ def exported_snapshot(url: str) -> Iterator[tuple[str, psycopg.Connection]]:
             conn.rollback()
 
 
-def row_counts_in_snapshot(url: str, snapshot: str) -> dict[str, int]:
-    """Row counts as of an exported snapshot, from a connection of its own (so they can be
-    counted while pg_dump streams the same snapshot)."""
+def fingerprint_in_snapshot(url: str, snapshot: str) -> Fingerprint:
+    """Content and schema as of an exported snapshot, from a connection of its own (so they can be
+    taken while pg_dump streams the same snapshot)."""
     with connect(url) as conn:
         conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         conn.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot)))
         try:
-            return row_counts(conn)
+            return fingerprint.take(conn)
         finally:
             conn.rollback()
 
 
+def fingerprint_of(url: str) -> Fingerprint:
+    """Content and schema of a database nobody writes (the drill's restored copy)."""
+    with connect(url) as conn, conn.transaction():
+        return fingerprint.take(conn)
+
+
 def server_version(conn: psycopg.Connection) -> str:
     return conn.execute("SHOW server_version").fetchone()[0]
+
+
+@dataclass
+class Source:
+    """What the manifest says of where a backup came from (no credentials)."""
+
+    server: str
+    system_identifier: str | None
+    server_version: str
+    encoding: str
+    database_size_bytes: int
+    roles: list[str]
+
+
+def describe_source(url: str, conn: psycopg.Connection) -> Source:
+    """In the snapshot's transaction: its database's size and encoding, the server's roles, and the
+    cluster's identifier when this user may read it (pg_control_system is for superusers by default)."""
+    params = conninfo_to_dict(url)
+    server = f"{params.get('host') or 'localhost'}:{params.get('port') or 5432}"
+    identifier = None
+    with contextlib.suppress(psycopg.Error), conn.transaction():  # a savepoint: a refusal leaves the snapshot
+        identifier = str(conn.execute("SELECT system_identifier FROM pg_control_system()").fetchone()[0])
+    size, encoding = conn.execute(
+        "SELECT pg_database_size(current_database()), pg_encoding_to_char(encoding) FROM pg_database "
+        "WHERE datname = current_database()"
+    ).fetchone()
+    roles = [name for (name,) in conn.execute("SELECT rolname FROM pg_roles WHERE rolname !~ '^pg_' ORDER BY 1")]
+    return Source(server, identifier, server_version(conn), encoding, size, roles)
 
 
 def row_counts(conn: psycopg.Connection) -> dict[str, int]:
@@ -130,18 +168,50 @@ def database_is_empty(url: str, database: str) -> bool:
         return not row_counts(conn)
 
 
-def create_database(url: str, database: str, owner: str | None = None) -> None:
+def create_database(url: str, database: str, owner: str | None = None, encoding: str | None = None) -> None:
+    """`encoding`: the source's, on template0 with the C locale (which takes any encoding)."""
     statement = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database))
     if owner:
         statement += sql.SQL(" OWNER {}").format(sql.Identifier(owner))
+    if encoding:
+        statement += sql.SQL(" TEMPLATE template0 ENCODING {} LOCALE 'C'").format(sql.Literal(encoding))
     with _maintenance(url) as conn:
         conn.execute(statement)
 
 
-def owner_of(url: str, database: str) -> str:
+def owner_of(url: str, database: str) -> str | None:
     with _maintenance(url) as conn:
         query = "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = %s"
-        return conn.execute(query, (database,)).fetchone()[0]
+        row = conn.execute(query, (database,)).fetchone()
+        return row[0] if row else None
+
+
+@dataclass
+class Roles:
+    """The roles of a server, as restore needs them to give objects their owners."""
+
+    current: str
+    superuser: bool
+    existing: set[str]
+    member_of: set[str]  # roles the current user may act as (SET ROLE, ALTER ... OWNER TO)
+
+
+def roles(url: str) -> Roles:
+    with _maintenance(url) as conn:
+        current, superuser = conn.execute(
+            "SELECT current_user, rolsuper FROM pg_roles WHERE rolname = current_user"
+        ).fetchone()
+        rows = conn.execute("SELECT rolname, pg_has_role(current_user, oid, 'MEMBER') FROM pg_roles").fetchall()
+    return Roles(current, superuser, {name for name, _ in rows}, {name for name, member in rows if member})
+
+
+def create_roles(url: str, names: Sequence[str]) -> None:
+    """Roles the dump's policies and grants may name, without logins (the drill's own server)."""
+    with _maintenance(url) as conn:
+        existing = {name for (name,) in conn.execute("SELECT rolname FROM pg_roles")}
+        for name in names:
+            if name not in existing:
+                conn.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(name)))
 
 
 def _work_lock_key(database: str) -> sql.Composable:
@@ -220,22 +290,6 @@ def swap_in(url: str, target: str, staged: str, keep_as: str) -> None:
 def drop_database(url: str, database: str) -> None:
     with _maintenance(url) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database)))
-
-
-def disable_autovacuum(url: str, database: str) -> None:
-    """Autovacuum off on every table and materialized view (and their TOAST) of `database`."""
-    with connect(with_database(url, database), autocommit=True) as conn:
-        relations = conn.execute(
-            """
-            SELECT CASE c.relkind WHEN 'm' THEN 'MATERIALIZED VIEW' ELSE 'TABLE' END, n.nspname, c.relname
-            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-            WHERE c.relkind IN ('r', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
-              AND n.nspname NOT LIKE 'pg_toast%'
-            """
-        ).fetchall()
-        for kind, schema, name in relations:
-            statement = "ALTER {} {}.{} SET (autovacuum_enabled = false, toast.autovacuum_enabled = false)"
-            conn.execute(sql.SQL(statement).format(sql.SQL(kind), sql.Identifier(schema), sql.Identifier(name)))
 
 
 def amcheck(url: str, database: str, heapallindexed: bool = False) -> list[str] | None:

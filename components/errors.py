@@ -196,6 +196,12 @@ class BackupCorrupt(BackupError):
     """A dump does not match its manifest: it was truncated or changed after it was taken."""
 
 
+class DrillStopped(BackupError):
+    """A restore drill stopped for a reason that says nothing about the backup (no room, killed,
+    its own server lost, a tool or extension the drill lacks): the backup stays unverified, and
+    the next drill tries it again."""
+
+
 class RestoreRefused(BackupError):
     """Restoring would overwrite a database that holds data (without --force), or needs a
     database name PostgreSQL would truncate."""

@@ -1,18 +1,19 @@
-"""Every drill leaves a record, whatever went wrong, and what a killed drill left is removed by
-the next one (issue 8, point 5)."""
+"""Every drill leaves a record, whatever went wrong, that says whose fault a failure was, and what a
+killed drill left is removed by the next one (issue 8, point 5; issue 22, point 3)."""
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
 import io
+import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -21,7 +22,7 @@ from backup_runner import operations, postgres
 from backup_runner.catalog import read_catalog
 from backup_runner.drills import last_drill, record_drill
 from backup_runner.manifest import Manifest, dump_key, manifest_key, new_id
-from components.errors import BackupError, ToolError
+from components.errors import DrillStopped, ToolError
 
 from .conftest import quiet, run_cli, seed
 
@@ -58,42 +59,81 @@ def passed_before(destination) -> None:
     assert last_drill(destination)["status"] == "passed"
 
 
-def test_a_drill_whose_restore_fails_is_recorded_failed_and_the_backup_marked_bad(database, destination):
+def test_a_drill_whose_restore_fails_is_recorded_failed_and_the_backup_marked_bad(destination):
     passed_before(destination)
     backup_id = unrestorable_backup(destination)
     with pytest.raises(ToolError):
-        operations.verify(database, destination, progress=quiet)
+        operations.verify(destination, progress=quiet)
     record = last_drill(destination)
     assert (record["status"], record["backup_id"], record["passed"]) == ("failed", backup_id, False)
     assert record["problems"][0].startswith("pg_restore exited with code 1")
     [backup] = read_catalog(destination).backups
     assert backup.state == "bad" and "failed its drill" in backup.reason
-    assert work_databases(database) == [], "the scratch and staging databases are gone"
 
 
-def test_a_drill_with_nothing_to_restore_is_recorded_failed(database, destination):
+def test_a_drill_with_nothing_to_restore_is_recorded_stopped(destination):
     passed_before(destination)
-    with pytest.raises(BackupError, match="no good backup"):
-        operations.verify(database, destination, progress=quiet)
+    with pytest.raises(DrillStopped, match="nothing to drill"):
+        operations.verify(destination, progress=quiet)
     record = last_drill(destination)
-    assert record["status"] == "failed" and "no good backup" in record["problems"][0]
+    assert record["status"] == "stopped" and "nothing to drill" in record["problems"][0]
 
 
-def test_a_drill_without_disk_space_is_recorded_failed(database, destination, small_disk, monkeypatch):
+def test_a_drill_without_room_stops_before_it_starts_and_leaves_the_backup_unverified(
+    database, destination, small_disk
+):
     seed(database)
-    with psycopg.connect(database, autocommit=True) as conn:  # a dump bigger than the 1 MiB disk
-        conn.execute(
-            "CREATE TABLE bulk AS SELECT g, md5(g::text) || md5((g * 3)::text) v FROM generate_series(1, 60000) g"
-        )
     operations.run_backup(database, destination, quiet)
     passed_before(destination)
-    monkeypatch.setattr(tempfile, "tempdir", str(small_disk))
-    with pytest.raises(BackupError, match=f"no space left in {small_disk}"):
-        operations.verify(database, destination, progress=quiet)
+    with pytest.raises(DrillStopped, match=f"not enough room for the drill in {small_disk}/mvs-restore-"):
+        operations.verify(destination, progress=quiet, drill_dir=small_disk)
     record = last_drill(destination)
-    assert record["status"] == "failed" and "no space left" in record["problems"][0]
-    assert read_catalog(destination).good, "a full disk says nothing against the backup"
-    assert list(small_disk.iterdir()) == [], "the fetch directory is removed"
+    assert record["status"] == "stopped" and "not enough room" in record["problems"][0]
+    [backup] = read_catalog(destination).backups
+    assert backup.state == "unverified", "no room says nothing against the backup"
+    assert list(small_disk.iterdir()) == [], "the work directory is removed"
+    assert operations.verify(destination, progress=quiet).passed, "the next drill, with room, tries it again"
+    assert read_catalog(destination).backups[0].state == "verified"
+
+
+@pytest.mark.parametrize(
+    "what_it_says",
+    [
+        "pg_restore: error: could not execute query: server closed the connection unexpectedly",
+        'pg_restore: error: could not execute query: ERROR:  could not extend file "base/16384/16390": '
+        "No space left on device",
+        'pg_restore: error: could not open extension control file "/usr/share/postgresql/15/extension/postgis.control"',
+    ],
+)
+def test_a_restore_stopped_by_the_drills_surroundings_leaves_the_backup_unverified(
+    database, destination, monkeypatch, what_it_says
+):
+    seed(database)
+    manifest = operations.run_backup(database, destination, quiet)
+    real = operations._pg_restore
+
+    def failing(url, db, dump, progress, options):
+        raise ToolError(["pg_restore"], 1, f"pg_restore: processing data\n{what_it_says}")
+
+    monkeypatch.setattr(operations, "_pg_restore", failing)
+    with pytest.raises(DrillStopped, match="not for the backup's sake"):
+        operations.verify(destination, progress=quiet)
+    assert last_drill(destination)["status"] == "stopped"
+    assert read_catalog(destination).backups[0].state == "unverified"
+
+    monkeypatch.setattr(operations, "_pg_restore", real)
+    assert operations.verify(destination, manifest.backup_id, progress=quiet).passed
+
+
+def drill_servers(directory) -> list[str]:
+    """The pids of postgres processes whose data directory lies under `directory`."""
+    found = []
+    for proc in os.listdir("/proc"):
+        with contextlib.suppress(OSError):
+            command = Path(f"/proc/{proc}/cmdline").read_bytes().decode(errors="replace")
+            if proc.isdigit() and str(directory) in command:
+                found.append(proc)
+    return found
 
 
 def test_a_killed_drill_shows_as_unfinished_and_the_next_drill_cleans_up_after_it(
@@ -102,24 +142,28 @@ def test_a_killed_drill_shows_as_unfinished_and_the_next_drill_cleans_up_after_i
     seed(database)
     operations.run_backup(database, destination, quiet)
     passed_before(destination)
-    scratch_tmp = tmp_path / "tmp"
-    scratch_tmp.mkdir()
+    scratch_tmp = Path(tempfile.mkdtemp(prefix="mvs-drill-test-"))  # where the drill's server user may go
+    scratch_tmp.chmod(0o755)
     monkeypatch.setenv("STANDIN_PG_RESTORE", "hang")
     drill = subprocess.Popen(
         [sys.executable, "-m", "backup_runner", "verify"],
-        env={**os.environ, "DATABASE_URL": database, "BACKUP_DESTINATION": destination.url, "TMPDIR": str(scratch_tmp)},
-        start_new_session=True,
+        env={**os.environ, "BACKUP_DESTINATION": destination.url, "DRILL_DIR": str(scratch_tmp)},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 60
-    while not (work_databases(database) and list(scratch_tmp.iterdir())) and time.monotonic() < deadline:
+    while not list(scratch_tmp.glob("*/cluster/data/postmaster.pid")) and time.monotonic() < deadline:
         time.sleep(0.1)
-    os.killpg(drill.pid, signal.SIGKILL)
+    time.sleep(0.5)  # pg_restore has started
+    drill.kill()  # the runner alone, as the OOM killer would: its server and pg_restore are left to notice
     drill.wait()
 
-    assert work_databases(database), "the killed drill left its database"
     [left_dir] = list(scratch_tmp.iterdir())
+    deadline = time.monotonic() + 30
+    while drill_servers(left_dir) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert drill_servers(left_dir) == [], "the drill's own server quits when the runner dies"
+    assert work_databases(database) == [], "a drill never makes a database on the live server"
     record = last_drill(destination)
     assert record["status"] == "running" and record["finished_at"] is None, "never the older 'passed'"
     assert (
@@ -129,11 +173,10 @@ def test_a_killed_drill_shows_as_unfinished_and_the_next_drill_cleans_up_after_i
 
     os.utime(left_dir, (time.time() - 600,) * 2)  # a while ago
     monkeypatch.setenv("STANDIN_PG_RESTORE", "real")
-    monkeypatch.setattr(tempfile, "tempdir", str(scratch_tmp))
     messages: list[str] = []
-    assert operations.verify(database, destination, progress=messages.append).passed
-    assert work_databases(database) == []
+    assert operations.verify(destination, progress=messages.append, drill_dir=scratch_tmp).passed
     assert not left_dir.exists()
+    scratch_tmp.rmdir()
     assert any("left by an interrupted restore or drill" in m for m in messages)
     assert last_drill(destination)["status"] == "passed"
 
@@ -166,11 +209,12 @@ def test_a_live_work_directory_is_not_taken_for_an_orphan(tmp_path, monkeypatch)
 def test_a_drill_that_finds_other_row_counts_is_recorded_failed_and_marks_the_backup_bad(database, destination):
     seed(database)
     manifest = operations.run_backup(database, destination, quiet)
-    lying = manifest.model_copy(update={"row_counts": {**manifest.row_counts, "public.orders": 2999}})
-    destination.put(manifest_key(manifest.backup_id), io.BytesIO(lying.model_dump_json().encode()), overwrite=True)
+    lying = json.loads(manifest.model_dump_json())
+    lying["fingerprint"]["tables"]["public.orders"]["rows"] = 2999
+    destination.put(manifest_key(manifest.backup_id), io.BytesIO(json.dumps(lying).encode()), overwrite=True)
     passed_before(destination)
 
-    result = operations.verify(database, destination, progress=quiet)
+    result = operations.verify(destination, progress=quiet)
 
     assert not result.passed and result.problems == ["public.orders: 3000 rows restored, manifest says 2999"]
     record = last_drill(destination)
@@ -184,7 +228,7 @@ def test_an_amcheck_failure_is_recorded_as_a_failed_drill(database, destination,
     operations.run_backup(database, destination, quiet)
     passed_before(destination)
     monkeypatch.setattr(postgres, "amcheck", lambda *_args: ["public.orders_user: block 3 is not a valid page"])
-    result = operations.verify(database, destination, progress=quiet)
+    result = operations.verify(destination, progress=quiet)
     assert result.amcheck == "failed"
     record = last_drill(destination)
     assert record["status"] == "failed" and record["problems"] == [
@@ -192,8 +236,9 @@ def test_an_amcheck_failure_is_recorded_as_a_failed_drill(database, destination,
     ]
 
 
-def test_list_says_when_a_drill_failed_before_restoring_any_backup(database, tmp_path):
-    env = {"DATABASE_URL": database, "BACKUP_DESTINATION": str(tmp_path / "backups")}
+def test_list_says_when_a_drill_stopped_before_restoring_any_backup(tmp_path):
+    env = {"BACKUP_DESTINATION": str(tmp_path / "backups")}
     assert run_cli("verify", env=env).returncode == 5
     listed = run_cli("list", env=env).stdout
-    assert "before any backup was restored, FAILED: no good backup" in listed and "None" not in listed
+    assert "before any backup was restored, STOPPED" in listed and "nothing to drill" in listed
+    assert "None" not in listed
