@@ -58,7 +58,10 @@ class Backup:
 
     @property
     def named_at(self) -> datetime:
-        return parse_id(self.backup_id)
+        """The time its id gives, to the microsecond when its manifest's start agrees with the id."""
+        named = parse_id(self.backup_id)
+        started = self.manifest.started_at if self.manifest else None
+        return started if started and timedelta(0) <= started - named < timedelta(seconds=1) else named
 
     @property
     def taken_at(self) -> datetime:

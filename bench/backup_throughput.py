@@ -92,7 +92,7 @@ def main() -> None:
             postgres.drop_database(server, "ours_restore")
 
         def ours_verify() -> None:
-            seconds, verification = timed(operations.verify, url, destination, progress=quiet)
+            seconds, verification = timed(operations.verify, destination, progress=quiet)
             assert verification.passed, verification.problems
             runs["verify"].append(seconds)
 
@@ -109,7 +109,7 @@ def main() -> None:
                 settle(server)
                 step()
         raw_bytes = raw_file.stat().st_size
-        runner_bytes = read_catalog(destination).good[0].size_bytes
+        runner_bytes = read_catalog(destination).restorable[0].manifest.size_bytes
         best = {name: min(values) for name, values in runs.items()}
         median = {name: statistics.median(values) for name, values in runs.items()}
 

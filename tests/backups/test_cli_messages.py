@@ -65,8 +65,13 @@ def failure_cases(database: str, tmp_path, s3_endpoint: str) -> dict[str, tuple[
             5,
             'run could not use the database: connection failed: connection to server at "127.0.0.1"',
         ),
-        "drill with nothing to restore": (["verify"], ok, 5, "verify failed: no good backup"),
-        "nothing to restore": (["restore"], ok, 5, "restore failed: no good backup"),
+        "drill with nothing to restore": (
+            ["verify"],
+            ok,
+            5,
+            "verify stopped before it could judge the backup: nothing to drill: no restorable backup",
+        ),
+        "nothing to restore": (["restore"], ok, 5, "restore failed: no restorable backup"),
         "unknown backup": (["restore", "--backup", "20260101T000000Z"], ok, 5, "restore failed: no backup"),
         "destination is a file": (["list"], {**ok, "BACKUP_DESTINATION": str(a_file)}, 5, "list failed: File exists"),
         "bucket unreachable": (
@@ -129,14 +134,19 @@ def test_the_list_of_failure_cases_is_complete(database, tmp_path, s3_endpoint):
 def test_passwords_reach_pg_dump_and_pg_restore_through_the_environment_only(database, tmp_path, fake_tools):
     seed(database)
     env = {"DATABASE_URL": database, "BACKUP_DESTINATION": str(tmp_path / "backups")}
-    for command in ("run", "verify"):
+    for command in ("run", "verify", "restore"):
         result = run_cli(command, env=env)
         assert result.returncode == 0, result.stderr
     calls = tool_calls(fake_tools)
     assert {call["argv"][0].rsplit("/", 1)[-1] for call in calls} == {"pg_dump", "pg_restore"}
+    live = [call for call in calls if any("host=127.0.0.1" in argument for argument in call["argv"])]
+    drill = [call for call in calls if any("host=/" in argument for argument in call["argv"])]
+    assert len(live) >= 2 and len(drill) == 1, "run and restore reach the live server, the drill its own"
     for call in calls:
         assert not any(SUPERUSER_PASSWORD in argument for argument in call["argv"]), call["argv"]
+    for call in live:
         assert call["password_in_env"], "the server asks for the password: it came through PGPASSWORD"
+    assert not drill[0]["password_in_env"], "the live server's password never reaches the drill"
 
 
 def test_the_scheduler_logs_what_each_prune_deleted(database, tmp_path, capsys, monkeypatch):

@@ -12,7 +12,7 @@ from backup_runner.destinations import DirectoryDestination
 from backup_runner.drills import last_drill
 from backup_runner.manifest import dump_key, manifest_key
 from backup_runner.retention import Retention
-from components.errors import BackupCorrupt, BackupError
+from components.errors import BackupCorrupt, BackupError, DrillStopped
 
 from .conftest import quiet, run_cli, seed
 
@@ -33,10 +33,10 @@ def test_an_altered_dump_is_caught_by_the_drill_and_then_listed_as_bad(database,
     damage(destination, dump_key(manifest.backup_id), "flip")
 
     with pytest.raises(BackupCorrupt, match=f"backup {manifest.backup_id} is corrupt"):
-        operations.verify(database, destination, progress=quiet)
+        operations.verify(destination, progress=quiet)
     [backup] = read_catalog(destination).backups
     assert backup.state == "bad" and f"backup {manifest.backup_id} is corrupt" in backup.reason
-    with pytest.raises(BackupError, match="no good backup"):
+    with pytest.raises(BackupError, match="no restorable backup"):
         operations.restore(database, destination, progress=quiet)
     with pytest.raises(BackupError, match=f"backup {manifest.backup_id} is bad: failed its drill"):
         operations.restore(database, destination, backup_id=manifest.backup_id, progress=quiet)
@@ -45,16 +45,18 @@ def test_an_altered_dump_is_caught_by_the_drill_and_then_listed_as_bad(database,
     assert destination.size(manifest_key(manifest.backup_id)) is not None
 
 
-def test_a_truncated_dump_is_bad_before_any_drill_and_a_drill_records_the_failure(database, destination):
+def test_a_truncated_dump_is_bad_before_any_drill_and_a_drill_has_nothing_to_do(database, destination):
     seed(database)
     manifest = operations.run_backup(database, destination, quiet)
     damage(destination, dump_key(manifest.backup_id), "truncate")
 
     [backup] = read_catalog(destination).backups
     assert backup.state == "bad" and "the manifest says" in backup.reason
-    with pytest.raises(BackupError, match="no good backup"):
-        operations.verify(database, destination, progress=quiet)
-    assert last_drill(destination)["status"] == "failed"
+    with pytest.raises(DrillStopped, match="nothing to drill"):
+        operations.verify(destination, progress=quiet)
+    assert last_drill(destination)["status"] == "stopped"
+    with pytest.raises(BackupError, match=f"backup {manifest.backup_id} cannot be drilled, it is bad"):
+        operations.verify(destination, manifest.backup_id, progress=quiet)
     assert operations.prune(destination, Retention(daily=0, weekly=0, monthly=0)).deleted == []
     assert destination.size(dump_key(manifest.backup_id)) is not None
 
@@ -66,7 +68,7 @@ def test_the_cli_exit_codes_say_what_happened(database, tmp_path):
     assert taken.returncode == 0, taken.stderr
     backup_id = taken.stdout.strip()
     listed = run_cli("list", env=env).stdout
-    assert "good" in listed and "last drill: never ran" in listed
+    assert "  unverified  " in listed and "last drill: never ran" in listed
     verified = run_cli("verify", env=env)
     assert verified.returncode == 0 and "passed" in verified.stdout, verified.stderr
     assert "last drill: 20" in run_cli("list", env=env).stdout

@@ -70,4 +70,4 @@ def test_the_image_contents_back_up_and_verify_on_their_own(tmp_path, database):
             [str(python), "-m", "backup_runner", *command], cwd=app, env=env, capture_output=True, text=True
         )
         assert done.returncode == 0, (command, done.stderr)
-    assert "passed" in done.stdout and "good" in done.stdout
+    assert "passed" in done.stdout and "  verified  " in done.stdout

@@ -99,7 +99,7 @@ def test_a_killed_run_leaves_work_that_list_shows_and_the_next_run_or_prune_remo
         assert operations.prune(destination, KEEP_ALL, now=later).discarded == planned.discarded
     assert destination.leftovers() == []
     catalog = read_catalog(destination)
-    assert earlier.backup_id in {m.backup_id for m in catalog.good}
+    assert earlier.backup_id in {m.backup_id for m in catalog.restorable}
     assert catalog.in_state("incomplete") == [] and catalog.in_state("bad") == []
 
 
@@ -137,7 +137,7 @@ def test_a_full_disk_is_one_message_and_leaves_existing_backups_alone(database, 
     assert "Free space there" in last and "Traceback" not in full.stderr
     assert [p.name for p in small_disk.iterdir() if p.name.startswith(".")] == [], "no partial file is left"
     catalog = read_catalog(DirectoryDestination(small_disk))
-    assert [m.backup_id for m in catalog.good] == [first.stdout.strip()]
+    assert [m.backup_id for m in catalog.restorable] == [first.stdout.strip()]
     assert catalog.in_state("incomplete") == []
     assert run_cli("verify", env=env).returncode == 0, "the earlier backup still restores"
 

@@ -58,7 +58,7 @@ def test_a_passed_drill_shows_when_it_finished_and_what_it_restored(database, bu
 
     seed(database)
     manifest = operations.run_backup(database, store, quiet)
-    result = operations.verify(database, store, progress=quiet)
+    result = operations.verify(store, progress=quiet)
     assert result.passed
     record = last_drill(store)
 
@@ -79,7 +79,7 @@ def test_a_corrupt_backup_shows_as_a_failed_drill(database, bucket):
     damaged[-100] ^= 0x01  # the same size: only the drill's checksum can tell
     store.put(dump_key(manifest.backup_id), io.BytesIO(bytes(damaged)), overwrite=True)
     with pytest.raises(Exception, match="corrupt"):
-        operations.verify(database, store, progress=quiet)
+        operations.verify(store, progress=quiet)
 
     drill = provider(KEYS).read("id", {"source": bucket_source(destination), "drill": None}).outs["drill"]
     assert (drill["status"], drill["backup_id"], drill["problems"]) == ("failed", manifest.backup_id, 1)
@@ -89,7 +89,7 @@ def test_without_the_bucket_keys_in_config_it_says_unreadable_and_keeps_what_it_
     destination, store = bucket
     seed(database)
     operations.run_backup(database, store, quiet)
-    operations.verify(database, store, progress=quiet)
+    operations.verify(store, progress=quiet)
     known = provider(KEYS).read("id", {"source": bucket_source(destination), "drill": None}).outs["drill"]
     assert known["status"] == "passed"
 

@@ -155,7 +155,7 @@ def test_a_run_that_cannot_reach_the_database_is_a_failure_too(env, pushgateway)
 def lie_about_row_counts(destination: str, backup_id: str) -> None:
     """The drill will count other rows than the manifest says (as in test_drill_records)."""
     manifest = the_manifest(destination, backup_id)
-    manifest["row_counts"]["public.orders"] -= 1
+    manifest["fingerprint"]["tables"]["public.orders"]["rows"] -= 1
     path = Path(destination) / manifest_key(backup_id)
     path.write_text(json.dumps(manifest))
 

@@ -43,7 +43,9 @@ def test_a_restore_that_fails_leaves_the_live_database_as_it_was(database, desti
     before = table_checksums(database)
     backup_id = unrestorable_backup(destination)
     with pytest.raises(ToolError):
-        operations.restore(database, destination, postgres.database_of(database), backup_id, force=True)
+        operations.restore(
+            database, destination, postgres.database_of(database), backup_id, force=True, source_db="mvs"
+        )
     assert table_checksums(database) == before
     assert not postgres.database_exists(database, f"{postgres.database_of(database)}_before_{database_safe(backup_id)}")
     assert work_databases(database) == []
@@ -51,20 +53,38 @@ def test_a_restore_that_fails_leaves_the_live_database_as_it_was(database, desti
         assert conn.execute("SELECT 1").fetchone() == (1,)
 
 
-def test_names_postgresql_would_truncate_are_refused_before_anything(pg_server, database, destination, tmp_path):
+def test_a_database_near_the_name_limit_is_force_restored_and_its_kept_copy_named_safely(
+    pg_server, database, destination
+):
     seed(database)
     manifest = operations.run_backup(database, destination, lambda _: None)
-    long_name = "d" * 40  # + "_before_<id>" is over 63 bytes
-    postgres.create_database(pg_server, long_name)
-    execute(postgres.with_database(pg_server, long_name), "CREATE TABLE keep (id int)")
-    with pytest.raises(RestoreRefused, match=r"is 73 bytes; PostgreSQL would cut it to 63"):
-        operations.restore(database, destination, long_name, manifest.backup_id, force=True)
+    for long_name in ("d" * 60, "é" * 30):  # 60 bytes each; + "_before_<id>" would be 93
+        postgres.create_database(pg_server, long_name)
+        live = postgres.with_database(pg_server, long_name)
+        execute(live, "CREATE TABLE keep (id int)", "INSERT INTO keep VALUES (7)")
+        messages: list[str] = []
+        restored = operations.restore(
+            database, destination, long_name, manifest.backup_id, force=True, progress=messages.append
+        )
+        kept = restored.kept_as
+        assert len(kept.encode()) <= 63 and kept.endswith(f"_before_{database_safe(manifest.backup_id)}")
+        assert kept.startswith(long_name[:2]) and kept.encode().decode() == kept, "cut at a character boundary"
+        assert any(kept in m and "63-byte limit" in m for m in messages), "the shortened name is said"
+        assert table_checksums(live) == table_checksums(database), "the backup is live under the long name"
+        with psycopg.connect(postgres.with_database(pg_server, kept)) as conn:
+            assert conn.execute("SELECT id FROM keep").fetchall() == [(7,)], "the old data is kept"
+        postgres.drop_database(pg_server, kept)
+        postgres.drop_database(pg_server, long_name)
+
+
+def test_names_postgresql_would_truncate_are_refused_before_anything(pg_server, database, destination):
+    seed(database)
+    operations.run_backup(database, destination, lambda _: None)
     too_long = "e" * 64
-    with pytest.raises(RestoreRefused, match="PostgreSQL would cut it"):
+    with pytest.raises(RestoreRefused, match="is 64 bytes; PostgreSQL would cut it"):
         operations.restore(database, destination, too_long)
     assert not postgres.database_exists(pg_server, too_long[:63])
     assert work_databases(database) == []
-    postgres.drop_database(pg_server, long_name)
 
 
 def test_an_earlier_kept_copy_is_never_overwritten(database, destination):

@@ -87,5 +87,5 @@ def test_prune_deletes_exactly_what_retention_drops_and_dry_run_nothing(tmp_path
     assert set(pruned.deleted) == set(ids) - expected_ids(policy)
     assert pruned.discarded == [f"incomplete backup {stale}"]
     remaining = read_catalog(destination)
-    assert {m.backup_id for m in remaining.good} == expected_ids(policy)
+    assert {m.backup_id for m in remaining.restorable} == expected_ids(policy)
     assert [b.backup_id for b in remaining.in_state("incomplete")] == [fresh], "a live run's dump is left alone"

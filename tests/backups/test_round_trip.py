@@ -5,7 +5,6 @@ from __future__ import annotations
 import subprocess
 import time
 
-import psycopg
 import pytest
 
 from backup_runner import operations, postgres
@@ -52,57 +51,10 @@ def test_a_backup_taken_while_pgbench_writes_restores_consistently(database, des
     assert load.returncode == 0, load.stderr.read()
     # pgbench_history grew during the run, so its count pins the moment of the snapshot
     assert manifest.row_counts["public.pgbench_accounts"] == 200_000
-    result = operations.verify(database, destination, progress=quiet)
+    result = operations.verify(destination, progress=quiet)
     assert result.passed, result.problems
     assert result.amcheck == "passed"
     assert manifest.row_counts["public.pgbench_history"] > 0
-
-
-def autovacuum_settings(url: str) -> dict[str, list[str] | None]:
-    with psycopg.connect(url) as conn:
-        rows = conn.execute(
-            """
-            SELECT c.relname, c.reloptions, t.reloptions FROM pg_class c
-            LEFT JOIN pg_class t ON t.oid = c.reltoastrelid
-            WHERE c.relkind IN ('r', 'm') AND c.relnamespace = 'public'::regnamespace
-            """
-        ).fetchall()
-    return {name: (options, toast) for name, options, toast in rows}
-
-
-def test_the_drills_scratch_database_is_restored_whole_and_left_alone_by_autovacuum(database, destination):
-    seed(database)
-    execute(database, "CREATE MATERIALIZED VIEW order_totals AS SELECT user_id, sum(total) FROM orders GROUP BY 1")
-    before = table_checksums(database)
-    operations.run_backup(database, destination, quiet)
-
-    drill = operations.restore(
-        database, destination, target=f"{postgres.database_of(database)}_drill", progress=quiet, for_drill=True
-    ).target
-    drill_url = postgres.with_database(database, drill)
-    assert table_checksums(drill_url) == before, "the sectioned restore brings back every row"
-    off = ["autovacuum_enabled=false"]
-    settings = autovacuum_settings(drill_url)
-    assert set(settings) == {"users", "orders", "order_totals"}
-    assert all(table == off and toast in (None, off) for table, toast in settings.values()), settings
-    assert settings["users"][1] == off, "users.email is TOASTable, and its TOAST table is left alone too"
-    postgres.drop_database(database, drill)
-
-    restored = operations.restore(database, destination, progress=quiet).target
-    restored_url = postgres.with_database(database, restored)
-    assert table_checksums(restored_url) == before
-    assert set(autovacuum_settings(restored_url).values()) == {(None, None)}, "a restore for use keeps autovacuum"
-    postgres.drop_database(database, restored)
-
-
-def test_verify_restores_as_a_drill(database, destination, monkeypatch):
-    seed(database)
-    operations.run_backup(database, destination, quiet)
-    calls = []
-    real_restore = operations.restore
-    monkeypatch.setattr(operations, "restore", lambda *a, **k: calls.append(k) or real_restore(*a, **k))
-    assert operations.verify(database, destination, progress=quiet).passed
-    assert [call.get("for_drill") for call in calls] == [True]
 
 
 def test_a_sql_ascii_database_backs_up_restores_and_verifies(pg_server, tmp_path):
@@ -120,5 +72,7 @@ def test_a_sql_ascii_database_backs_up_restores_and_verifies(pg_server, tmp_path
         target = operations.restore(url, store, progress=quiet).target
         assert table_checksums(postgres.with_database(url, target)) == before
         postgres.drop_database(url, target)
+        assert manifest.encoding == "SQL_ASCII"
+        assert operations.verify(store, progress=quiet).passed, "the drill's copy takes the source's encoding"
     finally:
         postgres.drop_database(pg_server, name)

@@ -44,7 +44,7 @@ def test_runs_started_in_the_same_second_give_distinct_restorable_backups(
     assert first.backup_id != second.backup_id
     assert first.backup_id[:16] == second.backup_id[:16] == "20261128T031500Z", "the same second, told apart"
     for manifest, url in ((first, database), (second, other)):
-        assert operations.verify(url, destination, manifest.backup_id, progress=quiet).passed
+        assert operations.verify(destination, manifest.backup_id, progress=quiet).passed
         restored = operations.restore(url, destination, backup_id=manifest.backup_id, progress=quiet).target
         assert table_checksums(postgres.with_database(url, restored)) == table_checksums(url)
         postgres.drop_database(url, restored)
