@@ -28,14 +28,16 @@ SUPERUSER_PASSWORD = "pg-Super-Secret-7"  # TCP logins need it (scram-sha-256), 
 
 
 @contextlib.contextmanager
-def running_postgres(fsync: bool = False) -> Iterator[str]:
+def running_postgres(fsync: bool = False, under: Path | None = None, settings: str = "") -> Iterator[str]:
     """Yields the URL of the new server's `postgres` database. Logins over TCP need the password,
-    which the URL carries, so every test also proves that the password reaches the tools."""
+    which the URL carries, so every test also proves that the password reaches the tools.
+    `under`: the directory to make the server's files in (a small filesystem, say); `settings`:
+    more `-c name=value` options."""
     assert (PG_BIN / "initdb").exists(), (
         f"PostgreSQL 15 server binaries not found in {PG_BIN} (apt-get install postgresql-15)"
     )
     # Not under pytest's tmp dirs: they are private to root, and the server runs as `postgres`.
-    base = Path(tempfile.mkdtemp(prefix="mvs-postgres-"))
+    base = Path(tempfile.mkdtemp(prefix="mvs-postgres-", dir=under))
     data, sockets = base / "data", base / "sockets"
     sockets.mkdir()
     if os.geteuid() == 0:
@@ -53,6 +55,8 @@ def running_postgres(fsync: bool = False) -> Iterator[str]:
         options = f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c max_connections=50"
         if not fsync:
             options += " -c fsync=off"
+        if settings:
+            options += f" {settings}"
         subprocess.run(
             as_postgres_user(
                 [str(PG_BIN / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(base / "log"), "-w", "start"]
