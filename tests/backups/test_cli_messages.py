@@ -20,6 +20,7 @@ from .pgserver import SUPERUSER_PASSWORD
 from .standins import tool_calls
 
 AWS_SECRET = "aws-Secret-Key-Never-Shown"
+ENDPOINT_SECRET = "Endpoint-Secret-77"
 
 
 def failure_cases(database: str, tmp_path, s3_endpoint: str) -> dict[str, tuple[list[str], dict, int, str]]:
@@ -32,6 +33,50 @@ def failure_cases(database: str, tmp_path, s3_endpoint: str) -> dict[str, tuple[
     return {
         "retention not a number": (["prune"], {**ok, "RETAIN_DAILY": "abc"}, 2, "RETAIN_DAILY: found 'abc'"),
         "retention negative": (["prune"], {**ok, "RETAIN_WEEKLY": "-1"}, 2, "RETAIN_WEEKLY: found '-1'"),
+        "retention out of range": (
+            ["prune"],
+            {**ok, "RETAIN_DAILY": "400"},
+            2,
+            "RETAIN_DAILY: found 400; allowed: a whole number from 0 to 366",
+        ),
+        "retention huge": (
+            ["prune"],
+            {**ok, "RETAIN_MONTHLY": "9" * 5000},
+            2,
+            "RETAIN_MONTHLY: found a number of 5000 digits; allowed: a whole number from 0 to 1200",
+        ),
+        "retention in other digits": (["prune"], {**ok, "RETAIN_WEEKLY": "\u0663"}, 2, "RETAIN_WEEKLY: found '\u0663'"),
+        "retention superscript": (["prune"], {**ok, "RETAIN_DAILY": "\u00b2"}, 2, "RETAIN_DAILY: found '\u00b2'"),
+        "bucket timeout huge": (
+            ["list"],
+            {**ok, "BACKUP_DESTINATION": "s3://bucket/x", "BACKUP_S3_TIMEOUT_SECONDS": "1e300"},
+            2,
+            "BACKUP_S3_TIMEOUT_SECONDS: found '1e300'; allowed: a number of seconds above 0 and at most 3600",
+        ),
+        "attempts not a number": (
+            ["list"],
+            {**ok, "AWS_MAX_ATTEMPTS": "many"},
+            2,
+            "AWS_MAX_ATTEMPTS: found 'many'; allowed: a whole number from 1 to 20",
+        ),
+        "drill dir missing": (
+            ["verify"],
+            {**ok, "DRILL_DIR": str(tmp_path / "nowhere")},
+            2,
+            "DRILL_DIR: found",
+        ),
+        "credentials in the endpoint": (
+            ["list"],
+            {
+                **ok,
+                "BACKUP_DESTINATION": "s3://bucket/prod",
+                "AWS_ENDPOINT_URL": f"http://endpoint-user:{ENDPOINT_SECRET}@127.0.0.1:1",
+                "AWS_MAX_ATTEMPTS": "1",
+                "BACKUP_S3_TIMEOUT_SECONDS": "3",
+            },
+            5,
+            "could not reach the backup bucket",
+        ),
         "no destination": (["run"], {**ok, "BACKUP_DESTINATION": ""}, 2, "BACKUP_DESTINATION is not set"),
         "unknown scheme": (
             ["list"],
@@ -97,6 +142,14 @@ def failure_cases(database: str, tmp_path, s3_endpoint: str) -> dict[str, tuple[
 CASES = [
     "retention not a number",
     "retention negative",
+    "retention out of range",
+    "retention huge",
+    "retention in other digits",
+    "retention superscript",
+    "bucket timeout huge",
+    "attempts not a number",
+    "drill dir missing",
+    "credentials in the endpoint",
     "no destination",
     "unknown scheme",
     "keys in the destination",
@@ -123,7 +176,8 @@ def test_every_failure_ends_in_one_line_with_its_exit_code(case, database, tmp_p
     assert result.returncode == exit_code, output
     assert result.stderr.strip().splitlines()[-1].startswith(f"backup-runner: {starts}"), result.stderr
     assert "Traceback" not in output
-    for secret in (SUPERUSER_PASSWORD, AWS_SECRET, "Wrong-Password-9"):
+    assert "this is a bug" not in output
+    for secret in (SUPERUSER_PASSWORD, AWS_SECRET, "Wrong-Password-9", ENDPOINT_SECRET, "endpoint-user"):
         assert secret not in output
 
 
@@ -183,3 +237,22 @@ def test_a_failed_scheduled_job_is_one_line_and_the_schedule_goes_on(tmp_path, c
     out = capsys.readouterr()
     assert "backup-runner: backup failed: bucket gone" in out.out
     assert "Traceback" not in out.out + out.err
+
+
+def test_a_damaged_last_drill_record_never_breaks_list_and_the_next_drill_rewrites_it(database, tmp_path):
+    from components.last_drill import summary
+
+    seed(database)
+    env = {"DATABASE_URL": database, "BACKUP_DESTINATION": str(tmp_path / "backups")}
+    assert run_cli("run", env=env).returncode == 0
+    record = tmp_path / "backups" / "last-drill.json"
+    for damage in (b"{not json", b"\xff\xfe\x00", b"[1, 2]"):
+        record.write_bytes(damage)
+        listed = run_cli("list", env=env)
+        assert listed.returncode == 0, listed.stderr
+        assert "last drill: unknown, last-drill.json cannot be read" in listed.stdout
+        from backup_runner.drills import last_drill
+
+        assert summary(last_drill(DirectoryDestination(tmp_path / "backups")), "here")["status"] == "unreadable"
+    assert run_cli("verify", env=env).returncode == 0
+    assert "passed" in run_cli("list", env=env).stdout.splitlines()[-1]

@@ -20,7 +20,7 @@ import pytest
 
 from backup_runner import operations, postgres
 from backup_runner.catalog import read_catalog
-from backup_runner.drills import last_drill, record_drill
+from backup_runner.drills import last_drill, record_drill, record_verdict
 from backup_runner.manifest import Manifest, dump_key, manifest_key, new_id
 from components.errors import DrillStopped, ToolError
 
@@ -242,3 +242,23 @@ def test_list_says_when_a_drill_stopped_before_restoring_any_backup(tmp_path):
     listed = run_cli("list", env=env).stdout
     assert "before any backup was restored, STOPPED" in listed and "nothing to drill" in listed
     assert "None" not in listed
+
+
+def test_verify_backup_id_drills_a_bad_backup_again_and_a_pass_clears_the_verdict(database, destination):
+    """A verdict from a drill that went wrong for the surroundings' sake (a flaky disk, say) is not
+    the last word: `verify --backup ID` re-drills, and its pass makes the backup verified again."""
+    seed(database)
+    manifest = operations.run_backup(database, destination, quiet)
+    record_verdict(destination, manifest.backup_id, ["pg_restore exited with code 1: disk I/O"], manifest.sha256)
+    assert read_catalog(destination).backups[0].state == "bad"
+    with pytest.raises(DrillStopped, match="nothing to drill"):
+        operations.verify(destination, progress=quiet)  # the default drill leaves bad ones alone
+
+    env = {"BACKUP_DESTINATION": destination.url}
+    again = run_cli("verify", "--backup", manifest.backup_id, env=env)
+
+    assert again.returncode == 0, again.stderr
+    assert f"verify {manifest.backup_id}: passed (rows, content and schema match the source" in again.stdout
+    [backup] = read_catalog(destination).backups
+    assert backup.state == "verified"
+    assert "  verified  " in run_cli("list", env=env).stdout
