@@ -5,8 +5,11 @@
 On a pgbench database (scale 70 is about 1 GB), it times:
 - `run` (pg_dump -Fc streamed with sha256, read back from the destination, manifest) against a
   raw `pg_dump -Fc -f FILE`, and compares their sizes;
-- `verify` (checked fetch, pg_restore into a scratch database, row counts, amcheck) and `restore`
-  against a raw `pg_restore` into an empty database.
+- `verify` (room check, checked fetch, initdb and start of the drill's own throwaway server,
+  pg_restore into it, the copy's fingerprint compared with the manifest's, amcheck, and the
+  server stopped) and `restore` against a raw `pg_restore` into an empty database;
+- `run`'s fingerprint (row counts, content digests, schema, taken beside pg_dump in its
+  snapshot) is inside `run`'s time.
 Each is the best of --repeat interleaved runs (medians are printed too), each side going first
 in turn, and the server settles (autovacuum idle, a checkpoint) before every timed step: a
 freshly restored gigabyte sets autovacuum off, and without settling whichever step came next

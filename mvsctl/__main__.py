@@ -59,6 +59,7 @@ from . import (
 from .dev_secrets import ensure_dev_secrets
 from .docker_engine import docker_host, unreachable_message, unreachable_reason
 from .process import run_attached
+from .protection import EXCLUDE_PROTECTED, protected_resources, refusal
 from .pulumi_cli import PROJECT_ROOT, select_or_create_stack
 from .recovery import interruption, recover
 from .rehearsal import rehearse
@@ -66,6 +67,7 @@ from .rehearsal import rehearse
 EXIT_INVALID = 2
 EXIT_NO_DOCKER = 3
 EXIT_INTERRUPTED = 4
+EXIT_REFUSED = 5  # destroy of a stack whose database is protected, without --exclude-protected
 
 
 def all_stacks() -> list[str]:
@@ -181,6 +183,9 @@ def cmd_destroy(args: argparse.Namespace) -> int:
         print(f"{stack_file(args.stack)} does not validate; destroying what the state records anyway", file=sys.stderr)
     if stopped := _interrupted(args.stack):
         return stopped
+    if EXCLUDE_PROTECTED not in pulumi_args and (protected := protected_resources(args.stack)):
+        print(refusal(args.stack, protected, stack_file(args.stack)), file=sys.stderr)
+        return EXIT_REFUSED
     status = run_attached(["pulumi", "destroy", "--stack", args.stack, *pulumi_args], cwd=str(PROJECT_ROOT))
     if target == "local" and dev_engine.engine_answers():
         removed = dev_engine.after_destroy(args.stack, delete_data=delete_data and status == 0, say=print)

@@ -109,7 +109,7 @@ def test_a_backup_and_a_drill_through_the_runner_container(dev_stack):
         assert code == 0, (command, output.decode(errors="replace"))
     code, output = runner.exec_run(["python", "-m", "backup_runner", "list"])
     listing = output.decode()
-    assert code == 0 and "good" in listing and "passed" in listing, listing
+    assert code == 0 and "  verified  " in listing and "passed" in listing, listing
     assert SECRETS["mvs:dbPassword"] not in listing
 
 

@@ -48,6 +48,13 @@ def test_prod_destroy_exclude_protected_leaves_a_database_that_starts_and_up_tak
     assert len(before["volume_instances"]) == 1
     assert set(before["variables"][key]) == POSTGRES_VARIABLES
 
+    refused = world.mvs("destroy", "prod", "--yes")
+    said = refused.stdout + refused.stderr
+    assert refused.returncode == 5, said
+    assert said.strip().splitlines()[-1].endswith("./mvs destroy prod --exclude-protected"), said
+    assert "unprotect" not in said and "Traceback" not in said, "never Pulumi's advice to unprotect prod's database"
+    assert world.state() == before, "nothing was changed"
+
     result = world.cli.run("destroy", "--exclude-protected", "--yes", "--stack", "prod")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Traceback" not in result.stdout + result.stderr
