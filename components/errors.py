@@ -56,6 +56,9 @@ class Problem:
         return f"{self.key}: found {self.found}; allowed: {self.allowed}"
 
 
+FILE_KEY = "(file)"  # a Problem with the whole file, not one key in it
+
+
 class DeclarationError(MvsError):
     """A stack declaration is invalid. The message lists every problem, not just the first."""
 
@@ -65,6 +68,10 @@ class DeclarationError(MvsError):
         self.problems = sorted(set(problems))
         files = sorted({p.file for p in self.problems})
         count = len(self.problems)
+        if count == 1 and self.problems[0].key == FILE_KEY:  # the file itself: one line naming it
+            problem = self.problems[0]
+            super().__init__(f"{problem.file} cannot be read: found {problem.found}; allowed: {problem.allowed}")
+            return
         lines = [
             f"Invalid declaration in {', '.join(files)} "
             f"({count} problem{'s' if count != 1 else ''}); nothing was changed:"

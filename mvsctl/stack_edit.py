@@ -8,6 +8,7 @@ declaration invalid is refused and the file is left as it was.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import io
 import os
@@ -58,7 +59,8 @@ def _check(path: Path, text: str, display: str) -> None:
     """Validate the edited file as `./mvs validate` would, beside copies of its sibling stack files."""
     with tempfile.TemporaryDirectory(prefix="mvs-check-") as scratch:
         for sibling in path.parent.glob("Pulumi.*.yaml"):
-            (Path(scratch) / sibling.name).write_text(sibling.read_text())
+            with contextlib.suppress(OSError):  # one it cannot copy is left out, as validation leaves it out
+                (Path(scratch) / sibling.name).write_bytes(sibling.read_bytes())
         probe = Path(scratch) / path.name
         probe.write_text(text)
         load_stack_file(probe, display, check_secrets=False)
