@@ -134,10 +134,18 @@ def cmd_up(args: argparse.Namespace) -> int:
     if spec.target == "local":
         for name in ensure_dev_secrets(args.stack, spec):
             print(f"generated dev secret {name} (stored encrypted in {stack_file(args.stack)})")
-        # The engine is local and free to ask: read what really runs first, so a container removed
-        # or changed behind the stack's back is put right by this up, not by the one after.
-        if not any(arg.startswith("--refresh") for arg in pulumi_args):
-            pulumi_args.append("--refresh")
+    # Read what really runs first, so what was changed behind the stack's back (a container removed
+    # on dev; a rename, a scale, a variable, a deleted domain or schedule in Railway's dashboard) is
+    # put right by this up, not by the one after. On Railway that costs one read of each environment
+    # (the snapshot every resource's read shares), within the request budget. `--refresh=false` opts out.
+    if not any(arg.startswith("--refresh") for arg in pulumi_args):
+        pulumi_args.append("--refresh")
+    # Unattended (--yes), the preview before the update would read every environment a second time
+    # for nobody to look at: on Railway's hourly budget that doubles a no-op up. The update still
+    # prints each change as it makes it.
+    unattended = "--yes" in pulumi_args or "-y" in pulumi_args
+    if spec.target == "railway" and unattended and "--skip-preview" not in pulumi_args:
+        pulumi_args.append("--skip-preview")
     return run_checked("up", args.stack, pulumi_args)
 
 

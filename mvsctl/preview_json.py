@@ -26,6 +26,7 @@ VARIABLES_NOTE = "railway: variables of "
 VARIABLES_CHANGED = " changed outside this stack: "  # said on a refresh (drift)
 VARIABLES_TO_APPLY = " to apply: "  # said on a preview of an up
 TOO_LONG = 60
+OWNED = "owned_"
 
 
 def preview(stack: str, flags: list[str], events: Path, project: Path) -> dict[str, Any]:
@@ -74,6 +75,14 @@ def changed_fields(step: dict[str, Any], notes: dict[str, str], for_up: bool = F
     are named from the provider's note, other secret fields listed only when nothing else explains
     the step."""
     old, new = inputs(step, "old"), inputs(step, "new")
+    # A value the stack owns but does not declare (a generated domain name) is kept by its provider
+    # as `owned_<field>`: that is what `up` puts back, so drift shows it as the declared side.
+    owned = {
+        k.removeprefix(OWNED): v
+        for k, v in ((step.get("oldState") or {}).get("outputs") or {}).items()
+        if k.startswith(OWNED)
+    }
+    new = {**{k: v for k, v in owned.items() if k in old}, **new}
     variable_note = notes.get(f"service {new.get('service_name') or new.get('service_id')}")
     keys = set(old) | set(new) if for_up else set(old)
     rows, hidden = [], []

@@ -145,3 +145,93 @@ def test_up_from_empty_waits_on_deployments_together(world):
     assert rounds, sent
     # backend and the two backup jobs deploy together once Postgres is up: one request reads all.
     assert max(len(e["variables"]) for e in rounds) >= 3, [e["variables"] for e in rounds]
+
+
+RESHAPE = (
+    "mutation($s: String!, $e: String!, $i: ServiceInstanceUpdateInput!) { "
+    "serviceInstanceUpdate(serviceId: $s, environmentId: $e, input: $i) }"
+)
+RENAME_DOMAIN = "mutation($i: ServiceDomainUpdateInput!) { serviceDomainUpdate(input: $i) }"
+RENAME_ENVIRONMENT = "mutation($e: String!, $n: String!) { environmentRename(id: $e, input: {name: $n}) { id } }"
+
+
+def declared_parts(state: dict, environment_id: str) -> dict:
+    """What the stack declares, as Railway holds it (ids aside)."""
+    instances = {
+        key: {k: v for k, v in instance.items() if k in ("region", "numReplicas", "restartPolicyType", "source")}
+        for key, instance in state["instances"].items()
+        if key.startswith(environment_id)
+    }
+    return {
+        "environment": state["environments"][environment_id]["name"],
+        "services": sorted(s["name"] for s in state["services"].values()),
+        "instances": instances,
+        "variables": {key: value for key, value in state["variables"].items() if key.startswith(environment_id)},
+        "domains": sorted((d["serviceId"], d["domain"]) for d in state["service_domains"].values()),
+        "schedules": {volume: sorted(s["kind"] for s in kinds) for volume, kinds in state["backup_schedules"].items()},
+    }
+
+
+def test_a_plain_mvs_up_brings_back_every_dashboard_change_and_a_renamed_domain_shows_as_drift(world):
+    environment_id = world.environment_id(STACK)
+    before = world.state()
+    declared = declared_parts(before, environment_id)
+    project_id = json.loads(world.cli.ok("stack", "output", "--json", "--stack", STACK))["project_id"]
+    backend, frontend = world.service_id("backend"), world.service_id("frontend")
+    frontend_domain = next(d for d in before["service_domains"].values() if d["serviceId"] == frontend)
+    backend_domain = next(d for d in before["service_domains"].values() if d["serviceId"] == backend)
+    renamed = f"renamed-by-hand.{frontend_domain['suffix']}"
+    world.dashboard(RENAME_ENVIRONMENT, {"e": environment_id, "n": "production-by-hand"})
+    world.dashboard(RENAME_SERVICE, {"s": frontend, "n": "web"})
+    change = {"numReplicas": 4, "region": "us-west2", "restartPolicyType": "ALWAYS"}
+    world.dashboard(RESHAPE, {"s": backend, "e": environment_id, "i": change})
+    scope = {"projectId": project_id, "environmentId": environment_id, "serviceId": backend}
+    world.dashboard(SET_VARIABLES, {"i": {**scope, "variables": {"ADDED_BY_HAND": "1"}, "skipDeploys": True}})
+    domain_change = {"serviceDomainId": frontend_domain["id"], "domain": renamed, "serviceId": frontend}
+    world.dashboard(RENAME_DOMAIN, {"i": {**domain_change, "environmentId": environment_id}})
+    world.dashboard(DELETE_DOMAIN, {"id": backend_domain["id"]})
+    world.dashboard(SCHEDULES, {"v": next(iter(before["volume_instances"].values()))["id"]})
+    assert declared_parts(world.state(), environment_id) != declared
+
+    drift = world.mvs("drift", STACK)
+    assert drift.returncode == 2, drift.stdout + drift.stderr
+    assert renamed in drift.stdout and frontend_domain["domain"] in drift.stdout, "the renamed domain is drift"
+
+    sent = len(world.requests())
+    result = world.mvs("up", STACK, "--yes")  # no --refresh: ./mvs up reads first by itself
+    assert result.returncode == 0, result.stdout + result.stderr
+    entries = world.requests()[sent:]
+
+    after = declared_parts(world.state(), environment_id)
+    for part in ("environment", "services", "instances", "variables", "schedules"):
+        assert after[part] == declared[part], part
+    assert (frontend, frontend_domain["domain"]) in after["domains"], "the generated name is the stack's again"
+    assert any(service == backend for service, _ in after["domains"]), "the deleted domain is back"
+    urls = json.loads(world.cli.ok("stack", "output", "--json", "--stack", STACK))["urls"]
+    live = {d["domain"] for d in world.state()["service_domains"].values()}
+    assert {url.removeprefix("https://").split("/")[0] for url in urls.values() if ".up.railway.app" in url} <= live
+    counted = operations(entries)
+    assert counted["environmentSnapshot"] <= 2, counted  # the refresh's read, and one after the writes
+    assert sorted(writes(entries)) == sorted(
+        [
+            "environmentRename",
+            "serviceUpdate",
+            "serviceInstanceUpdate",
+            "variableDelete",
+            "serviceDomainUpdate",
+            "serviceDomainCreate",
+            "volumeInstanceBackupScheduleUpdate",
+            "serviceInstanceDeployV2",
+        ]
+    ), "each change undone by one write, and one deploy of the service whose settings changed"
+    world.cli.ok("preview", "--expect-no-changes", "--stack", STACK)
+
+
+def test_a_plain_mvs_up_of_a_stack_in_line_stays_within_the_refresh_budget(world):
+    world.cli.ok("up", "--yes", "--refresh", "--stack", STACK)  # in line first, whatever ran before
+    sent = len(world.requests())
+    result = world.mvs("up", STACK, "--yes")
+    assert result.returncode == 0, result.stdout + result.stderr
+    entries = world.requests()[sent:]
+    assert len(entries) <= REFRESH_BUDGET, operations(entries)
+    assert writes(entries) == []

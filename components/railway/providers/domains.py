@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import pulumi
-from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
+from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, UpdateResult
 
 from ...errors import RailwayNotFound
 from .base import RailwayProvider, create_or_adopt, pick
@@ -52,13 +52,28 @@ def _current(provider: RailwayProvider, props: dict[str, Any]) -> dict[str, list
 
 class ServiceDomainProvider(RailwayProvider):
     """The service's `*.up.railway.app` domain. A new port is set on the same domain, so the
-    service keeps its URL."""
+    service keeps its URL.
+
+    The name Railway generated when the stack made the domain is the stack's (`owned_domain`): one
+    renamed in the dashboard is drift, which `read` reports as a `domain` input (so `./mvs drift`
+    names it) and the next `up` undoes in place. The `domain` output is always what Railway has, so
+    the stack's `urls` output is never stale."""
 
     inputs = (*SCOPE, "target_port")
     replace_on = SCOPE
 
-    def _outputs(self, props: dict[str, Any], domain: dict[str, Any]) -> dict[str, Any]:
-        return {**pick(props, self.inputs), "domain_id": domain["id"], "domain": domain["domain"]}
+    def _outputs(self, props: dict[str, Any], domain: dict[str, Any], owned: str | None = None) -> dict[str, Any]:
+        return {
+            **pick(props, self.inputs),
+            "domain_id": domain["id"],
+            "domain": domain["domain"],
+            "owned_domain": owned or domain["domain"],
+        }
+
+    def diff(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        result = super().diff(id_, olds, news)
+        renamed = bool(olds.get("owned_domain")) and olds.get("domain") != olds.get("owned_domain")
+        return DiffResult(changes=result.changes or renamed, replaces=result.replaces, delete_before_replace=False)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         create_input = {
@@ -82,22 +97,27 @@ class ServiceDomainProvider(RailwayProvider):
         return CreateResult(domain["id"], self._outputs(props, domain))
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        name = olds.get("owned_domain") or olds["domain"]  # a dashboard rename goes back
         update_input = {
             "serviceDomainId": id_,
-            "domain": olds["domain"],
+            "domain": name,
             "environmentId": news["environment_id"],
             "serviceId": news["service_id"],
             "targetPort": news["target_port"],
         }
         self.call("serviceDomainUpdate", {"input": update_input})
-        return UpdateResult(self._outputs(news, {"id": id_, "domain": olds["domain"]}))
+        return UpdateResult(self._outputs(news, {"id": id_, "domain": name}, name))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         domain = next((d for d in _current(self, props)["serviceDomains"] if d["id"] == id_), None)
         if domain is None:
             return ReadResult(None, {})
-        outs = self._outputs({**props, "target_port": domain["targetPort"]}, domain)
-        return ReadResult(id_, outs, pick(outs, self.inputs))
+        owned = props.get("owned_domain") or props.get("domain") or domain["domain"]
+        outs = self._outputs({**props, "target_port": domain["targetPort"]}, domain, owned)
+        compared = pick(outs, self.inputs)
+        if domain["domain"] != owned:
+            compared["domain"] = domain["domain"]  # renamed in the dashboard: drift names it
+        return ReadResult(id_, outs, compared)
 
     def delete(self, id_: str, _props: dict[str, Any]) -> None:
         self.delete_quietly("serviceDomainDelete", {"id": id_})
