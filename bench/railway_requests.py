@@ -3,7 +3,8 @@
     venv/bin/python -m bench.railway_requests [--latency-ms 100] [--repeat 3] [--deploy-seconds 3]
 
 Requests: what each operation sends (up from empty, no-op preview, no-op refresh, one-variable
-change), from the emulator's request log, and how many no-op drift checks an hour a Free plan's
+change, and `./mvs up --yes` as it runs on Railway: refresh first, no second preview), from the
+emulator's request log, and how many no-op drift checks an hour a Free plan's
 100 requests allow. Deployments follow the emulator's clock (`/_emulator/lifecycle`), taking
 `--deploy-seconds` each, and the providers poll at their default interval, so status reads are
 counted as they would be against Railway rather than one per lifecycle step.
@@ -136,6 +137,15 @@ def run(args: argparse.Namespace, s3_endpoint: str) -> None:
             )
             entries, _ = measured(log, lambda: cli.ok("up", "--yes", "--stack", "prod"))
             rows.append(("one-variable change", entries))
+            # What `./mvs up prod --yes` runs on Railway (mvsctl: refresh first, no unattended preview).
+            mvs_up = ("up", "--yes", "--refresh", "--skip-preview", "--stack", "prod")
+            entries, _ = measured(log, lambda: cli.ok(*mvs_up))
+            rows.append(("./mvs up, no-op", entries))
+            cli.ok(
+                "config", "set", "--path", "--stack", "prod", "mvs:environment.services.backend.env.LOG_LEVEL", "warn"
+            )
+            entries, _ = measured(log, lambda: cli.ok(*mvs_up))
+            rows.append(("./mvs up, one variable", entries))
             resources = [r for r in cli.resources("prod") if r["type"].startswith(RAILWAY)]
         finally:
             server.stop()

@@ -30,7 +30,9 @@ or CRASHED when the service's `restart_outcome` behaviour says so.
 Deployment.meta (a JSON scalar in Railway's schema) holds:
 - `image`: the image the deployment runs (from its snapshot; for a rollback, the target's);
 - `reason`: why it failed or crashed, else None;
-- `rollbackOf`: on a rollback only, the id of the deployment it rolled back to.
+- `rollbackOf`: on a rollback only, the id of the deployment it rolled back to;
+- `serviceManifest`: `{deploy: {...}}`, the settings it runs (start and pre-deploy commands, health
+  check, restart policy, replicas, multiRegionConfig, cron schedule), as Railway reports them.
 
 Each step writes the lines Railway's logs show for it (logs.py): the image pulled and the health
 check in the build log; the container starting, stopping or crashing in the deploy log.
@@ -49,6 +51,24 @@ PATH = ("QUEUED", "BUILDING", "DEPLOYING")
 FINAL = ("SUCCESS", "FAILED", "CRASHED", "REMOVED", "SKIPPED")
 RESTARTABLE = ("SUCCESS", "CRASHED", "SLEEPING")
 HOUR_NS = 3600 * 1_000_000_000
+
+
+MANIFEST_DEPLOY_FIELDS = (
+    "startCommand",
+    "preDeployCommand",
+    "healthcheckPath",
+    "healthcheckTimeout",
+    "restartPolicyType",
+    "restartPolicyMaxRetries",
+    "numReplicas",
+    "multiRegionConfig",
+    "cronSchedule",
+)
+
+
+def service_manifest(instance: dict[str, Any]) -> dict[str, Any]:
+    """The service's settings a deployment runs, as Railway reports them in `meta.serviceManifest`."""
+    return {"deploy": {field: copy.deepcopy(instance.get(field)) for field in MANIFEST_DEPLOY_FIELDS}}
 
 
 def order_key(deployment: dict[str, Any]) -> tuple[str, int]:
@@ -80,7 +100,11 @@ def start_deployment(
         reason = f"Healthcheck failed at path {snapshot['instance'].get('healthcheckPath') or '/'}"
     elif outcome == "CRASHED":
         reason = "The process exited with code 1"
-    meta: dict[str, Any] = {"image": (snapshot["instance"].get("source") or {}).get("image"), "reason": reason}
+    meta: dict[str, Any] = {
+        "image": (snapshot["instance"].get("source") or {}).get("image"),
+        "reason": reason,
+        "serviceManifest": service_manifest(snapshot["instance"]),
+    }
     if rollback_of is not None:
         meta["rollbackOf"] = rollback_of["id"]
     started = clock_ns(state)

@@ -122,6 +122,7 @@ class ServerTimes:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._latest: dict[str, datetime] = {}
+        self._arrived: dict[str, float] = {}  # when (this machine's monotonic clock) the last answer came
 
     def note(self, endpoint: str, date_header: str | None) -> None:
         try:
@@ -131,12 +132,22 @@ class ServerTimes:
         if moment is None or moment.tzinfo is None:
             return
         with self._lock:
+            self._arrived[endpoint] = time.monotonic()
             if endpoint not in self._latest or moment > self._latest[endpoint]:
                 self._latest[endpoint] = moment
 
     def latest(self, endpoint: str) -> datetime | None:
         with self._lock:
             return self._latest.get(endpoint)
+
+    def until_past_bound(self, endpoint: str) -> float:
+        """Seconds until Railway's clock is surely past the adoption bound (the newest `Date` plus a
+        second): an answer stamped second T arrived at or after T, so a second after its arrival
+        Railway's clock reads at least T + 1. A deploy sent then makes a deployment that a lost
+        answer can adopt by time, however soon after the run's last write it comes."""
+        with self._lock:
+            arrived = self._arrived.get(endpoint)
+        return 0.0 if arrived is None else max(0.0, arrived + 1.0 - time.monotonic())
 
 
 class Unreachable:

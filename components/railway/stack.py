@@ -21,7 +21,7 @@ from ..spec import CONFIG_KEY, DATABASE, EnvironmentSpec, Service
 from ..stack_config import stack_file
 from .monitoring import add_monitoring, backup_variables
 from .providers.backup_schedules import BackupSchedules
-from .providers.deployment import Deployment, fingerprint
+from .providers.deployment import Deployment, expected_deploy, fingerprint
 from .providers.domains import CustomDomain, ServiceDomain
 from .providers.environment import Environment
 from .providers.instance import ServiceInstance
@@ -272,6 +272,7 @@ class RailwayStack(pulumi.ComponentResource):
             railway_name,
             pulumi.Output.all(instance.applied_at, vars_resource.applied_at).apply(lambda marks: fingerprint(*marks)),
             opts=pulumi.ResourceOptions(parent=self, protect=protect, depends_on=[*ready, vars_resource, *depends_on]),
+            expects=expected_deploy(settings),
         )
         self.service_ids[key] = service.id
         return volume_resource

@@ -169,3 +169,16 @@ def test_a_vanished_database_volume_is_said_and_postgres_redeployed_on_a_new_one
     postgres = world.service_id("Postgres")
     assert any(postgres in str(e.get("variables")) for e in deployed), "Postgres is redeployed on the new volume"
     world.cli.ok("preview", "--refresh", "--expect-no-changes", "--stack", "staging")
+
+
+def test_an_unreadable_sibling_stack_file_never_stops_another_stacks_preview(world):
+    """One bad file never blocks every stack (issue 22, point 10): the program reads the other stack
+    files for its cross-stack checks, and one it cannot decode is named and left out."""
+    world.init_stack("staging")
+    broken = world.cli.workdir / "stacks" / "Pulumi.broken.yaml"
+    broken.write_bytes(b"config:\n  mvs:environment:\n    target: caf\xe9\n")
+    result = world.cli.run("preview", "--stack", "staging")
+    said = result.stdout + result.stderr
+    assert result.returncode == 0, said
+    assert "left out stacks/Pulumi.broken.yaml cannot be read: found bytes that are not UTF-8" in said
+    assert "Traceback" not in said

@@ -145,6 +145,67 @@ def test_a_deployment_in_the_second_of_the_last_write_is_never_adopted(emulator,
     assert set(emulator.state()["deployments"]) == {theirs, result.id}
 
 
+# ---- issue 22, point 9: one deployment for a lost answer, told apart by what it deploys ----------
+
+SET_IMAGE = (
+    "mutation($s: String!, $e: String!, $i: String!) { "
+    "serviceInstanceUpdate(serviceId: $s, environmentId: $e, input: {source: {image: $i}}) }"
+)
+
+
+def set_image(emulator, world, image: str) -> None:
+    result = emulator.dashboard(SET_IMAGE, {"s": world["service_id"], "e": world["environment_id"], "i": image})
+    assert not result["errors"], result
+
+
+def test_a_lost_deploy_right_after_a_variable_write_makes_one_deployment(emulator, world, server_times):
+    """The usual case: the deploy follows the run's variable write within the same second of
+    Railway's clock. The deploy waits until that second is surely over (no request), so the
+    deployment a lost answer made is adopted by time, never asked for twice."""
+    set_image(emulator, world, "ghcr.io/mvs-app/api:2.0.0")
+    write_as_this_run(emulator, world, "debug")
+    emulator.faults({"kind": "fail_after_commit", "operations": ["serviceInstanceDeployV2"], "count": 1})
+    expects = {"image": "ghcr.io/mvs-app/api:2.0.0", "deploy": {}}
+
+    result = configured(DeploymentProvider, emulator).create(
+        {**deploy_props(world), "fingerprint": "x", "expects": expects}
+    )
+
+    assert list(emulator.state()["deployments"]) == [result.id], "one deployment, adopted"
+    assert ran_with(emulator, result.id)["LOG_LEVEL"] == "debug"
+
+
+def test_a_later_deployment_of_other_settings_is_not_taken_for_the_one_a_lost_answer_made(
+    emulator, world, server_times, monkeypatch
+):
+    """Between the lost answer and the listing, someone deploys another image in the dashboard: the
+    newest deployment is theirs. What it deploys tells it from ours."""
+    from components.railway.providers import deployment as deployment_module
+
+    set_image(emulator, world, "ghcr.io/mvs-app/api:2.0.0")
+    write_as_this_run(emulator, world, "debug")
+    emulator.faults({"kind": "fail_after_commit", "operations": ["serviceInstanceDeployV2"], "count": 1})
+    real_newest, theirs = deployment_module.newest, []
+
+    def someone_deploys_first(client, scope, count):
+        if count > 1 and not theirs:  # the listing after the lost answer
+            set_image(emulator, world, "ghcr.io/mvs-app/api:9.9.9-hotfix")
+            theirs.append(deploy_in_dashboard(emulator, world))
+        return real_newest(client, scope, count)
+
+    monkeypatch.setattr(deployment_module, "newest", someone_deploys_first)
+    expects = {"image": "ghcr.io/mvs-app/api:2.0.0", "deploy": {}}
+
+    result = configured(DeploymentProvider, emulator).create(
+        {**deploy_props(world), "fingerprint": "x", "expects": expects}
+    )
+
+    deployments = emulator.state()["deployments"]
+    assert theirs and result.id != theirs[0], "the newest deployment is not ours"
+    assert len(deployments) == 2, "ours was adopted, not asked for again"
+    assert deployments[result.id]["meta"]["image"] == "ghcr.io/mvs-app/api:2.0.0"
+
+
 # ---- point 14: one project, never a silent second one ----------------------------------------
 
 

@@ -164,14 +164,18 @@ def test_the_next_ordinary_deploy_runs_the_service_settings_again(emulator, clie
     graphql(emulator, ROLLBACK, {"id": first})
     read_until_final(emulator, app.newest()["id"])
     again = app.deploy()
-    assert read(emulator, again)["meta"] == {"image": "ghcr.io/mvs-app/api:2.0.0", "reason": None}
+    meta = read(emulator, again)["meta"]
+    assert (meta["image"], meta["reason"], "rollbackOf" in meta) == ("ghcr.io/mvs-app/api:2.0.0", None, False)
     assert emulator.state()["deployments"][again]["_snapshot"]["variables"] == {"RELEASE": "2", "FEATURE": "on"}
 
 
 def test_an_ordinary_deployment_has_no_rollback_key_and_says_its_image(emulator, client):
     app = App(emulator, client)
     deployment = app.release("ghcr.io/mvs-app/api:1.0.0", {})
-    assert read(emulator, deployment)["meta"] == {"image": "ghcr.io/mvs-app/api:1.0.0", "reason": None}
+    meta = read(emulator, deployment)["meta"]
+    assert set(meta) == {"image", "reason", "serviceManifest"}, "no rollback key"
+    assert (meta["image"], meta["reason"]) == ("ghcr.io/mvs-app/api:1.0.0", None)
+    assert set(meta["serviceManifest"]["deploy"]) >= {"startCommand", "healthcheckPath", "numReplicas"}
 
 
 def test_the_removal_is_recorded_when_the_next_deployment_succeeds(emulator, client):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
 from typing import Any
 
 import pulumi
@@ -20,6 +21,7 @@ from ...errors import MvsError, RailwayOutcomeUnknown
 from ..deployment_watch import SUCCEEDED, DeploymentWaitExpired, DeploymentWatch, duration_seconds
 from ..deployments import ADOPT_ENV, ADOPT_WINDOW, adoption_bound, made_since, newer_than, newest
 from .base import RailwayProvider, pick, say
+from .instance import API_FIELDS
 
 DEFAULT_TIMEOUT_SECONDS = 900.0
 
@@ -33,18 +35,26 @@ def fingerprint(*parts: Any) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def start_deployment(client, scope: dict[str, str]) -> str:
+def start_deployment(client, scope: dict[str, str], expects: dict[str, Any] | None = None) -> str:
     """Start one deployment; if the answer was lost, adopt the one it started instead of a second.
 
     Railway has no idempotency key for deploys, and a deployment made just before ours (a
-    dashboard redeploy, a cron run) may still run the old settings: after a lost answer, only a
-    deployment made after this run's writes to the service may be taken as ours. Which ones those
-    are is bounded without asking (deployments.adoption_bound: a second past the newest answer this
-    process had, whose `Date` is Railway's clock); a deployment inside that second may be either, so
-    it is never adopted, and the deploy is asked again. A process that has had no answer yet (none
-    of this run's writes went through it) notes the newest deployment before asking instead."""
+    dashboard redeploy, a cron run) may still run the old settings or variables. So, after a lost
+    answer, a deployment is taken as ours only when both hold:
+    - it was made after this run's writes to the service. Which ones those are is bounded without
+      asking (deployments.adoption_bound: a second past the newest answer this process had, whose
+      `Date` is Railway's clock). The deploy is sent only once Railway's clock is surely past that
+      bound (ServerTimes.until_past_bound: at most a second's wait, no request), so the deployment
+      it makes is always adoptable, even right after a variable write, the usual case;
+    - it deploys what this run declared (`expects`: the image and settings, which Railway reports
+      in the deployment's `meta`), so a dashboard redeploy of other settings made after the bound
+      is not taken for ours either.
+    When none qualifies, the deploy is asked again. A process that has had no answer yet (none of
+    this run's writes went through it) notes the newest deployment before asking instead."""
     bound = adoption_bound(client)
     newest_before = newest(client, scope, 1) if bound is None else None
+    if bound is not None and client.server_times is not None:
+        time.sleep(client.server_times.until_past_bound(client.endpoint))
     try:
         return client.execute("serviceInstanceDeployV2", scope)["serviceInstanceDeployV2"]
     except RailwayOutcomeUnknown:
@@ -53,9 +63,31 @@ def start_deployment(client, scope: dict[str, str]) -> str:
             made = made_since(listed, bound)
         else:
             made = newer_than(listed, newest_before[0] if newest_before else None)
-        if made:
-            return made[0]["id"]
+        ours = [deployment for deployment in made if deploys(deployment, expects)]
+        if ours:
+            return ours[-1]["id"]  # the first made after the bound that deploys what we declared
         return client.execute("serviceInstanceDeployV2", scope)["serviceInstanceDeployV2"]
+
+
+def expected_deploy(settings: dict[str, Any]) -> dict[str, Any]:
+    """What a deployment of these declared settings runs, in the terms of Railway's deployment
+    `meta`: its `image`, and `serviceManifest.deploy` fields."""
+    return {
+        "image": settings.get("image"),
+        "deploy": {theirs: settings.get(ours) for ours, theirs in API_FIELDS.items() if ours != "region"},
+    }
+
+
+def deploys(deployment: dict[str, Any], expects: dict[str, Any] | None) -> bool:
+    """Whether a deployment runs what `expects` says, as far as its `meta` tells (a field Railway
+    does not report cannot rule it out)."""
+    if not expects:
+        return True
+    meta = deployment.get("meta") or {}
+    if expects.get("image") and meta.get("image") and meta["image"] != expects["image"]:
+        return False
+    deploy = (meta.get("serviceManifest") or {}).get("deploy") or {}
+    return all(deploy[field] == want for field, want in (expects.get("deploy") or {}).items() if field in deploy)
 
 
 def deploy_and_wait(
@@ -129,7 +161,7 @@ class DeploymentProvider(RailwayProvider):
             deployment_id = adopted
         else:
             with self.client() as client:
-                deployment_id = start_deployment(client, scope)
+                deployment_id = start_deployment(client, scope, props.get("expects"))
         deployment = wait_for(watch, deployment_id, props["service_name"], self.poll_seconds, known_seconds)
         return {
             **pick(props, self.inputs),
@@ -178,12 +210,14 @@ class Deployment(Resource, module="railway", name="Deployment"):
         service_name: str,
         fingerprint: pulumi.Input[str],
         opts: pulumi.ResourceOptions | None = None,
+        expects: pulumi.Input[dict] | None = None,
     ):
         props = {
             "service_id": service_id,
             "environment_id": environment_id,
             "service_name": service_name,
             "fingerprint": fingerprint,
+            "expects": expects,  # what it deploys (not compared: `fingerprint` says when to deploy)
             "deployment_id": None,
             "status": None,
             "latest_started_at": None,
