@@ -569,7 +569,8 @@ def _restore_and_inspect(
     admin = server.conninfo()
     try:
         postgres.create_roles(admin, manifest.roles or [])
-        postgres.create_database(admin, DRILL_DATABASE, encoding=manifest.encoding or "UTF8")
+        # The source's encoding; a manifest from before it was recorded gets SQL_ASCII, which takes any bytes.
+        postgres.create_database(admin, DRILL_DATABASE, encoding=manifest.encoding or "SQL_ASCII")
         options = ["--no-owner", "--no-acl", "--no-tablespaces", f"--jobs={RESTORE_JOBS}"]
         _pg_restore(admin, DRILL_DATABASE, dump, progress, options)
         with ThreadPoolExecutor(2) as checks:  # the copy's fingerprint and its index check, side by side
