@@ -3,11 +3,13 @@ an order-independent digest of its rows, and the schema's constraints and indexe
 
 `run` takes it inside the snapshot that pg_dump exports, so it describes exactly what the dump
 holds however the database is written meanwhile; the drill takes it again on the restored copy
-and `compare` says what differs. Rows are hashed from their text form under fixed output settings
-(OUTPUT_SETTINGS), so both sides spell every value alike whatever the sessions' defaults are; the
-64-bit hashes are summed as numbers, so the order rows come back in does not matter and a row
-stored twice counts twice. `hashtextextended` is the hash PostgreSQL's hash partitioning relies on
-staying the same across versions and pg_upgrade, so a PostgreSQL 13 source and a 15 drill agree.
+and `compare` says what differs. Each row gets a 64-bit hash, and the hashes are summed as
+numbers, so the order rows come back in does not matter and a row stored twice counts twice. A row
+is hashed with the hash functions of its columns' types (RECORD), or where a type has none, or the
+server is older than 14, from its text form under fixed output settings (TEXT; OUTPUT_SETTINGS,
+so both sides spell every value alike whatever the sessions' defaults are). Both are the hashes
+PostgreSQL's hash partitioning relies on staying the same across versions and pg_upgrade, so a
+PostgreSQL 14 source and a 15 drill agree; the manifest says which each table used.
 Not compared: sequences' positions (not transactional, so not part of any snapshot), large
 objects, owners and grants (the drill's own server has none of the source's roles' logins).
 """
@@ -28,6 +30,11 @@ OUTPUT_SETTINGS = {
     "lc_monetary": "C",
     "search_path": "pg_catalog",  # so every name below comes out schema-qualified
 }
+# Two ways to hash a row. RECORD (hash_record_extended, PostgreSQL 14 and later) combines the
+# columns' own hash functions, the ones hash partitioning keeps stable across versions: about twice
+# as fast as TEXT, which hashes the row's text form, for types without a hash function (json).
+RECORD, TEXT = "record", "text"
+RECORD_HASH_SINCE = 140000
 USER_SCHEMAS = """n.nspname NOT IN ('pg_catalog', 'information_schema')
     AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'"""
 
@@ -38,6 +45,7 @@ class Table(BaseModel):
     rows: int
     digest: str  # the sum of the rows' 64-bit hashes, as a decimal number
     columns: list[str]  # "name type [not null]", in column order
+    method: str = "text"  # how the rows were hashed (RECORD or TEXT)
 
 
 class Fingerprint(BaseModel):
@@ -58,10 +66,32 @@ def apply_output_settings(conn: psycopg.Connection) -> None:
         conn.execute(sql.SQL("SELECT set_config({}, {}, true)").format(sql.Literal(name), sql.Literal(value)))
 
 
-def take(conn: psycopg.Connection) -> Fingerprint:
+def _digest(conn: psycopg.Connection, schema: str, name: str, method: str, fall_back: bool) -> tuple[int, str, str]:
+    """(rows, digest, method) of one table. A RECORD hash the table's column types cannot give (json
+    has no hash function) falls back to TEXT when `fall_back`, inside a savepoint so the snapshot's
+    transaction goes on."""
+    table = sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(name))
+    if method == RECORD:
+        query = sql.SQL("SELECT count(*), coalesce(sum(hash_record_extended(t.*, 0)), 0)::text FROM {} AS t")
+        try:
+            with conn.transaction():
+                rows, digest = conn.execute(query.format(table)).fetchone()
+                return rows, digest, RECORD
+        except psycopg.Error:
+            if not fall_back:
+                raise
+    query = sql.SQL("SELECT count(*), coalesce(sum(hashtextextended(ROW(t.*)::text, 0)), 0)::text FROM {} AS t")
+    rows, digest = conn.execute(query.format(table)).fetchone()
+    return rows, digest, TEXT
+
+
+def take(conn: psycopg.Connection, methods: dict[str, str] | None = None) -> Fingerprint:
     """The fingerprint as the connection's transaction sees it (open one first: the output settings
     are set for it alone). Tables are read one after another without parallel workers: this runs
-    beside pg_dump (or the drill's amcheck), which already keep the cores busy."""
+    beside pg_dump (or the drill's amcheck), which already keep the cores busy.
+
+    `methods`: how each table's digest is to be taken (the drill passes the manifest's, so both
+    sides hash alike); without it, RECORD where the server has it, else TEXT."""
     apply_output_settings(conn)
     conn.execute("SET LOCAL max_parallel_workers_per_gather = 0")
     columns: dict[str, list[str]] = {}
@@ -79,13 +109,13 @@ def take(conn: psycopg.Connection) -> Fingerprint:
         SELECT c.oid::regclass::text, n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND {USER_SCHEMAS} ORDER BY 1
     """
+    record_hash = conn.info.server_version >= RECORD_HASH_SINCE
     tables = {}
     for regclass, schema, name in conn.execute(tables_query).fetchall():
-        query = sql.SQL(
-            "SELECT count(*), coalesce(sum(hashtextextended(ROW(t.*)::text, 0)), 0)::text FROM {}.{} AS t"
-        ).format(sql.Identifier(schema), sql.Identifier(name))
-        rows, digest = conn.execute(query).fetchone()
-        tables[f"{schema}.{name}"] = Table(rows=rows, digest=digest, columns=columns.get(regclass, []))
+        key = f"{schema}.{name}"
+        method = (methods or {}).get(key, TEXT) if methods is not None else (RECORD if record_hash else TEXT)
+        rows, digest, method = _digest(conn, schema, name, method, fall_back=methods is None)
+        tables[key] = Table(rows=rows, digest=digest, columns=columns.get(regclass, []), method=method)
     constraints = {
         f"{table} {name}": definition
         for table, name, definition in conn.execute(

@@ -574,7 +574,10 @@ def _restore_and_inspect(
         options = ["--no-owner", "--no-acl", "--no-tablespaces", f"--jobs={RESTORE_JOBS}"]
         _pg_restore(admin, DRILL_DATABASE, dump, progress, options)
         with ThreadPoolExecutor(2) as checks:  # the copy's fingerprint and its index check, side by side
-            taking = checks.submit(postgres.fingerprint_of, server.conninfo(DRILL_DATABASE))
+            methods = (
+                {name: t.method for name, t in manifest.fingerprint.tables.items()} if manifest.fingerprint else {}
+            )
+            taking = checks.submit(postgres.fingerprint_of, server.conninfo(DRILL_DATABASE), methods)
             index_check = checks.submit(postgres.amcheck, admin, DRILL_DATABASE, thorough)
             return taking.result(), index_check.result()
     except ToolError as error:

@@ -91,10 +91,11 @@ def fingerprint_in_snapshot(url: str, snapshot: str) -> Fingerprint:
             conn.rollback()
 
 
-def fingerprint_of(url: str) -> Fingerprint:
-    """Content and schema of a database nobody writes (the drill's restored copy)."""
+def fingerprint_of(url: str, methods: dict[str, str] | None = None) -> Fingerprint:
+    """Content and schema of a database nobody writes (the drill's restored copy), each table hashed
+    as `methods` says (the manifest's)."""
     with connect(url) as conn, conn.transaction():
-        return fingerprint.take(conn)
+        return fingerprint.take(conn, methods)
 
 
 def server_version(conn: psycopg.Connection) -> str:

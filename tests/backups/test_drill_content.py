@@ -108,9 +108,14 @@ def test_the_digest_ignores_row_order_and_output_defaults_and_counts_every_dupli
     a, b = (postgres.with_database(pg_server, name) for name in names)
     try:
         for url in (a, b):
-            execute(url, "CREATE TABLE t (v text, f float8, at timestamptz, d date, span interval, raw bytea)")
-        row = "('x', 0.1, '2026-12-07 10:00+02', '2026-12-07', '1 day 2 hours', '\\x00ff')"
-        other = "('y', 1e-300, '2026-01-01 00:00+00', '2026-01-31', '3 months', NULL)"
+            execute(
+                url, "CREATE TABLE t (v text, f float8, at timestamptz, d date, span interval, raw bytea, doc json)"
+            )
+            execute(url, "CREATE TABLE r (v text, f float8, at timestamptz)")  # every type has a hash function
+        row = "('x', 0.1, '2026-12-07 10:00+02', '2026-12-07', '1 day 2 hours', '\\x00ff', '{\"a\": 1}')"
+        other = "('y', 1e-300, '2026-01-01 00:00+00', '2026-01-31', '3 months', NULL, NULL)"
+        execute(a, "INSERT INTO r VALUES ('x', 0.1, '2026-12-07 10:00+02'), ('y', 2.5, NULL)")
+        execute(b, "INSERT INTO r VALUES ('y', 2.5, NULL), ('x', 0.1, '2026-12-07 08:00+00')")
         execute(a, f"INSERT INTO t VALUES {row}, {other}, {row}")
         execute(b, f"INSERT INTO t VALUES {other}, {row}, {row}")
         for setting in (
@@ -121,7 +126,14 @@ def test_the_digest_ignores_row_order_and_output_defaults_and_counts_every_dupli
             "bytea_output = 'escape'",
         ):
             execute(pg_server, f"ALTER DATABASE t_order_b SET {setting}")  # b's sessions print otherwise
-        assert take(a) == take(b), "the same rows in another order, read by sessions with other output defaults"
+        assert {name: table.method for name, table in take(a).tables.items()} == {
+            "public.t": "text",
+            "public.r": "record",
+        }
+        assert take(a).tables["public.t"] == take(b).tables["public.t"], (
+            "the same rows in another order, read by sessions with other output defaults"
+        )
+        assert take(a).tables["public.r"] == take(b).tables["public.r"], "hashed by type, the same too"
         execute(b, "DELETE FROM t WHERE ctid = (SELECT min(ctid) FROM t WHERE v = 'x')")
         execute(b, f"INSERT INTO t VALUES {other}")
         assert take(a).tables["public.t"].rows == take(b).tables["public.t"].rows
@@ -129,3 +141,19 @@ def test_the_digest_ignores_row_order_and_output_defaults_and_counts_every_dupli
     finally:
         for name in names:
             postgres.drop_database(pg_server, name)
+
+
+def test_a_table_whose_types_have_no_hash_function_is_hashed_by_text_on_both_sides(database, destination):
+    execute(
+        database,
+        "CREATE TABLE events (id int PRIMARY KEY, body json NOT NULL)",
+        "INSERT INTO events SELECT g, json_build_object('n', g, 'tag', 'e' || g) FROM generate_series(1, 200) g",
+    )
+    manifest = operations.run_backup(database, destination, quiet)
+    assert manifest.fingerprint.tables["public.events"].method == "text"
+    assert operations.verify(destination, progress=quiet).passed
+
+    replace_dump(database, destination, manifest.backup_id, ["UPDATE events SET body = '{\"n\": 0}' WHERE id = 7"])
+    assert operations.verify(destination, progress=quiet).problems == [
+        "public.events: its 200 rows differ in content from the source's snapshot"
+    ]
