@@ -44,20 +44,17 @@ import json
 import posixpath
 import re
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pulumi
 
 from ..monitoring import config
 from ..monitoring.alerts import alert_rules, long_running_services, render_rules
 from ..monitoring.grafana import provisioning_files
-from ..spec import DATABASE, EnvironmentSpec
+from ..spec import EnvironmentSpec
 from .client import CONFIG_ENDPOINT, DEFAULT_ENDPOINT
 from .providers.volume import MB_PER_GB
-from .settings import plain_settings
-
-if TYPE_CHECKING:
-    from .stack import RailwayStack, SecretSource
+from .settings import AddedService, SecretSource, plain_settings
 
 PROMETHEUS, ALERTMANAGER, PUSHGATEWAY = "prometheus", config.ALERTMANAGER, "pushgateway"
 POSTGRES_EXPORTER, GRAFANA, EDGE_METRICS = "postgres-exporter", "grafana", "edge-metrics"
@@ -190,114 +187,92 @@ def railway_endpoint() -> str | None:
     return endpoint if endpoint and endpoint != DEFAULT_ENDPOINT else None
 
 
-def add_monitoring(stack: RailwayStack, spec: EnvironmentSpec, secret: SecretSource) -> None:
-    """The monitoring services of `stack` (call after the declared services: the edge exporter
-    names their ids). Nothing when monitoring is off."""
+def monitoring_services(
+    stack: str, spec: EnvironmentSpec, secret: SecretSource, environment_id: Any, service_ids: Mapping[str, Any]
+) -> list[AddedService]:
+    """The monitoring services of `stack`, for RailwayStack to add after the declared services (the
+    edge exporter names their ids, `service_ids`). None when monitoring is off."""
     monitoring = spec.monitoring
     if not monitoring.enabled:
-        return
-    name = stack.stack_name
-    database = [stack.deployments[DATABASE]]
+        return []
 
     def port(value: int) -> dict[str, str]:
         return {"PORT": str(value)}  # the port Railway's health check and domain reach
 
-    files = prometheus_files(name, spec)
-    stack.add_service(
-        PROMETHEUS,
-        PROMETHEUS,
-        _settings(monitoring.prometheus_image, "/-/ready", start_command(list(files), prometheus_argv(spec))),
-        {**port(PROMETHEUS_PORT), "RAILWAY_RUN_UID": "0", **_with_files(files)},
-        depends_on=[],
-        protect=False,
-        volume=(
-            PROMETHEUS_DATA,
-            monitoring.prometheus_volume_size_gb * MB_PER_GB,
-            stack.declared("monitoring.prometheus_volume_size_gb", MB_PER_GB),
-        ),
-        secret_names=[],
+    files = prometheus_files(stack, spec)
+    prometheus_volume = (
+        PROMETHEUS_DATA,
+        monitoring.prometheus_volume_size_gb * MB_PER_GB,
+        "monitoring.prometheus_volume_size_gb",
+        MB_PER_GB,
     )
+    services = [
+        AddedService(
+            PROMETHEUS,
+            _settings(monitoring.prometheus_image, "/-/ready", start_command(list(files), prometheus_argv(spec))),
+            {**port(PROMETHEUS_PORT), "RAILWAY_RUN_UID": "0", **_with_files(files)},
+            volume=prometheus_volume,
+        )
+    ]
 
     receivers = sorted(monitoring.receivers.secret_names())
 
     def alertmanager_yml(values: dict[str, str]) -> str:
-        text = config.render_config(config.alertmanager_config(name, spec, values))
+        text = config.render_config(config.alertmanager_config(stack, spec, values))
         return checked_content(ALERTMANAGER_CONFIG, text)
 
     rendered = pulumi.Output.all(**{ref: secret(ref) for ref in receivers}).apply(alertmanager_yml)
-    stack.add_service(
-        ALERTMANAGER,
-        ALERTMANAGER,
-        _settings(monitoring.alertmanager_image, "/-/ready", start_command([ALERTMANAGER_CONFIG], alertmanager_argv())),
-        {**port(config.ALERTMANAGER_PORT), file_variable(ALERTMANAGER_CONFIG): pulumi.Output.secret(rendered)},
-        depends_on=[],
-        protect=False,
-        secret_names=[file_variable(ALERTMANAGER_CONFIG)],
-    )
-
-    if spec.backups.enabled:  # the Pushgateway's only users are the backup jobs
-        stack.add_service(
-            PUSHGATEWAY,
-            PUSHGATEWAY,
-            _settings(monitoring.pushgateway_image, "/-/ready"),
-            port(config.PUSHGATEWAY_PORT),
-            depends_on=[],
-            protect=False,
-            secret_names=[],
+    alertmanager_start = start_command([ALERTMANAGER_CONFIG], alertmanager_argv())
+    services.append(
+        AddedService(
+            ALERTMANAGER,
+            _settings(monitoring.alertmanager_image, "/-/ready", alertmanager_start),
+            {**port(config.ALERTMANAGER_PORT), file_variable(ALERTMANAGER_CONFIG): pulumi.Output.secret(rendered)},
+            secret_names=[file_variable(ALERTMANAGER_CONFIG)],
         )
-
+    )
+    if spec.backups.enabled:  # the Pushgateway's only users are the backup jobs
+        pushgateway = _settings(monitoring.pushgateway_image, "/-/ready")
+        services.append(AddedService(PUSHGATEWAY, pushgateway, port(config.PUSHGATEWAY_PORT)))
     # Railway's Postgres image serves TLS with a self-signed certificate: encrypted, not verified
     # (the private network is Railway's own); lib/pq's verify modes would refuse it.
-    stack.add_service(
-        POSTGRES_EXPORTER,
-        POSTGRES_EXPORTER,
-        _settings(monitoring.postgres_exporter_image, "/"),
-        {
-            **port(config.POSTGRES_EXPORTER_PORT),
-            "DATA_SOURCE_NAME": "${{Postgres.DATABASE_URL}}?sslmode=require",
-        },
-        depends_on=database,
-        protect=False,
-        secret_names=[],
+    services.append(
+        AddedService(
+            POSTGRES_EXPORTER,
+            _settings(monitoring.postgres_exporter_image, "/"),
+            {**port(config.POSTGRES_EXPORTER_PORT), "DATA_SOURCE_NAME": "${{Postgres.DATABASE_URL}}?sslmode=require"},
+            after_database=True,
+        )
     )
-
     grafana = grafana_files()
-    stack.add_service(
-        GRAFANA,
-        GRAFANA,
-        _settings(monitoring.grafana_image, "/api/health", start_command(list(grafana), ["/run.sh"])),
-        {
-            **port(GRAFANA_PORT),
-            "GF_SECURITY_ADMIN_USER": GRAFANA_ADMIN,
-            "GF_SECURITY_ADMIN_PASSWORD": secret(monitoring.grafana_admin_secret),
-            **_with_files(grafana),
-        },
-        depends_on=[],
-        protect=False,
-        port=GRAFANA_PORT,
-        public=True,
-        secret_names=["GF_SECURITY_ADMIN_PASSWORD"],
+    services.append(
+        AddedService(
+            GRAFANA,
+            _settings(monitoring.grafana_image, "/api/health", start_command(list(grafana), ["/run.sh"])),
+            {
+                **port(GRAFANA_PORT),
+                "GF_SECURITY_ADMIN_USER": GRAFANA_ADMIN,
+                "GF_SECURITY_ADMIN_PASSWORD": secret(monitoring.grafana_admin_secret),
+                **_with_files(grafana),
+            },
+            secret_names=["GF_SECURITY_ADMIN_PASSWORD"],
+            port=GRAFANA_PORT,
+            public=True,
+        )
     )
-
     edge = monitoring.edge_metrics
     if edge.enabled:
-        watched = {service: stack.service_ids[service] for service in long_running_services(spec)}
+        watched = {service: service_ids[service] for service in long_running_services(spec)}
         variables: dict[str, Any] = {
             **port(edge.port),
             "RAILWAY_API_TOKEN": secret(edge.token_secret),
-            "RAILWAY_ENVIRONMENT_ID": stack.environment.id,
+            "RAILWAY_ENVIRONMENT_ID": environment_id,
             "EDGE_SERVICES": pulumi.Output.all(**watched).apply(lambda ids: json.dumps(ids, sort_keys=True)),
             "EDGE_REQUESTS_PER_HOUR": str(edge.requests_per_hour),
         }
         endpoint = railway_endpoint()
         if endpoint:
             variables["RAILWAY_API_ENDPOINT"] = endpoint
-        stack.add_service(
-            EDGE_METRICS,
-            EDGE_METRICS,
-            _settings(edge.image, "/metrics"),
-            variables,
-            depends_on=[],
-            protect=False,
-            secret_names=["RAILWAY_API_TOKEN"],
-        )
+        edge_settings = _settings(edge.image, "/metrics")
+        services.append(AddedService(EDGE_METRICS, edge_settings, variables, secret_names=["RAILWAY_API_TOKEN"]))
+    return services

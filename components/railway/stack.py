@@ -11,7 +11,6 @@ monitoring.py adds the monitoring services beside the declared ones.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pulumi
@@ -19,7 +18,7 @@ import pulumi
 from ..last_drill import LastDrill, bucket_source
 from ..spec import CONFIG_KEY, DATABASE, EnvironmentSpec, Service
 from ..stack_config import stack_file
-from .monitoring import add_monitoring, backup_variables
+from .monitoring import backup_variables, monitoring_services
 from .providers.backup_schedules import BackupSchedules
 from .providers.deployment import Deployment, expected_deploy, fingerprint
 from .providers.domains import CustomDomain, ServiceDomain
@@ -29,15 +28,13 @@ from .providers.project import Project
 from .providers.service import Service as RailwayService
 from .providers.variables import Variables
 from .providers.volume import MB_PER_GB, Volume
-from .settings import plain_settings
+from .settings import AddedService, SecretSource, plain_settings
 
 POSTGRES_SERVICE = "Postgres"
 POSTGRES_DATA = "/var/lib/postgresql/data"
 POSTGRES_PORT = 5432
 POSTGRES_IMAGE = "ghcr.io/railwayapp-templates/postgres-ssl:{version}"
 RESTART_POLICY = {"on_failure": "ON_FAILURE", "always": "ALWAYS", "never": "NEVER"}
-
-SecretSource = Callable[[str], pulumi.Output[str]]
 
 
 def service_settings(spec: EnvironmentSpec, name: str, service: Service) -> dict[str, Any]:
@@ -163,7 +160,8 @@ class RailwayStack(pulumi.ComponentResource):
                 public=service.public,
                 custom_domains=service.custom_domains,
             )
-        add_monitoring(self, spec, secret)
+        for added in monitoring_services(self.stack_name, spec, secret, self.environment.id, self.service_ids):
+            self._add(added)
 
         self.register_outputs(
             {
@@ -175,6 +173,25 @@ class RailwayStack(pulumi.ComponentResource):
                 "connection_string": self.connection_string,
                 "backups": self.backups,
             }
+        )
+
+    def _add(self, added: AddedService) -> None:
+        """A service the components describe (monitoring.py), added as the declared ones are."""
+        volume = None
+        if added.volume is not None:
+            mount_path, size_mb, key, unit_mb = added.volume
+            volume = (mount_path, size_mb, self.declared(key, unit_mb))
+        self.add_service(
+            added.key,
+            added.key,
+            added.settings,
+            added.variables,
+            depends_on=[self.deployments[DATABASE]] if added.after_database else [],
+            protect=False,
+            volume=volume,
+            port=added.port,
+            public=added.public,
+            secret_names=added.secret_names,
         )
 
     def declared(self, path: str, unit_mb: int) -> dict[str, Any]:
