@@ -25,9 +25,10 @@ from pathlib import Path
 from typing import BinaryIO, Protocol
 from urllib.parse import urlparse
 
+from components.drill_record import LAST_DRILL_KEY
 from components.errors import BackupDestinationFull, BackupExists, BackupSettingsInvalid
 
-from .manifest import LAST_DRILL_KEY, split_key
+from .manifest import split_key
 
 CHUNK = 1 << 20
 PART_SIZE = 16 << 20  # multipart uploads: parts grow every 1,000 so 10,000 parts hold ~860 GiB

@@ -19,10 +19,20 @@ import io
 import json
 from datetime import UTC, datetime
 
-from .destinations import Destination
-from .manifest import LAST_DRILL_KEY, verdict_key
+from components.drill_record import (
+    FAILED,
+    LAST_DRILL_KEY,
+    PASSED,
+    RUNNING,
+    STOPPED,
+    UNREADABLE,
+    parse_record,
+)
 
-RUNNING, PASSED, FAILED, STOPPED, UNREADABLE = "running", "passed", "failed", "stopped", "unreadable"
+from .destinations import Destination
+from .manifest import verdict_key
+
+__all__ = ["FAILED", "PASSED", "RUNNING", "STOPPED", "UNREADABLE"]
 
 
 def _now() -> str:
@@ -68,20 +78,8 @@ def record_verdict(destination: Destination, backup_id: str, problems: list[str]
 
 
 def last_drill(destination: Destination) -> dict | None:
-    """The record, None when no drill has run against this destination, or an UNREADABLE record
-    saying why when it cannot be read (damaged by hand or by a disk): never an exception, so a bad
-    record never stops `list` or the stacks' outputs, and the next drill writes a good one."""
-    data = destination.read_if_present(LAST_DRILL_KEY)
-    if data is None:
-        return None
-    try:
-        record = json.loads(data)
-        if not isinstance(record, dict):
-            raise ValueError(f"a JSON {type(record).__name__}, not an object")
-    except (ValueError, UnicodeDecodeError) as error:
-        reason = f"{LAST_DRILL_KEY} cannot be read ({str(error).splitlines()[0][:80]}); the next drill rewrites it"
-        return {"status": UNREADABLE, "passed": False, "problems": [reason], "backup_id": None, "finished_at": None}
-    return record
+    """The record (components/drill_record.py: None before any drill, UNREADABLE when damaged)."""
+    return parse_record(destination.read_if_present(LAST_DRILL_KEY))
 
 
 def describe(record: dict | None) -> str:

@@ -27,7 +27,6 @@ ID_PATTERN = re.compile(r"\d{8}T\d{6}Z(?:-[0-9a-f]{8})?")
 DUMP_SUFFIX = ".dump"
 MANIFEST_SUFFIX = ".manifest.json"
 VERDICT_SUFFIX = ".verdict.json"  # the last drill's verdict on this one backup
-LAST_DRILL_KEY = "last-drill.json"  # the last verify's outcome, beside the backups
 SUFFIXES = (DUMP_SUFFIX, MANIFEST_SUFFIX, VERDICT_SUFFIX)
 
 

@@ -14,7 +14,6 @@ never fails the deployment it is part of.
 from __future__ import annotations
 
 import io
-import json
 import os
 import tarfile
 from typing import Any
@@ -32,10 +31,7 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
-from backup_runner.destinations import S3Destination
-from backup_runner.drills import last_drill
-from backup_runner.manifest import LAST_DRILL_KEY
-
+from .drill_record import LAST_DRILL_KEY, parse_record
 from .provider_process import prepare
 from .spec import NAMESPACE, BackupDestination
 
@@ -98,7 +94,8 @@ def unreadable(previous: dict[str, Any] | None, where: str, reason: str) -> dict
 
 def read_from_bucket(source: dict[str, Any], access_key: str | None, secret_key: str | None) -> dict | None:
     """With the keys the stack names, never the machine's own AWS credentials."""
-    from botocore.config import Config  # boto3 is imported only by stacks that back up to a bucket
+    import boto3  # imported only by stacks that back up to a bucket
+    from botocore.config import Config
 
     missing = [
         f"{NAMESPACE}:{source[name]}"
@@ -107,17 +104,22 @@ def read_from_bucket(source: dict[str, Any], access_key: str | None, secret_key:
     ]
     if missing:
         raise LookupError(f"the stack config has no {' or '.join(missing)}")
-    bucket = S3Destination(
-        source["bucket"],
-        source["prefix"],
-        source.get("endpoint"),
-        source.get("region"),
-        credentials=(access_key, secret_key),
-        client_config=Config(
-            connect_timeout=TIMEOUT_SECONDS, read_timeout=TIMEOUT_SECONDS, retries={"max_attempts": 2}
-        ),
+    client = boto3.client(
+        "s3",
+        endpoint_url=source.get("endpoint"),
+        region_name=source.get("region") or "us-east-1",
+        aws_access_key_id=access_key,
+        aws_secret_access_key=secret_key,
+        config=Config(connect_timeout=TIMEOUT_SECONDS, read_timeout=TIMEOUT_SECONDS, retries={"max_attempts": 2}),
     )
-    return last_drill(bucket)
+    prefix = source["prefix"].strip("/")
+    try:
+        body = client.get_object(
+            Bucket=source["bucket"], Key=f"{prefix}/{LAST_DRILL_KEY}" if prefix else LAST_DRILL_KEY
+        )
+    except client.exceptions.NoSuchKey:
+        return None
+    return parse_record(body["Body"].read())
 
 
 def docker_client(host: str) -> httpx.Client:
@@ -150,7 +152,7 @@ def read_from_container(source: dict[str, Any], docker_host: str) -> dict | None
         handle = archive.extractfile(member) if member else None
         if handle is None:
             return None
-        return json.loads(handle.read())
+        return parse_record(handle.read())
 
 
 class LastDrillProvider(ResourceProvider):
