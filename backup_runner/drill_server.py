@@ -76,7 +76,7 @@ def check_room(directory: Path, dump_bytes: int, database_bytes: int | None) -> 
         raise DrillStopped(
             f"not enough room for the drill in {directory}: {_mib(free)} free, it needs about {_mib(need)} (the dump, "
             f"the database as large as it was when backed up, and {_mib(ROOM_OVERHEAD)} for the drill's own server); "
-            "point DRILL_DIR at a larger disk. Nothing was written to the live server; the backup stays unverified"
+            "point DRILL_DIR at a larger disk. Nothing was written to the live server"
         )
 
 

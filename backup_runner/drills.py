@@ -32,8 +32,6 @@ from components.drill_record import (
 from .destinations import Destination
 from .manifest import verdict_key
 
-__all__ = ["FAILED", "PASSED", "RUNNING", "STOPPED", "UNREADABLE"]
-
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")

@@ -113,7 +113,7 @@ def take(conn: psycopg.Connection, methods: dict[str, str] | None = None) -> Fin
     tables = {}
     for regclass, schema, name in conn.execute(tables_query).fetchall():
         key = f"{schema}.{name}"
-        method = (methods or {}).get(key, TEXT) if methods is not None else (RECORD if record_hash else TEXT)
+        method = methods.get(key, TEXT) if methods is not None else (RECORD if record_hash else TEXT)
         rows, digest, method = _digest(conn, schema, name, method, fall_back=methods is None)
         tables[key] = Table(rows=rows, digest=digest, columns=columns.get(regclass, []), method=method)
     constraints = {

@@ -30,6 +30,7 @@ from typing import BinaryIO
 
 import psycopg
 
+from components.drill_record import STOPPED
 from components.errors import BackupCorrupt, BackupError, DrillStopped, RestoreRefused, ToolError
 
 from . import fingerprint, postgres
@@ -37,7 +38,7 @@ from .catalog import VERIFIED, Backup, Catalog, read_catalog, read_unfinished
 from .cleanup import discard_abandoned, remove_orphaned_work_directories, work_directory
 from .destinations import Destination, read_chunks
 from .drill_server import DrillServer, check_room, find_binaries
-from .drills import STOPPED, record_drill, record_drill_started, record_verdict
+from .drills import record_drill, record_drill_started, record_verdict
 from .manifest import Manifest, database_safe, dump_key, manifest_key, new_id
 from .retention import Retention, backups_to_keep
 

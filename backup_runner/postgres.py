@@ -149,11 +149,6 @@ def row_counts(conn: psycopg.Connection) -> dict[str, int]:
     return counts
 
 
-def row_counts_in_new_connection(url: str) -> dict[str, int]:
-    with connect(url) as conn:
-        return row_counts(conn)
-
-
 def _maintenance(url: str) -> psycopg.Connection:
     return connect(with_database(url, MAINTENANCE_DB), autocommit=True)
 
