@@ -126,6 +126,11 @@ class PortInUse(MvsError):
     anything is created; the message names the port and the declaration key that sets it."""
 
 
+class ContainerUnhealthy(MvsError):
+    """A container of the dev stack did not pass its health check in time, or stopped for good; the
+    message quotes its last check and log lines (secret values cut out)."""
+
+
 class UnknownService(MvsError):
     """A service name the stack does not have; the message lists the ones it has."""
 

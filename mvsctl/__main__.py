@@ -126,7 +126,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         if reason:
             print(unreachable_message(host, reason), file=sys.stderr)
             return EXIT_NO_DOCKER
-        dev_engine.prepare_up(args.stack, spec, stack_file(args.stack), say=print)
+        dev_engine.prepare_up(args.stack, spec, stack_file(args.stack))
     select_or_create_stack(args.stack)
     if stopped := _interrupted(args.stack):
         return stopped
@@ -250,8 +250,13 @@ def cmd_railway_schema(args: argparse.Namespace) -> int:
 
 
 def cmd_preview(args: argparse.Namespace) -> int:
-    validate_stack(args.stack)
-    return run_checked("preview", args.stack, args.pulumi_args)
+    """On dev the preview reads the engine first (a refresh, local and cheap), so a container stopped,
+    removed or changed by hand shows as what `up` will repair."""
+    spec = validate_stack(args.stack)
+    pulumi_args = list(args.pulumi_args)
+    if spec.target == "local" and not any(arg.startswith("--refresh") for arg in pulumi_args):
+        pulumi_args.append("--refresh")
+    return run_checked("preview", args.stack, pulumi_args)
 
 
 def cmd_drift(args: argparse.Namespace) -> int:

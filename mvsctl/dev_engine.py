@@ -1,11 +1,9 @@
 """What `./mvs` asks the local Docker engine about a dev stack, around `pulumi up` and `destroy`.
 
-The Docker provider sees only what its state records, so three things a developer runs into are
-handled here, with the Docker SDK, before or after Pulumi runs:
+The providers (components/local/providers/) repair what they find on the engine; two things a
+developer runs into are handled here as well, with the Docker SDK, before or after Pulumi runs:
 - a port the stack publishes on 127.0.0.1 that another program holds: found before anything is
-  created, and named with the declaration key that sets it (Docker would stop half way);
-- containers of the stack that are stopped or exited (`docker stop`, a crash past its restart
-  policy, a reboot): started again before `up`, so `up` means "make it run";
+  created or previewed, and named with the declaration key that sets it;
 - the data and backup volumes a destroy keeps: named after the destroy, or removed on request.
 """
 
@@ -14,13 +12,13 @@ from __future__ import annotations
 import socket
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 
 import docker
-from docker.errors import APIError, DockerException, NotFound
+from docker.errors import APIError, NotFound
 from docker.models.containers import Container
 
-from components.errors import DockerRefused, DockerUnavailable, PortInUse
+from components.errors import DockerUnavailable, PortInUse
+from components.local.client import engine as engine_client
 from components.local.volumes import kept_volumes
 from components.spec import EnvironmentSpec, published_ports
 
@@ -34,28 +32,15 @@ def engine_answers() -> bool:
     return unreachable_reason(docker_host()) is None
 
 
-def engine() -> docker.DockerClient:
-    """A client for the engine at DOCKER_HOST, or one line saying none answers there."""
+@contextmanager
+def connected() -> Iterator[docker.DockerClient]:
+    """A client for the block; no engine, or a refusal, is one line (DockerUnavailable, DockerRefused)."""
     host = docker_host()
     reason = unreachable_reason(host)
     if reason:
         raise DockerUnavailable(unreachable_message(host, reason).replace("\n", " "))
-    try:
-        return docker.DockerClient(base_url=host, timeout=60)
-    except DockerException as error:
-        raise DockerUnavailable(f"cannot talk to the Docker engine at {host}: {error}") from error
-
-
-@contextmanager
-def connected() -> Iterator[docker.DockerClient]:
-    """A client for the block; an error the engine answers with becomes one line (DockerRefused)."""
-    client = engine()
-    try:
+    with engine_client(host) as client:
         yield client
-    except APIError as error:
-        raise DockerRefused(f"the Docker engine refused: {error.explanation or error}") from None
-    finally:
-        client.close()
 
 
 def stack_containers(client: docker.DockerClient, stack: str) -> list[Container]:
@@ -102,32 +87,10 @@ def check_ports(stack: str, spec: EnvironmentSpec, file: str, containers: list[C
         )
 
 
-@dataclass
-class Revived:
-    service: str
-    was: str
-
-
-def start_stopped(containers: list[Container], stack: str) -> list[Revived]:
-    """Start the stack's containers that are not running; the following `up` waits for their health."""
-    revived = []
-    for container in containers:
-        state = container.attrs.get("State", {})
-        if state.get("Running"):
-            continue
-        was = f"{state.get('Status', 'stopped')} (exit code {state.get('ExitCode', '?')})"
-        container.start()
-        revived.append(Revived(service_of(container, stack), was))
-    return revived
-
-
-def prepare_up(stack: str, spec: EnvironmentSpec, file: str, say: Callable[[str], None]) -> None:
-    """Before `pulumi up` of a local stack: engine reachable, ports free, stopped containers started."""
+def prepare_up(stack: str, spec: EnvironmentSpec, file: str) -> None:
+    """Before `pulumi up` of a local stack: the engine answers and the published ports are free."""
     with connected() as client:
-        containers = stack_containers(client, stack)
-        check_ports(stack, spec, file, containers)
-        for revived in start_stopped(containers, stack):
-            say(f"{revived.service} was {revived.was}: started it again; up waits for it to be healthy")
+        check_ports(stack, spec, file, stack_containers(client, stack))
 
 
 def kept_data(client: docker.DockerClient, stack: str) -> dict[str, str]:

@@ -1,4 +1,4 @@
-"""The local Docker target (pulumi-docker)."""
+"""The local Docker target: the dev stack on a Docker engine, through the project's own providers."""
 
 from .stack import LocalStack
 

@@ -11,13 +11,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pulumi
-import pulumi_docker as docker
 
 from ..last_drill import LastDrill, container_source
 from ..spec import EnvironmentSpec
 from .builds import local_image
 from .healthchecks import container_healthcheck
-from .volumes import KEEP_DATA, backup_volume_name
+from .providers.container import UNLESS_STOPPED, Container
+from .providers.volume import Volume
+from .volumes import KEEP_DATA, backup_volume_name, kept_volumes
 
 RUNNER_DOCKERFILE = "backup_runner/Dockerfile"
 RUNNER_WAIT_SECONDS = 120
@@ -30,7 +31,7 @@ class LocalBackups(pulumi.ComponentResource):
         spec: EnvironmentSpec,
         network_name: pulumi.Input[str],
         database_url: pulumi.Output[str],
-        labels: list[docker.ContainerLabelArgs],
+        labels: dict[str, str],
         project_root: Path,
         pushgateway_url: str | None = None,
         opts: pulumi.ResourceOptions | None = None,
@@ -38,15 +39,17 @@ class LocalBackups(pulumi.ComponentResource):
         super().__init__("mvs:local:Backups", name, None, opts)
         backups = spec.backups
         path = backups.destination.path
-        self.volume = docker.Volume(
+        volume_labels = {k: v for k, v in labels.items() if k != "com.mvs.release"}
+        self.volume = Volume(
             f"{name}-backups",
             name=backup_volume_name(name),
-            labels=[docker.VolumeLabelArgs(label=x.label, value=x.value) for x in labels],
+            labels=volume_labels,
+            holds=kept_volumes(name)[backup_volume_name(name)],
             opts=pulumi.ResourceOptions.merge(
                 pulumi.ResourceOptions(parent=self, protect=spec.database.protect), KEEP_DATA
             ),
         )
-        image_id = local_image(
+        image = local_image(
             f"{name}-backup-runner-image",
             "mvs-backup-runner",
             project_root,
@@ -66,28 +69,26 @@ class LocalBackups(pulumi.ComponentResource):
         ]
         if pushgateway_url is not None:  # with monitoring: every result is pushed, labelled with the stack
             plain_env += [f"PUSHGATEWAY_URL={pushgateway_url}", f"BACKUP_STACK={name}"]
-        self.container = docker.Container(
+        self.container = Container(
             f"{name}-backup",
             name=f"mvs-{name}-backup",
-            image=image_id,
+            image=image.image_id,
             command=command,
-            envs=pulumi.Output.secret(database_url.apply(lambda url: [f"DATABASE_URL={url}", *plain_env])),
-            volumes=[docker.ContainerVolumeArgs(volume_name=self.volume.name, container_path=path)],
+            env=pulumi.Output.secret(database_url.apply(lambda url: [f"DATABASE_URL={url}", *plain_env])),
+            secret_names=["DATABASE_URL"],
+            volumes=[{"volume": self.volume.name, "path": path}],
             # The heartbeat is written as the scheduler starts: check every 10 s, so the container
             # is healthy seconds after it starts (Docker's first check waits one interval).
             healthcheck=container_healthcheck(
                 ["CMD", "python", "-m", "backup_runner", "health"], interval=10, timeout=5, retries=3, start_period=30
             ),
-            restart="unless-stopped",
-            networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=network_name, aliases=["backup"])],
+            restart=UNLESS_STOPPED,
+            network=network_name,
+            aliases=["backup"],
             labels=labels,
-            wait=True,
-            wait_timeout=RUNNER_WAIT_SECONDS,
-            must_run=True,
+            wait_seconds=RUNNER_WAIT_SECONDS,
+            waits_for="the backup scheduler's first heartbeat",
             opts=pulumi.ResourceOptions(parent=self),
-        )
-        pulumi.log.info(
-            f"waits up to {RUNNER_WAIT_SECONDS} s for the backup scheduler's first heartbeat", resource=self.container
         )
         self.last_drill = LastDrill(
             f"{name}-last-drill",

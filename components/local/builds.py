@@ -6,9 +6,8 @@ Two things make a local build behave:
   the image is rebuilt and every container on it is replaced; an untouched tree gives the same
   tag, so `preview --expect-no-changes` passes. Files outside the context (`.state/`, `venv/`,
   `node_modules/`) never reach the daemon and never cause a rebuild.
-- Containers run the image by its id, read back from the engine (`RemoteImage` of that tag,
-  which finds the local image and never pulls). The engine reports a container's image as an
-  id, so naming it by tag would be a diff on every refresh.
+- Containers run the image by its id, as the Image provider read it back from the engine: the
+  engine reports a container's image as an id, so naming it by tag would differ on every read.
 """
 
 from __future__ import annotations
@@ -16,12 +15,13 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+from typing import Any
 
 import pulumi
-import pulumi_docker as docker
 from docker.utils.build import exclude_paths
 
 from ..spec import BuildOptions
+from .providers.image import Image
 
 DIGEST_LENGTH = 12
 
@@ -55,14 +55,15 @@ def build_digest(context: Path, dockerfile: Path, options: BuildOptions) -> str:
     return digest.hexdigest()[:DIGEST_LENGTH]
 
 
-def build_args(context: Path, dockerfile: Path, options: BuildOptions) -> docker.DockerBuildArgs:
-    return docker.DockerBuildArgs(
-        context=str(context),
-        dockerfile=str(dockerfile),
-        args=dict(options.args) or None,
-        network=options.network,
-        platform=options.platform,
-    )
+def build_options(context: Path, dockerfile: Path, options: BuildOptions) -> dict[str, Any]:
+    """How the Image provider builds: the context, the Dockerfile within it, and the declared options."""
+    return {
+        "context": str(context),
+        "dockerfile": dockerfile.resolve().relative_to(context.resolve()).as_posix(),
+        "args": dict(options.args),
+        "network": options.network,
+        "platform": options.platform,
+    }
 
 
 def local_image(
@@ -72,20 +73,12 @@ def local_image(
     dockerfile: Path,
     options: BuildOptions,
     parent: pulumi.Resource,
-) -> pulumi.Output[str]:
-    """Build `context` as `repository:<digest>` and return the built image's id."""
+) -> Image:
+    """`context` built as `repository:<digest>`."""
     tag = f"{repository}:{build_digest(context, dockerfile, options)}"
-    built = docker.Image(
+    return Image(
         resource_name,
-        image_name=tag,
-        build=build_args(context, dockerfile, options),
-        skip_push=True,
+        name=tag,
+        build=build_options(context, dockerfile, options),
         opts=pulumi.ResourceOptions(parent=parent),
     )
-    found = docker.RemoteImage(
-        f"{resource_name}-id",
-        name=built.image_name,
-        keep_locally=True,
-        opts=pulumi.ResourceOptions(parent=parent, depends_on=[built]),
-    )
-    return found.image_id

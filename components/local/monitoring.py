@@ -17,8 +17,9 @@ pinned image with a health check and a restart policy, like the rest of the stac
 
 from __future__ import annotations
 
+from typing import Any
+
 import pulumi
-import pulumi_docker as docker
 
 from ..monitoring import (
     alert_rules,
@@ -33,8 +34,11 @@ from ..monitoring.config import ALERTMANAGER_PORT, POSTGRES_EXPORTER_PORT, PUSHG
 from ..monitoring.grafana import provisioning_files
 from ..spec import EnvironmentSpec
 from .healthchecks import container_healthcheck
+from .providers.container import UNLESS_STOPPED, Container
+from .providers.image import Image
+from .providers.volume import Volume
 from .secrets import SecretSource
-from .volumes import KEEP_DATA, prometheus_volume_name
+from .volumes import KEEP_DATA, kept_volumes, prometheus_volume_name
 
 PROMETHEUS_PORT = 9090
 GRAFANA_PORT = 3000
@@ -107,7 +111,7 @@ def exporter_envs(database_url: pulumi.Output[str]) -> pulumi.Output[list[str]]:
     return pulumi.Output.secret(database_url.apply(lambda url: [f"DATA_SOURCE_NAME={url}{options}"]))
 
 
-def wget_check(port: int, path: str) -> docker.ContainerHealthcheckArgs:
+def wget_check(port: int, path: str) -> dict[str, Any]:
     """An HTTP check with the wget the official (busybox) images ship. Every 5 s: Docker runs the
     first check one interval after the start, and `up` waits for each of these containers."""
     tests = ["CMD", "wget", "-q", "-O", "/dev/null", f"http://127.0.0.1:{port}{path}"]
@@ -118,7 +122,7 @@ class LocalMonitoring(pulumi.ComponentResource):
     """Prometheus, Alertmanager, postgres_exporter, the Pushgateway (with backups) and Grafana."""
 
     urls: dict[str, str]
-    pushgateway: docker.Container | None
+    pushgateway: Container | None
 
     def __init__(
         self,
@@ -127,17 +131,19 @@ class LocalMonitoring(pulumi.ComponentResource):
         network_name: pulumi.Input[str],
         secret: SecretSource,
         database_url: pulumi.Output[str],
-        labels: list[docker.ContainerLabelArgs],
+        labels: dict[str, str],
+        declared_as: dict[str, Any],
         opts: pulumi.ResourceOptions | None = None,
     ):
         super().__init__("mvs:local:Monitoring", name, None, opts)
-        self._name, self._network_name, self._labels = name, network_name, labels
+        self._name, self._network_name, self._labels, self._declared_as = name, network_name, labels, declared_as
         monitoring = spec.monitoring
 
         self.postgres_exporter = self._container(
             "postgres-exporter",
             monitoring.postgres_exporter_image,
-            envs=exporter_envs(database_url),
+            env=exporter_envs(database_url),
+            secret_names=["DATA_SOURCE_NAME"],
             healthcheck=wget_check(POSTGRES_EXPORTER_PORT, "/"),
         )
         self.pushgateway = None
@@ -152,36 +158,33 @@ class LocalMonitoring(pulumi.ComponentResource):
             # Secret as a whole, not only the content inside it: then no diff or output shows the file.
             uploads=pulumi.Output.secret(
                 [
-                    docker.ContainerUploadArgs(
-                        file=ALERTMANAGER_CONFIG,
-                        content=alertmanager_file(name, spec, secret),
-                        owner=NOBODY,
-                        group=NOBODY,
-                        permissions="0600",
-                    )
+                    {
+                        "path": ALERTMANAGER_CONFIG,
+                        "content": alertmanager_file(name, spec, secret),
+                        "owner": NOBODY,
+                        "group": NOBODY,
+                        "mode": "0600",
+                    }
                 ]
             ),
+            secret_files=True,
             healthcheck=wget_check(ALERTMANAGER_PORT, "/-/healthy"),
             host_port=(ALERTMANAGER_PORT, monitoring.alertmanager_host_port),
         )
         scraped = [self.postgres_exporter, self.alertmanager, *([self.pushgateway] if self.pushgateway else [])]
-        self.prometheus_volume = docker.Volume(
+        self.prometheus_volume = Volume(
             f"{name}-prometheus-data",
             name=prometheus_volume_name(name),
-            labels=[docker.VolumeLabelArgs(label=label.label, value=label.value) for label in labels],
+            labels={k: v for k, v in labels.items() if k != "com.mvs.release"},
+            holds=kept_volumes(name)[prometheus_volume_name(name)],
             opts=pulumi.ResourceOptions.merge(pulumi.ResourceOptions(parent=self), KEEP_DATA),
         )
         self.prometheus = self._container(
             "prometheus",
             monitoring.prometheus_image,
             command=prometheus_command(spec),
-            volumes=[
-                docker.ContainerVolumeArgs(volume_name=self.prometheus_volume.name, container_path=PROMETHEUS_DATA)
-            ],
-            uploads=[
-                docker.ContainerUploadArgs(file=path, content=content)
-                for path, content in prometheus_files(name, spec).items()
-            ],
+            volumes=[{"volume": self.prometheus_volume.name, "path": PROMETHEUS_DATA}],
+            uploads=[{"path": path, "content": content} for path, content in prometheus_files(name, spec).items()],
             healthcheck=wget_check(PROMETHEUS_PORT, "/-/healthy"),
             host_port=(PROMETHEUS_PORT, monitoring.prometheus_host_port),
             depends_on=scraped,
@@ -189,13 +192,14 @@ class LocalMonitoring(pulumi.ComponentResource):
         self.grafana = self._container(
             "grafana",
             monitoring.grafana_image,
-            envs=pulumi.Output.secret(
+            env=pulumi.Output.secret(
                 secret(monitoring.grafana_admin_secret).apply(
                     lambda p: ["GF_SECURITY_ADMIN_USER=admin", f"GF_SECURITY_ADMIN_PASSWORD={p}"]
                 )
             ),
+            secret_names=["GF_SECURITY_ADMIN_PASSWORD"],
             uploads=[
-                docker.ContainerUploadArgs(file=path, content=content)
+                {"path": path, "content": content}
                 for path, content in provisioning_files(f"http://prometheus:{PROMETHEUS_PORT}").items()
             ],
             healthcheck=wget_check(GRAFANA_PORT, "/api/health"),
@@ -213,32 +217,31 @@ class LocalMonitoring(pulumi.ComponentResource):
         self,
         role: str,
         image_ref: str,
-        healthcheck: docker.ContainerHealthcheckArgs,
+        healthcheck: dict[str, Any],
         host_port: tuple[int, int] | None = None,
         depends_on: list[pulumi.Resource] | None = None,
         **args,
-    ) -> docker.Container:
+    ) -> Container:
         """`mvs-<stack>-<role>`, reached on the private network by its alias `role` (the job name
         Prometheus scrapes it by), published on 127.0.0.1 only when `host_port` is given."""
-        image = docker.RemoteImage(
-            f"{self._name}-{role}-image", name=image_ref, keep_locally=True, opts=pulumi.ResourceOptions(parent=self)
-        )
+        image = Image(f"{self._name}-{role}-image", name=image_ref, opts=pulumi.ResourceOptions(parent=self))
         ports = []
         if host_port is not None:
             internal, external = host_port
-            ports = [docker.ContainerPortArgs(internal=internal, external=external, ip="127.0.0.1")]
-        return docker.Container(
+            ports = [{"internal": internal, "external": external, "ip": "127.0.0.1"}]
+        return Container(
             f"{self._name}-{role}",
             name=f"mvs-{self._name}-{role}",
             image=image.image_id,
             healthcheck=healthcheck,
-            restart="unless-stopped",
-            networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=self._network_name, aliases=[role])],
+            restart=UNLESS_STOPPED,
+            network=self._network_name,
+            aliases=[role],
             ports=ports,
             labels=self._labels,
-            wait=True,
-            wait_timeout=WAIT_SECONDS,
-            must_run=True,
+            wait_seconds=WAIT_SECONDS,
+            waits_for=f"{role} to pass its health check",
+            declared_as=self._declared_as,
             opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on or []),
             **args,
         )

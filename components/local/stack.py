@@ -1,28 +1,34 @@
 """The dev environment on the local Docker engine, built from the declaration.
 
-What docker-compose gave the team, as Pulumi resources: one private network, a named volume for
-Postgres data, Postgres with a pg_isready health check, and each service with its HTTP health
-check, restart policy, pinned image (or local build), labels and published port. Every container
-waits until it is healthy (`wait`), and a container starts only after what it depends on is
-healthy, so the backend never starts against a database that is still initialising.
+What docker-compose gave the team, as Pulumi resources (the project's own providers over the
+Docker Engine API, components/local/providers/): one private network, a named volume for Postgres
+data, Postgres with a pg_isready health check, and each service with its HTTP health check,
+restart policy, pinned image (or local build), labels and published port. A container is created
+only after what it depends on is healthy, so the backend never starts against a database that is
+still initialising.
 """
 
 from __future__ import annotations
 
 import shlex
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import pulumi
-import pulumi_docker as docker
 
-from ..spec import DATABASE, EnvironmentSpec, RestartPolicy, Service
+from ..spec import DATABASE, EnvironmentSpec, RestartPolicy, Service, published_ports
+from ..stack_config import stack_file
 from .backups import LocalBackups
 from .builds import local_image
 from .healthchecks import healthy_within_seconds, http_healthcheck, postgres_healthcheck
 from .monitoring import LocalMonitoring, pushgateway_url
+from .providers.container import UNLESS_STOPPED, Container
+from .providers.image import Image
+from .providers.network import Network
+from .providers.volume import Volume
 from .secrets import SecretSource
-from .volumes import KEEP_DATA, data_volume_name
+from .volumes import KEEP_DATA, data_volume_name, kept_volumes
 
 DATABASE_HOST = DATABASE  # the Postgres container's name on the private network
 POSTGRES_PORT = 5432
@@ -31,12 +37,10 @@ DOCKER_RESTART = {"on_failure": "on-failure", "always": "always", "never": "no"}
 DATABASE_WAIT_SECONDS = 120
 
 
-def restart_args(policy: RestartPolicy) -> dict[str, object]:
+def restart_of(policy: RestartPolicy) -> dict[str, Any]:
     """Docker's restart policy for the declared one (retries count only for on-failure)."""
-    args: dict[str, object] = {"restart": DOCKER_RESTART[policy.policy]}
-    if policy.policy == "on_failure":
-        args["max_retry_count"] = policy.retries
-    return args
+    retries = policy.retries if policy.policy == "on_failure" else 0
+    return {"policy": DOCKER_RESTART[policy.policy], "max_retries": retries}
 
 
 def start_command(service: Service) -> list[str] | None:
@@ -49,9 +53,8 @@ def start_command(service: Service) -> list[str] | None:
     return ["sh", "-c", " && ".join(steps)]
 
 
-def say_wait(container: docker.Container, what: str, seconds: int, check: str) -> None:
-    """Pulumi shows only dots while a container turns healthy: say what it waits for, and how long."""
-    pulumi.log.info(f"waits up to {seconds} s for {what} to pass its health check ({check})", resource=container)
+def loopback_port(internal: int, external: int) -> dict[str, Any]:
+    return {"internal": internal, "external": external, "ip": "127.0.0.1"}
 
 
 def database_url(user: str, password: pulumi.Output[str], host: str, port: int, name: str) -> pulumi.Output[str]:
@@ -91,16 +94,16 @@ class LocalStack(pulumi.ComponentResource):
         self._spec = spec
         self._secret = secret
         self._project_root = project_root
+        self._port_keys = {str(port): key for key, port in published_ports(spec)}
 
-        self.network = docker.Network(
+        self.network = Network(
             f"{name}-network",
             name=f"mvs-{name}",
-            driver="bridge",
-            labels=self._labels("network", docker.NetworkLabelArgs),
+            labels=self.labels("network", release=False),
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.database = self._database()
-        self.containers: dict[str, docker.Container] = {}
+        self.containers: dict[str, Container] = {}
         for service_name in spec.startup_order():
             self.containers[service_name] = self._service(service_name, spec.services[service_name])
 
@@ -118,7 +121,8 @@ class LocalStack(pulumi.ComponentResource):
                 self.network.name,
                 secret,
                 database_url(db.user, secret(db.password_secret), DATABASE_HOST, POSTGRES_PORT, db.name),
-                self._labels("monitoring"),
+                self.labels("monitoring"),
+                self.declared_as(),
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[self.database, *self.containers.values()]),
             )
             published.update(self.monitoring.urls)
@@ -130,7 +134,7 @@ class LocalStack(pulumi.ComponentResource):
                 spec,
                 self.network.name,
                 database_url(db.user, secret(db.password_secret), DATABASE_HOST, POSTGRES_PORT, db.name),
-                self._labels("backup"),
+                self.labels("backup"),
                 project_root,
                 pushgateway_url(spec),
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[self.database, *([gateway] if gateway else [])]),
@@ -139,65 +143,58 @@ class LocalStack(pulumi.ComponentResource):
         self.connection_string = self._connection_string()
         self.register_outputs({"urls": self.urls, "connection_string": self.connection_string})
 
-    def _labels(self, role: str, kind: type = docker.ContainerLabelArgs) -> list:
-        """Labels that let `docker ps --filter label=com.mvs.stack=<stack>` find everything."""
-        labels = {
-            "com.mvs.stack": self._name,
-            "com.mvs.role": role,
-            "com.mvs.release": self._spec.release.version,
-            "com.mvs.managed-by": "pulumi",
-        }
-        return [kind(label=k, value=v) for k, v in labels.items()]
+    def labels(self, role: str, release: bool = True) -> dict[str, str]:
+        """Labels that let `docker ps --filter label=com.mvs.stack=<stack>` find everything. Networks
+        and volumes carry no release: they outlive releases, and the engine cannot relabel them."""
+        labels = {"com.mvs.stack": self._name, "com.mvs.role": role, "com.mvs.managed-by": "pulumi"}
+        if release:
+            labels["com.mvs.release"] = self._spec.release.version
+        return labels
 
-    def _network_args(self, alias: str) -> list[docker.ContainerNetworksAdvancedArgs]:
-        return [docker.ContainerNetworksAdvancedArgs(name=self.network.name, aliases=[alias])]
+    def declared_as(self) -> dict[str, Any]:
+        """Where the declaration is, and the key of each host port it publishes: for the providers' errors."""
+        return {"file": stack_file(self._name), "ports": self._port_keys}
 
-    def _database(self) -> docker.Container:
+    def _database(self) -> Container:
         db = self._spec.database
         protect = pulumi.ResourceOptions(parent=self, protect=db.protect)
-        self.volume = docker.Volume(
+        self.volume = Volume(
             f"{self._name}-pgdata",
             name=data_volume_name(self._name),
-            labels=self._labels("database-volume", docker.VolumeLabelArgs),
+            labels=self.labels("database-volume", release=False),
+            holds=kept_volumes(self._name)[data_volume_name(self._name)],
             opts=pulumi.ResourceOptions.merge(protect, KEEP_DATA),
         )
-        image = docker.RemoteImage(
-            f"{self._name}-postgres-image",
-            name=db.image,
-            keep_locally=True,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
+        image = Image(f"{self._name}-postgres-image", name=db.image, opts=pulumi.ResourceOptions(parent=self))
         password = self._secret(db.password_secret)
-        ports = []
-        if db.host_port is not None:
-            ports = [docker.ContainerPortArgs(internal=POSTGRES_PORT, external=db.host_port, ip="127.0.0.1")]
-        database = docker.Container(
+        ports = [loopback_port(POSTGRES_PORT, db.host_port)] if db.host_port is not None else []
+        return Container(
             f"{self._name}-{DATABASE_HOST}",
             name=f"mvs-{self._name}-{DATABASE_HOST}",
             image=image.image_id,
-            envs=pulumi.Output.secret(
+            env=pulumi.Output.secret(
                 pulumi.Output.all(db.user, db.name, password).apply(
                     lambda v: [f"POSTGRES_USER={v[0]}", f"POSTGRES_DB={v[1]}", f"POSTGRES_PASSWORD={v[2]}"]
                 )
             ),
+            secret_names=["POSTGRES_PASSWORD"],
             healthcheck=postgres_healthcheck(db),
-            restart="unless-stopped",
-            volumes=[docker.ContainerVolumeArgs(volume_name=self.volume.name, container_path=POSTGRES_DATA)],
-            networks_advanced=self._network_args(DATABASE_HOST),
+            restart=UNLESS_STOPPED,
+            volumes=[{"volume": self.volume.name, "path": POSTGRES_DATA}],
+            network=self.network.name,
+            aliases=[DATABASE_HOST],
             ports=ports,
-            labels=self._labels("database"),
-            wait=True,
-            wait_timeout=DATABASE_WAIT_SECONDS,
-            must_run=True,
+            labels=self.labels("database"),
+            wait_seconds=DATABASE_WAIT_SECONDS,
+            waits_for="Postgres to pass its health check (pg_isready)",
+            declared_as=self.declared_as(),
             opts=protect,
         )
-        say_wait(database, "Postgres", DATABASE_WAIT_SECONDS, "pg_isready")
-        return database
 
     def _image(self, service_name: str, service: Service) -> pulumi.Output[str]:
         if service.build is not None:
             context = (self._project_root / service.build.context).resolve()
-            return local_image(
+            built = local_image(
                 f"{self._name}-{service_name}-image",
                 f"mvs-{self._name}-{service_name}",
                 context,
@@ -205,10 +202,10 @@ class LocalStack(pulumi.ComponentResource):
                 service.build,
                 parent=self,
             )
-        pulled = docker.RemoteImage(
+            return built.image_id
+        pulled = Image(
             f"{self._name}-{service_name}-image",
             name=self._spec.image_for(service_name),
-            keep_locally=True,
             opts=pulumi.ResourceOptions(parent=self),
         )
         return pulled.image_id
@@ -222,40 +219,34 @@ class LocalStack(pulumi.ComponentResource):
             url = database_url(db.user, self._secret(db.password_secret), DATABASE_HOST, POSTGRES_PORT, db.name)
             pairs.append(pulumi.Output.concat(service.database_url_env, "=", url))
         envs = pulumi.Output.all(*pairs).apply(list)
-        secret_inside = bool(service.secrets) or service.database_url_env is not None
-        return pulumi.Output.secret(envs) if secret_inside else envs
+        return pulumi.Output.secret(envs) if secret_variables(service) else envs
 
-    def _service(self, service_name: str, service: Service) -> docker.Container:
+    def _service(self, service_name: str, service: Service) -> Container:
         depends_on: list[pulumi.Resource] = []
         for dep in service.depends_on:
             depends_on.append(self.database if dep == DATABASE else self.containers[dep])
         if service.database_url_env and self.database not in depends_on:
             depends_on.append(self.database)
-        ports = []
-        if service.public:
-            ports = [
-                docker.ContainerPortArgs(
-                    internal=service.port, external=service.host_port or service.port, ip="127.0.0.1"
-                )
-            ]
-        container = docker.Container(
+        ports = [loopback_port(service.port, service.host_port or service.port)] if service.public else []
+        wait = healthy_within_seconds(service.health_check)
+        return Container(
             f"{self._name}-{service_name}",
             name=f"mvs-{self._name}-{service_name}",
             image=self._image(service_name, service),
             command=start_command(service),
-            envs=self._envs(service),
+            env=self._envs(service),
+            secret_names=secret_variables(service),
             healthcheck=http_healthcheck(service.health_check, service.port),
-            **restart_args(service.restart),
-            networks_advanced=self._network_args(service_name),
+            restart=restart_of(service.restart),
+            network=self.network.name,
+            aliases=[service_name],
             ports=ports,
-            labels=self._labels(service_name),
-            wait=True,
-            wait_timeout=healthy_within_seconds(service.health_check),
-            must_run=True,
+            labels=self.labels(service_name),
+            wait_seconds=wait,
+            waits_for=f"{service_name} to pass its health check ({service.health_check.path})",
+            declared_as=self.declared_as(),
             opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on),
         )
-        say_wait(container, service_name, healthy_within_seconds(service.health_check), service.health_check.path)
-        return container
 
     def _connection_string(self) -> pulumi.Output[str]:
         """The URL a developer's tools use: through the published port when there is one."""
@@ -264,3 +255,8 @@ class LocalStack(pulumi.ComponentResource):
         if db.host_port is not None:
             return database_url(db.user, password, "127.0.0.1", db.host_port, db.name)
         return database_url(db.user, password, DATABASE_HOST, POSTGRES_PORT, db.name)
+
+
+def secret_variables(service: Service) -> list[str]:
+    """The service's variables that hold a secret: its declared secrets and the database URL."""
+    return sorted([*service.secrets, *([service.database_url_env] if service.database_url_env else [])])

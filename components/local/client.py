@@ -1,0 +1,52 @@
+"""The Docker engine the dev target runs on, through the Docker SDK for Python.
+
+One place decides which engine is meant (`docker:host` in the stack's config, else DOCKER_HOST,
+else the default socket, as the docker CLI does) and turns what the SDK raises into this
+project's one-line errors: no engine answering is DockerUnavailable (start one, run again), a
+request the engine refuses is DockerRefused with the engine's own explanation. Nothing here knows
+Pulumi: the providers and `./mvs` both use it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import docker
+from docker.errors import APIError, DockerException
+
+from ..errors import DockerRefused, DockerUnavailable
+
+DEFAULT_HOST = "unix:///var/run/docker.sock"
+HOST_CONFIG = "docker:host"  # the stack config key that names another engine
+REQUEST_TIMEOUT_SECONDS = 300  # a build step or an image import may take minutes
+
+
+def docker_host(configured: str | None = None) -> str:
+    return configured or os.environ.get("DOCKER_HOST") or DEFAULT_HOST
+
+
+def refused(error: APIError) -> str:
+    """The engine's own words for a refusal, without the SDK's request URL."""
+    return str(error.explanation or error).strip()
+
+
+@contextmanager
+def engine(host: str | None = None) -> Iterator[docker.DockerClient]:
+    """A client for the block. An engine that does not answer, or refuses, is one line."""
+    where = docker_host(host)
+    try:
+        client = docker.DockerClient(base_url=where, timeout=REQUEST_TIMEOUT_SECONDS)
+        client.ping()
+    except DockerException as error:
+        raise DockerUnavailable(
+            f"no Docker engine answers at {where} ({error}); nothing was changed: start Docker "
+            "(or point DOCKER_HOST at a running engine) and run again"
+        ) from None
+    try:
+        yield client
+    except APIError as error:
+        raise DockerRefused(f"the Docker engine at {where} refused: {refused(error)}") from None
+    finally:
+        client.close()
