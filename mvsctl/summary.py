@@ -56,7 +56,7 @@ RELEASE_TYPE = "release:Release"
 RAILWAY_DATA = {"database": "the Postgres service", "backup-verify": "the backup drill", "backup": "the backup job"}
 RAILWAY_PARTS = {"", "settings", "variables", "deployment", "domain"}
 DOCKER_DATA = {"database": "the Postgres container", "backup": "the backup container"}
-DATA_FIRST = {"railway:Volume": 0, "docker:index/volume:Volume": 0, "railway:BackupSchedules": 1}  # in the banner
+DATA_FIRST = {"railway:Volume": 0, "docker:Volume": 0, "railway:BackupSchedules": 1}  # in the banner
 NOT_RELEASED = {*RAILWAY_DATA, "postgres", "backup-runner"}  # their images are no part of the release
 
 
@@ -253,7 +253,7 @@ def release_images(release_inputs: dict[str, Any]) -> dict[str, str]:
 
 def service_images(stack: str, steps: list[dict[str, Any]]) -> tuple[dict[str, str], dict[str, str]]:
     """service -> image before and after `up`, from the steps that carry an image: a Railway
-    service's settings (`<stack>-<service>-settings`) or a pulled Docker image (`<stack>-<service>-image`)."""
+    service's settings (`<stack>-<service>-settings`) or a Docker image (`<stack>-<service>-image`)."""
     before: dict[str, str] = {}
     after: dict[str, str] = {}
     for step in steps:
@@ -261,7 +261,7 @@ def service_images(stack: str, steps: list[dict[str, Any]]) -> tuple[dict[str, s
         rest = name.removeprefix(f"{stack}-")
         if kind == "railway:ServiceInstance" and rest.endswith("-settings"):
             service, key = rest.removesuffix("-settings"), "image"
-        elif kind.startswith("docker:") and kind.endswith(":RemoteImage") and rest.endswith("-image"):
+        elif kind == "docker:Image" and rest.endswith("-image"):
             service, key = rest.removesuffix("-image"), "name"
         else:
             continue

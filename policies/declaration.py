@@ -28,9 +28,10 @@ SERVICE_DOMAIN = RAILWAY + "ServiceDomain"
 CUSTOM_DOMAIN = RAILWAY + "CustomDomain"
 DEPLOYMENT = RAILWAY + "Deployment"
 BACKUP_SCHEDULES = RAILWAY + "BackupSchedules"
-DOCKER_CONTAINER = "docker:index/container:Container"
-DOCKER_REMOTE_IMAGE = "docker:index/remoteImage:RemoteImage"
-DOCKER_VOLUME = "docker:index/volume:Volume"
+DOCKER = "pulumi-python:dynamic/docker:"  # the dev target's providers (components/local/providers/)
+DOCKER_CONTAINER = DOCKER + "Container"
+DOCKER_IMAGE = DOCKER + "Image"
+DOCKER_VOLUME = DOCKER + "Volume"
 
 POSTGRES_REFERENCE = "${{Postgres."  # how a service's variables point at the database (components/railway/stack.py)
 BACKUP_JOB, DRILL_JOB = "backup", "backup-verify"  # the backup runner's two cron services (Railway)
@@ -49,7 +50,7 @@ _SUFFIXES = {
     SERVICE: "",
     DOCKER_CONTAINER: "",
 }
-_DOCKER_IMAGES = {"postgres": DATABASE, "backup-runner": BACKUP_JOB}  # `<stack>-<x>-image[-id]`
+_DOCKER_IMAGES = {"postgres": DATABASE, "backup-runner": BACKUP_JOB}  # `<stack>-<x>-image`
 _DOCKER_VOLUMES = {"pgdata": DATABASE, "backups": BACKUP_JOB}
 
 Kind = Literal["service", "database", "backup", "drill", "monitoring", "railway"]
@@ -122,8 +123,8 @@ def part_of(resource_type: str, name: str, stack: str, props: Mapping[str, Any])
         suffix = f"-{props.get('domain')}"
     elif resource_type in _SUFFIXES:
         suffix = _SUFFIXES[resource_type]
-    elif resource_type == DOCKER_REMOTE_IMAGE:
-        image = rest.removesuffix("-id").removesuffix("-image")
+    elif resource_type == DOCKER_IMAGE:
+        image = rest.removesuffix("-image")
         return _part(_DOCKER_IMAGES.get(image, image))
     elif resource_type == DOCKER_VOLUME:
         return _part(_DOCKER_VOLUMES[rest]) if rest in _DOCKER_VOLUMES else None
@@ -134,10 +135,9 @@ def part_of(resource_type: str, name: str, stack: str, props: Mapping[str, Any])
     return _part(rest[: len(rest) - len(suffix)])
 
 
-def is_local_build(resource_type: str, name: str) -> bool:
-    """A RemoteImage that names an image built here (`<stack>-<x>-image-id`, tagged by a digest of
-    what the build reads), not one pulled from a registry."""
-    return resource_type == DOCKER_REMOTE_IMAGE and name.endswith("-image-id")
+def is_local_build(resource_type: str, props: Mapping[str, Any]) -> bool:
+    """A Docker image built here (tagged by a digest of what the build reads), not one pulled."""
+    return resource_type == DOCKER_IMAGE and bool(props.get("build"))
 
 
 @dataclass(frozen=True)

@@ -69,7 +69,7 @@ def prod_data_protected(args: ResourceValidationArgs, report_violation: ReportVi
 
 def _local_jobs(job: Registered) -> dict[str, Any]:
     """What the dev-style backup container runs: its schedules and destination, from its command and env."""
-    command, envs = job.props.get("command"), job.props.get("envs")
+    command, envs = job.props.get("command"), job.props.get("env")
     found: dict[str, Any] = {}
     if isinstance(command, list):
         for flag, name in (("--backup-cron", "dump"), ("--verify-cron", "drill")):

@@ -14,12 +14,12 @@ from pulumi_policy import ReportViolation, ResourceValidationArgs, Severity
 from components.spec.images import image_problem, split_image
 
 from ..contract import resource_context, resource_policy
-from ..declaration import DOCKER_REMOTE_IMAGE, SERVICE_INSTANCE, Part, is_local_build, part_of
+from ..declaration import DOCKER_IMAGE, SERVICE_INSTANCE, Part, is_local_build, part_of
 from ..values import known, plain
 
 PINNED = "every image is pinned by digest (name@sha256:…) or by an immutable version tag, never latest"
 POSTGRES_MAJOR = re.compile(r"^v?(\d+)(?:$|[.-])")
-IMAGE_FIELDS = {SERVICE_INSTANCE: "image", DOCKER_REMOTE_IMAGE: "name"}
+IMAGE_FIELDS = {SERVICE_INSTANCE: "image", DOCKER_IMAGE: "name"}
 
 
 def _image(args: ResourceValidationArgs, stack: str) -> tuple[Part, str, bool] | None:
@@ -32,7 +32,7 @@ def _image(args: ResourceValidationArgs, stack: str) -> tuple[Part, str, bool] |
     ref = props.get(field)
     if part is None or not known(ref):
         return None
-    return part, ref, is_local_build(args.resource_type, args.name)
+    return part, ref, is_local_build(args.resource_type, props)
 
 
 def images_pinned(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:

@@ -51,8 +51,8 @@ def no_plaintext_secrets(args: ResourceValidationArgs, report_violation: ReportV
             why = f"its value looks like {kind}" if kind else "by its name" if looks_secret_by_name(name) else None
             if why:
                 _report(ctx, part, name, why, f"the variables of {args.name}")
-    elif args.resource_type == DOCKER_CONTAINER and isinstance(props.get("envs"), list):
-        for entry in props["envs"]:
+    elif args.resource_type == DOCKER_CONTAINER and isinstance(props.get("env"), list):
+        for entry in props["env"]:
             if not known(entry):
                 continue
             name, _, value = str(entry).partition("=")

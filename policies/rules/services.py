@@ -78,7 +78,7 @@ def health_checked(args: ResourceValidationArgs, report_violation: ReportViolati
     check = props.get("healthcheck")
     if not known(check):
         return
-    tests = (check or {}).get("tests")
+    tests = (check or {}).get("test")
     retries = (check or {}).get("retries", 1)
     if not known(tests, retries):
         return
@@ -108,7 +108,11 @@ def _railway_restart(ctx: Context, args: ResourceValidationArgs, part: Part, pro
 
 
 def _docker_restart(ctx: Context, args: ResourceValidationArgs, part: Part, props: dict[str, Any]) -> None:
-    policy, retries = props.get("restart"), props.get("maxRetryCount", 0)
+    restart = props.get("restart")
+    if not known(restart):
+        return
+    restart = restart if isinstance(restart, dict) else {"policy": restart}
+    policy, retries = restart.get("policy"), restart.get("max_retries", 0)
     if not known(policy, retries):
         return
     if not part.declared:

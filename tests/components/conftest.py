@@ -13,7 +13,11 @@ from tests.components.recording import RecordingMocks, RecordingMonitor
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRETS = {"mvs:dbPassword": "pw-Never-Shown-1", "mvs:sessionSecret": "session-Never-Shown-2"}
-CONTAINER = "docker:index/container:Container"
+DOCKER = "pulumi-python:dynamic/docker:"
+CONTAINER = DOCKER + "Container"
+IMAGE = DOCKER + "Image"
+VOLUME = DOCKER + "Volume"
+NETWORK = DOCKER + "Network"
 
 
 def dev_raw() -> dict:

@@ -7,6 +7,7 @@ component care about: dependencies, protection, parents and which inputs are sec
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -38,6 +39,7 @@ class Registration:
     parent: str
     retain_on_delete: bool = False
     secret_inputs: set[str] = field(default_factory=set)
+    secret_outputs: set[str] = field(default_factory=set)
 
 
 COMPUTED_BY_PROVIDERS = (
@@ -58,10 +60,8 @@ COMPUTED_BY_PROVIDERS = (
 class RecordingMocks(pulumi.runtime.Mocks):
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
         outputs = dict(args.inputs)
-        if args.typ == "docker:index/remoteImage:RemoteImage":
-            outputs["imageId"] = f"sha256:{'0' * 56}{len(args.name):08x}"
-        if args.typ == "docker:index/image:Image":
-            outputs["imageName"] = args.inputs.get("imageName")
+        if args.typ == "pulumi-python:dynamic/docker:Image":
+            outputs["image_id"] = f"sha256:{'0' * 56}{len(args.name):08x}"  # the id the engine reports
         if args.typ.startswith("pulumi-python:dynamic"):
             # What a Railway provider would compute (ids, domains, timestamps): a value named after it.
             for key in COMPUTED_BY_PROVIDERS:
@@ -93,6 +93,7 @@ class RecordingMonitor(MockMonitor):
                 parent=request.parent,
                 retain_on_delete=request.retainOnDelete,
                 secret_inputs=secret_inputs,
+                secret_outputs=set(request.additionalSecretOutputs),
             )
         )
         return response
@@ -104,3 +105,40 @@ class RecordingMonitor(MockMonitor):
         matches = [r for r in self.registrations if r.name == name]
         assert len(matches) == 1, f"expected one resource named {name}, found {len(matches)}"
         return matches[0]
+
+
+@dataclass
+class Declared:
+    """Everything a stack's components register, by type and name."""
+
+    registrations: list[Registration]
+    stack: str = "dev"
+
+    def of_type(self, type_: str) -> list[Registration]:
+        return [r for r in self.registrations if r.type == type_]
+
+    def named(self, name: str) -> Registration:
+        (found,) = [r for r in self.registrations if r.name == name]
+        return found
+
+
+def declare(raw: dict, secrets: dict[str, str], project_root: Path, stack: str = "dev") -> Declared:
+    """Everything the components register for the declaration `raw`, under Pulumi mocks."""
+    from components.environment import build_environment
+    from components.spec import parse_environment
+
+    pulumi.runtime.set_all_config(secrets, list(secrets))
+    monitor = RecordingMonitor(RecordingMocks())
+    pulumi.runtime.set_mocks(RecordingMocks(), project="mvs", stack=stack, preview=False, monitor=monitor)
+    spec = parse_environment(raw, f"stacks/Pulumi.{stack}.yaml")
+
+    @pulumi.runtime.test
+    def run():
+        environment = build_environment(stack, spec, project_root)
+        return pulumi.Output.all(environment.urls, environment.connection_string)
+
+    try:
+        run()
+    finally:
+        pulumi.runtime.set_all_config({}, [])
+    return Declared(list(monitor.registrations), stack)

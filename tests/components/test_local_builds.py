@@ -11,13 +11,9 @@ import pulumi
 import pytest
 
 from components.local.builds import build_digest, context_files
-from components.local.healthchecks import go_duration
 from components.spec import BuildOptions
-from tests.components.conftest import CONTAINER, ROOT, dev_raw
+from tests.components.conftest import CONTAINER, IMAGE, ROOT, VOLUME, dev_raw
 from tests.components.test_local_stack import build, registered
-
-REMOTE_IMAGE = "docker:index/remoteImage:RemoteImage"
-IMAGE = "docker:index/image:Image"
 
 
 def dockerfile_sources(dockerfile: Path, context: Path) -> set[str]:
@@ -86,26 +82,8 @@ def test_a_build_digest_follows_the_code_the_dockerfile_and_the_options(tmp_path
     assert build_digest(context, context / "Dockerfile", BuildOptions(args={"BASE_IMAGE": "b:1"})) != second
 
 
-@pytest.mark.parametrize(
-    "seconds, written",
-    [(0, "0s"), (5, "5s"), (59, "59s"), (60, "1m0s"), (90, "1m30s"), (3600, "1h0m0s"), (3661, "1h1m1s")],
-)
-def test_durations_are_written_as_docker_reports_them(seconds, written):
-    assert go_duration(seconds) == written
-
-
-GO_DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(\d+)s$")
-
-
-def canonical(duration: str) -> bool:
-    match = GO_DURATION.fullmatch(duration)
-    assert match, duration
-    hours, minutes, secs = (int(part or 0) for part in match.groups())
-    return go_duration(hours * 3600 + minutes * 60 + secs) == duration
-
-
 @pulumi.runtime.test
-def test_every_container_is_built_or_pinned_by_id_and_healthchecked_in_docker_form(monitor):
+def test_every_container_runs_an_image_by_the_id_the_engine_reports_and_is_healthchecked(monitor):
     raw = dev_raw()
     raw["monitoring"]["enabled"] = True
     pulumi.runtime.set_all_config(
@@ -130,18 +108,23 @@ def test_every_container_is_built_or_pinned_by_id_and_healthchecked_in_docker_fo
         by_urn = {r.urn: r for r in monitor.registrations}
         for container in containers:
             check = container.inputs["healthcheck"]
-            assert all(canonical(check[k]) for k in ("interval", "timeout", "startPeriod")), container.name
+            assert check["test"][0] == "CMD" and check["retries"] >= 1, container.name
+            # Whole seconds (numbers cross Pulumi's RPC as floats), as the provider reads them back.
+            assert all(check[k] > 0 and check[k] == int(check[k]) for k in SECONDS), container.name
             (source,) = container.property_dependencies["image"]
-            image = by_urn[source]
-            assert image.type == REMOTE_IMAGE, container.name  # the id the engine reports, never a tag
-        built = {r.name: r for r in monitor.of_type(IMAGE)}
+            assert by_urn[source].type == IMAGE, container.name
+            assert container.inputs["image"].startswith("sha256:"), container.name  # an id, never a tag
+        built = {r.name: r for r in monitor.of_type(IMAGE) if r.inputs.get("build")}
         assert sorted(built) == ["dev-backend-image", "dev-backup-runner-image", "dev-frontend-image"]
         for name, image in built.items():
-            assert re.fullmatch(r"mvs-[a-z-]+:[0-9a-f]{12}", image.inputs["imageName"]), name
-            follower = monitor.named(f"{name}-id")
-            assert follower.inputs["name"] == image.inputs["imageName"]
+            assert re.fullmatch(r"mvs-[a-z-]+:[0-9a-f]{12}", image.inputs["name"]), name
+        pulled = {r.name: r.inputs["name"] for r in monitor.of_type(IMAGE) if not r.inputs.get("build")}
+        assert pulled["dev-postgres-image"] == raw["database"]["image"]
 
     return registered(stack).apply(check)
+
+
+SECONDS = ("interval_seconds", "timeout_seconds", "start_period_seconds")
 
 
 @pulumi.runtime.test
@@ -157,9 +140,10 @@ def test_build_network_platform_and_args_reach_every_build(monitor):
         assert backend["args"] == {"BASE_IMAGE": "b:1"}
         runner = monitor.named("dev-backup-runner-image").inputs["build"]
         assert (runner["network"], runner["args"]) == ("mirror-net", {"BASE_IMAGE": "py:1"})
-        assert "platform" not in runner
+        assert runner.get("platform") is None
         frontend = monitor.named("dev-frontend-image").inputs["build"]
-        assert "network" not in frontend and "args" not in frontend
+        assert frontend.get("network") is None and not frontend.get("args")
+        assert frontend["dockerfile"] == "Dockerfile" and frontend["context"] == str(ROOT / "app" / "frontend")
 
     return registered(stack).apply(check)
 
@@ -169,7 +153,7 @@ def test_data_and_backup_volumes_outlive_a_destroy(monitor):
     stack = build(dev_raw())
 
     def check(_):
-        volumes = {r.name: r for r in monitor.of_type("docker:index/volume:Volume")}
+        volumes = {r.name: r for r in monitor.of_type(VOLUME)}
         assert sorted(volumes) == ["dev-backups", "dev-pgdata"]
         assert all(v.retain_on_delete for v in volumes.values())
         assert not monitor.named("dev-database").retain_on_delete  # containers go; data stays
@@ -189,19 +173,19 @@ def test_migrations_run_before_the_backend_starts_in_its_container(monitor):
     return registered(stack).apply(check)
 
 
-def test_long_waits_say_what_they_wait_for(monitor, monkeypatch):
-    said: list[str] = []
-    monkeypatch.setattr(pulumi.log, "info", lambda message, resource=None, **_: said.append(message))
+@pulumi.runtime.test
+def test_long_waits_say_what_they_wait_for(monitor):
+    stack = build(dev_raw())
 
-    @pulumi.runtime.test
-    def run():
-        return registered(build(dev_raw()))
+    def check(_):
+        waits = {c.name: (c.inputs["waits_for"], c.inputs["wait_seconds"]) for c in monitor.of_type(CONTAINER)}
+        assert waits["dev-database"] == ("Postgres to pass its health check (pg_isready)", 120)
+        assert waits["dev-backend"][0] == "backend to pass its health check (/health)"
+        assert waits["dev-frontend"][0] == "frontend to pass its health check (/health)"
+        assert "backup scheduler's first heartbeat" in waits["dev-backup"][0]
+        assert all(seconds > 0 for _, seconds in waits.values())
 
-    run()
-    assert any(m.startswith("waits up to 120 s for Postgres") for m in said), said
-    assert any("for backend to pass its health check (/health)" in m for m in said), said
-    assert any("for frontend to pass its health check (/health)" in m for m in said), said
-    assert any("backup scheduler's first heartbeat" in m for m in said), said
+    return registered(stack).apply(check)
 
 
 @pulumi.runtime.test
@@ -211,7 +195,6 @@ def test_the_backup_container_is_checked_soon_after_it_starts(monitor):
     stack = build(dev_raw())
 
     def check(_):
-        interval = monitor.named("dev-backup").inputs["healthcheck"]["interval"]
-        assert GO_DURATION.fullmatch(interval) and not interval.endswith("m0s") and int(interval[:-1]) <= 10
+        assert monitor.named("dev-backup").inputs["healthcheck"]["interval_seconds"] <= 10
 
     return registered(stack).apply(check)

@@ -22,7 +22,7 @@ from components.monitoring import (
     scrape_jobs,
 )
 from components.spec import parse_environment
-from tests.components.conftest import CONTAINER, ROOT, SECRETS, dev_raw
+from tests.components.conftest import CONTAINER, IMAGE, ROOT, SECRETS, dev_raw
 from tests.components.recording import RecordingMocks, RecordingMonitor
 
 MONITORING_SECRETS = {
@@ -30,7 +30,6 @@ MONITORING_SECRETS = {
     "mvs:grafanaAdminPassword": "grafana-Never-Shown-3",
     "mvs:alertWebhookUrl": "http://hooks.example/Never-Shown-4",
 }
-REMOTE_IMAGE = "docker:index/remoteImage:RemoteImage"
 STACK = "dev"
 PARTS = ["postgres-exporter", "pushgateway", "alertmanager", "prometheus", "grafana"]
 
@@ -72,11 +71,11 @@ def registered(stack) -> pulumi.Output:
 
 
 def envs_of(registration) -> dict[str, str]:
-    return dict(e.split("=", 1) for e in registration.inputs.get("envs", []))
+    return dict(e.split("=", 1) for e in registration.inputs.get("env") or [])
 
 
 def uploads_of(registration) -> dict[str, str]:
-    return {upload["file"]: upload["content"] for upload in registration.inputs.get("uploads", [])}
+    return {upload["path"]: upload["content"] for upload in registration.inputs.get("uploads") or []}
 
 
 @pulumi.runtime.test
@@ -86,7 +85,7 @@ def test_each_part_is_a_pinned_healthchecked_container_reached_by_its_job_name(m
     def check(args):
         urls = args[-1]
         network = monitor.named("dev-network").inputs["name"]
-        images = {r.name: r.inputs["name"] for r in monitor.of_type(REMOTE_IMAGE)}
+        images = {r.name: r.inputs["name"] for r in monitor.of_type(IMAGE)}
         declared = spec.monitoring
         assert {part: images[f"dev-{part}-image"] for part in PARTS} == {
             "postgres-exporter": declared.postgres_exporter_image,
@@ -99,14 +98,14 @@ def test_each_part_is_a_pinned_healthchecked_container_reached_by_its_job_name(m
             container = monitor.named(f"dev-{part}")
             inputs = container.inputs
             assert inputs["name"] == f"mvs-dev-{part}"
-            assert inputs["networksAdvanced"] == [{"name": network, "aliases": [part]}], part
+            assert (inputs["network"], inputs["aliases"]) == (network, [part]), part
             assert inputs["image"].startswith("sha256:"), part
             assert monitor.named(f"dev-{part}-image").urn in container.property_dependencies["image"], part
-            assert inputs["healthcheck"]["tests"][:2] == ["CMD", "wget"], part
-            assert inputs["restart"] == "unless-stopped" and inputs["wait"] and inputs["mustRun"], part
-            labels = {x["label"]: x["value"] for x in inputs["labels"]}
+            assert inputs["healthcheck"]["test"][:2] == ["CMD", "wget"], part
+            assert inputs["restart"]["policy"] == "unless-stopped" and inputs["wait_seconds"] > 0, part
+            labels = inputs["labels"]
             assert labels["com.mvs.stack"] == "dev" and labels["com.mvs.role"] == "monitoring", part
-        checks = {part: monitor.named(f"dev-{part}").inputs["healthcheck"]["tests"][-1] for part in PARTS}
+        checks = {part: monitor.named(f"dev-{part}").inputs["healthcheck"]["test"][-1] for part in PARTS}
         assert checks == {
             "postgres-exporter": "http://127.0.0.1:9187/",
             "pushgateway": "http://127.0.0.1:9091/-/healthy",
@@ -123,8 +122,8 @@ def test_each_part_is_a_pinned_healthchecked_container_reached_by_its_job_name(m
             "grafana": [{"internal": 3000, "external": 3001, "ip": "127.0.0.1"}],
         }
         # Every host Prometheus is told to scrape is a container's alias on the network.
-        aliases = {monitor.named(f"dev-{part}").inputs["networksAdvanced"][0]["aliases"][0] for part in PARTS}
-        aliases |= {c.inputs["networksAdvanced"][0]["aliases"][0] for c in monitor.of_type(CONTAINER)}
+        aliases = {monitor.named(f"dev-{part}").inputs["aliases"][0] for part in PARTS}
+        aliases |= {c.inputs["aliases"][0] for c in monitor.of_type(CONTAINER)}
         hosts = {target.split(":")[0] for target in local_targets(spec).values()}
         assert hosts <= aliases and set(scrape_jobs(spec)) <= aliases
         assert urls["alertmanager"] == "http://localhost:9393" and urls["prometheus"] == "http://localhost:9090"
@@ -153,10 +152,10 @@ def test_prometheus_runs_the_generated_config_and_rules_with_the_declared_retent
             "--storage.tsdb.path=/prometheus",
             "--storage.tsdb.retention.time=7d",
         ]
-        assert "uploads" not in prometheus.secret_inputs
+        assert "uploads" not in prometheus.secret_inputs and "uploads" not in prometheus.secret_outputs
         volume = monitor.named("dev-prometheus-data")
         assert volume.inputs["name"] == "mvs-dev-prometheus" and volume.retain_on_delete, "kept like the database"
-        assert prometheus.inputs["volumes"] == [{"volumeName": "mvs-dev-prometheus", "containerPath": "/prometheus"}]
+        assert prometheus.inputs["volumes"] == [{"volume": "mvs-dev-prometheus", "path": "/prometheus"}]
         for part in ("postgres-exporter", "pushgateway", "alertmanager"):
             assert monitor.named(f"dev-{part}").urn in prometheus.dependencies, part
 
@@ -179,11 +178,11 @@ def test_the_alertmanager_file_holds_the_receiver_secret_and_is_secret_itself(mo
     async def check_all():
         await registered(stack).future()
         alertmanager = monitor.named("dev-alertmanager")
-        assert "uploads" in alertmanager.secret_inputs
+        assert "uploads" in alertmanager.secret_inputs and "uploads" in alertmanager.secret_outputs
         (upload,) = alertmanager.inputs["uploads"]
-        assert upload["file"] == "/etc/alertmanager/alertmanager.yml"
+        assert upload["path"] == "/etc/alertmanager/alertmanager.yml"
         assert upload["content"] == render_config(alertmanager_config(STACK, spec, {"alertWebhookUrl": webhook}))
-        assert (upload["owner"], upload["group"], upload["permissions"]) == ("65534", "65534", "0600")
+        assert (upload["owner"], upload["group"], upload["mode"]) == ("65534", "65534", "0600")
         assert alertmanager.inputs["command"][:2] == [
             "--config.file=/etc/alertmanager/alertmanager.yml",
             "--storage.path=/alertmanager",
@@ -217,14 +216,14 @@ def test_the_exporter_reads_the_database_by_its_alias_through_a_secret_dsn(monit
 
     def check(_):
         exporter = monitor.named("dev-postgres-exporter")
-        assert "envs" in exporter.secret_inputs
+        assert "env" in exporter.secret_inputs and "env" in exporter.secret_outputs
         dsn = envs_of(exporter)["DATA_SOURCE_NAME"]
         assert dsn == (
             f"postgresql://mvs:{SECRETS['mvs:dbPassword']}@database:5432/mvs?sslmode=disable&connect_timeout=1"
         )
-        assert monitor.named("dev-database").inputs["networksAdvanced"][0]["aliases"] == ["database"]
-        assert "envs" in monitor.named("dev-grafana").secret_inputs
-        assert monitor.named("dev-pushgateway").inputs.get("envs") is None
+        assert monitor.named("dev-database").inputs["aliases"] == ["database"]
+        assert "env" in monitor.named("dev-grafana").secret_inputs
+        assert not monitor.named("dev-pushgateway").inputs.get("env")
 
     return registered(stack).apply(check)
 

@@ -7,7 +7,7 @@ import yaml
 
 from components.environment import build_environment
 from components.spec import parse_environment
-from tests.components.conftest import CONTAINER, ROOT, SECRETS, dev_raw
+from tests.components.conftest import CONTAINER, DOCKER, IMAGE, ROOT, SECRETS, dev_raw
 
 
 def build(raw: dict):
@@ -39,30 +39,30 @@ def test_every_container_is_healthchecked_restarted_pinned_and_networked(monitor
         containers = monitor.of_type(CONTAINER)
         assert {c.name for c in containers} == {"dev-database", "dev-backend", "dev-frontend", "dev-backup"}
         network = monitor.named("dev-network")
-        images = {r.name: r.inputs["name"] for r in monitor.of_type("docker:index/remoteImage:RemoteImage")}
+        images = {r.name: r.inputs["name"] for r in monitor.of_type(IMAGE)}
         assert images.pop("dev-postgres-image") == "postgres:15.10-alpine"
         # The app and the runner are built here, each tagged with the digest of what it is built from.
         assert {name: ref.split(":")[0] for name, ref in images.items()} == {
-            "dev-backend-image-id": "mvs-dev-backend",
-            "dev-frontend-image-id": "mvs-dev-frontend",
-            "dev-backup-runner-image-id": "mvs-backup-runner",
+            "dev-backend-image": "mvs-dev-backend",
+            "dev-frontend-image": "mvs-dev-frontend",
+            "dev-backup-runner-image": "mvs-backup-runner",
         }
         for container in containers:
             inputs = container.inputs
-            assert inputs["healthcheck"]["tests"][0] == "CMD", container.name
-            assert inputs["restart"] in {"on-failure", "always", "unless-stopped"}, container.name
+            assert inputs["healthcheck"]["test"][0] == "CMD", container.name
+            assert inputs["restart"]["policy"] in {"on-failure", "always", "unless-stopped"}, container.name
             assert inputs["image"].startswith("sha256:"), container.name  # an id, as the engine reports it
-            assert inputs["wait"] is True, container.name
-            assert [n["name"] for n in inputs["networksAdvanced"]] == [network.inputs["name"]], container.name
-            assert network.urn in container.property_dependencies["networksAdvanced"], container.name
-            labels = {label["label"]: label["value"] for label in inputs["labels"]}
+            assert inputs["wait_seconds"] > 0 and inputs["running"] is True, container.name
+            assert inputs["network"] == network.inputs["name"], container.name
+            assert network.urn in container.property_dependencies["network"], container.name
+            labels = inputs["labels"]
             assert labels["com.mvs.stack"] == "dev" and labels["com.mvs.release"] == "2.0.0", container.name
         database = monitor.named("dev-database")
         volume = monitor.named("dev-pgdata")
-        assert database.inputs["volumes"] == [
-            {"volumeName": volume.inputs["name"], "containerPath": "/var/lib/postgresql/data"}
-        ]
-        assert database.inputs["healthcheck"]["tests"][:2] == ["CMD", "pg_isready"]
+        assert database.inputs["volumes"] == [{"volume": volume.inputs["name"], "path": "/var/lib/postgresql/data"}]
+        assert database.inputs["healthcheck"]["test"][:2] == ["CMD", "pg_isready"]
+        # Volumes and the network outlive releases: no release label, which the engine could not change.
+        assert "com.mvs.release" not in volume.inputs["labels"] and "com.mvs.release" not in network.inputs["labels"]
 
     return registered(stack).apply(check)
 
@@ -77,17 +77,16 @@ def test_health_checks_and_restart_policies_follow_the_declaration(monitor):
 
     def check(_):
         backend = monitor.named("dev-backend").inputs
-        assert backend["healthcheck"]["interval"] == "7s"
-        assert backend["healthcheck"]["timeout"] == "2s"
+        assert backend["healthcheck"]["interval_seconds"] == 7
+        assert backend["healthcheck"]["timeout_seconds"] == 2
         assert backend["healthcheck"]["retries"] == 4
-        assert "http://127.0.0.1:3000/health" in " ".join(backend["healthcheck"]["tests"])
-        assert backend["restart"] == "on-failure" and backend["maxRetryCount"] == 5
+        assert "http://127.0.0.1:3000/health" in " ".join(backend["healthcheck"]["test"])
+        assert backend["restart"] == {"policy": "on-failure", "max_retries": 5}
         frontend = monitor.named("dev-frontend").inputs
-        assert frontend["restart"] == "always" and "maxRetryCount" not in frontend
-        assert frontend["healthcheck"]["tests"][:2] == ["CMD", "wget"]
-        # Written as Docker reports them back (Go durations), so a refresh finds no difference.
-        assert frontend["healthcheck"]["interval"] == "1m30s"
-        assert frontend["healthcheck"]["startPeriod"] == "1h0m0s"
+        assert frontend["restart"] == {"policy": "always", "max_retries": 0}  # as the engine reads it back
+        assert frontend["healthcheck"]["test"][:2] == ["CMD", "wget"]
+        assert frontend["healthcheck"]["interval_seconds"] == 90
+        assert frontend["healthcheck"]["start_period_seconds"] == 3600
         assert backend["ports"] == [{"internal": 3000, "external": 3000, "ip": "127.0.0.1"}]
 
     return registered(stack).apply(check)
@@ -101,7 +100,7 @@ def test_backend_waits_for_a_healthy_database_and_frontend_for_backend(monitor):
         database = monitor.named("dev-database")
         backend = monitor.named("dev-backend")
         frontend = monitor.named("dev-frontend")
-        assert database.inputs["wait"] is True and database.inputs["healthcheck"]
+        assert database.inputs["wait_seconds"] > 0 and database.inputs["healthcheck"]
         assert database.urn in backend.dependencies
         assert backend.urn in frontend.dependencies
         order = [r.name for r in monitor.of_type(CONTAINER)]
@@ -116,12 +115,16 @@ def test_database_url_is_wired_as_a_secret(monitor):
 
     def check(_):
         backend = monitor.named("dev-backend")
-        assert "envs" in backend.secret_inputs
-        envs = dict(e.split("=", 1) for e in backend.inputs["envs"])
+        # Secret going in, and secret in what the provider writes back to the state.
+        assert "env" in backend.secret_inputs and "env" in backend.secret_outputs
+        envs = dict(e.split("=", 1) for e in backend.inputs["env"])
         assert envs["DATABASE_URL"] == "postgresql://mvs:pw-Never-Shown-1@database:5432/mvs"
         assert envs["SESSION_SECRET"] == SECRETS["mvs:sessionSecret"]
-        assert "envs" in monitor.named("dev-database").secret_inputs
-        assert "envs" not in monitor.named("dev-frontend").secret_inputs
+        assert backend.inputs["secret_names"] == ["DATABASE_URL", "SESSION_SECRET"]
+        database = monitor.named("dev-database")
+        assert "env" in database.secret_inputs and "env" in database.secret_outputs
+        frontend = monitor.named("dev-frontend")
+        assert "env" not in frontend.secret_inputs and "env" not in frontend.secret_outputs
 
     return registered(stack).apply(check)
 
@@ -165,7 +168,7 @@ def test_components_use_mvs_local_type_tokens(monitor):
     def check(_):
         components = {r.type: r.urn for r in monitor.registrations if r.type.startswith("mvs:")}
         assert sorted(components) == ["mvs:local:Backups", "mvs:local:Stack"]
-        children = [r for r in monitor.registrations if r.type.startswith("docker:")]
+        children = [r for r in monitor.registrations if r.type.startswith(DOCKER)]
         assert children and all(r.parent in components.values() for r in children)
 
     return registered(stack).apply(check)
@@ -189,15 +192,15 @@ def test_monitoring_adds_prometheus_scraping_every_service_and_grafana(monitor):
             "pushgateway": ["pushgateway:9091"],
         }
         for container in (prometheus, grafana):
-            assert container.inputs["healthcheck"]["tests"][0] == "CMD"
-            assert container.inputs["wait"] is True
+            assert container.inputs["healthcheck"]["test"][0] == "CMD"
+            assert container.inputs["wait_seconds"] > 0
             assert container.inputs["image"].startswith("sha256:")
-        assert "envs" in grafana.secret_inputs
+        assert "env" in grafana.secret_inputs and "env" in grafana.secret_outputs
         assert prometheus.urn in grafana.dependencies
         assert grafana.inputs["ports"][0]["external"] == 3300
         components = sorted(r.type for r in monitor.registrations if r.name == "dev")
         assert components == ["mvs:local:Backups", "mvs:local:Monitoring", "mvs:local:Stack"]
-        images = {r.inputs["name"] for r in monitor.of_type("docker:index/remoteImage:RemoteImage")}
+        images = {r.inputs["name"] for r in monitor.of_type(IMAGE)}
         assert {"prom/prometheus:v2.55.1", "grafana/grafana:11.3.0"} <= images
 
     return pulumi.Output.all(registered(stack), stack.urls).apply(check)
@@ -223,18 +226,18 @@ def test_backups_run_the_runner_built_here_on_schedule_into_a_named_volume(monit
         backup = monitor.named("dev-backup")
         volume = monitor.named("dev-backups")
         image = monitor.named("dev-backup-runner-image")
-        assert image.inputs["build"]["dockerfile"].endswith("backup_runner/Dockerfile")
-        assert image.inputs["build"]["context"] == str(ROOT) and image.inputs["skipPush"] is True
+        assert image.inputs["build"]["dockerfile"] == "backup_runner/Dockerfile"
+        assert image.inputs["build"]["context"] == str(ROOT)
         command = backup.inputs["command"]
         assert command[:4] == ["python", "-m", "backup_runner", "schedule"]
         assert command[command.index("--backup-cron") + 1] == "0 * * * *"
         assert command[command.index("--verify-cron") + 1] == "30 12 * * *"
-        assert backup.inputs["volumes"] == [{"volumeName": volume.inputs["name"], "containerPath": "/backups"}]
-        assert "envs" in backup.secret_inputs
-        envs = dict(e.split("=", 1) for e in backup.inputs["envs"])
+        assert backup.inputs["volumes"] == [{"volume": volume.inputs["name"], "path": "/backups"}]
+        assert "env" in backup.secret_inputs and "env" in backup.secret_outputs
+        envs = dict(e.split("=", 1) for e in backup.inputs["env"])
         assert envs["DATABASE_URL"] == "postgresql://mvs:pw-Never-Shown-1@database:5432/mvs"
         assert envs["BACKUP_DESTINATION"] == "/backups" and envs["RETAIN_DAILY"] == "3"
-        assert backup.inputs["healthcheck"]["tests"] == ["CMD", "python", "-m", "backup_runner", "health"]
+        assert backup.inputs["healthcheck"]["test"] == ["CMD", "python", "-m", "backup_runner", "health"]
         backups_component = next(r for r in monitor.registrations if r.type == "mvs:local:Backups")
         assert monitor.named("dev-database").urn in backups_component.dependencies
         last_drill = monitor.named("dev-last-drill")

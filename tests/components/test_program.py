@@ -47,4 +47,4 @@ def test_a_valid_declaration_builds_the_local_stack(monitor):
     program()
     types = [r.type for r in monitor.registrations]
     assert types.count("mvs:local:Stack") == 1
-    assert types.count("docker:index/container:Container") == 4  # database, backend, frontend, backup
+    assert types.count("pulumi-python:dynamic/docker:Container") == 4  # database, backend, frontend, backup

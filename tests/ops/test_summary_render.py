@@ -19,7 +19,7 @@ PLAIN_VALUE = "plain-Value-Of-A-Variable"
 
 def step(op: str, kind: str, name: str, old: dict | None = None, new: dict | None = None, stack: str = STACK) -> dict:
     if kind.startswith("docker:"):
-        urn = f"urn:pulumi:{stack}::mvs::mvs:local:Stack${kind}::{name}"
+        urn = f"urn:pulumi:{stack}::mvs::mvs:local:Stack$pulumi-python:dynamic/{kind}::{name}"
     else:
         urn = f"urn:pulumi:{stack}::mvs::mvs:railway:Stack$pulumi-python:dynamic/{kind}::{name}"
     found: dict = {"op": op, "urn": urn}
@@ -118,17 +118,17 @@ def test_the_banner_names_what_holds_data_apart_from_the_rest():
 
 def test_on_dev_docker_volumes_and_the_postgres_container_hold_data():
     doc = document(
-        step("replace", "docker:index/volume:Volume", "dev-pgdata", {"name": "a"}, {"name": "b"}, stack="dev"),
+        step("replace", "docker:Volume", "dev-pgdata", {"name": "a"}, {"name": "b"}, stack="dev"),
         step(
-            "replace", "docker:index/container:Container", "dev-database", {"image": "1"}, {"image": "2"}, stack="dev"
+            "replace", "docker:Container", "dev-database", {"image": "1"}, {"image": "2"}, stack="dev"
         ),
         step(
-            "replace", "docker:index/container:Container", "dev-frontend", {"image": "1"}, {"image": "2"}, stack="dev"
+            "replace", "docker:Container", "dev-frontend", {"image": "1"}, {"image": "2"}, stack="dev"
         ),
     )
     report = one(doc, stack="dev")
-    assert "> - replace docker:index/volume:Volume `dev-pgdata`: a Docker volume (database or backup data)" in report
-    assert "> - replace docker:index/container:Container `dev-database`: the Postgres container" in report
+    assert "> - replace docker:Volume `dev-pgdata`: a Docker volume (database or backup data)" in report
+    assert "> - replace docker:Container `dev-database`: the Postgres container" in report
     assert "> - and 1 other resource(s) (listed below)" in report
 
 

@@ -27,7 +27,7 @@ from pulumi_policy.proxy import unknown_checking_proxy
 
 from policies.rules import POLICIES
 from tests.components.recording import Registration
-from tests.docker.declared import declare
+from tests.components.recording import declare
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRETS = {

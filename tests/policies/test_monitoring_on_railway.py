@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from components.spec.models import Monitoring
-from tests.docker.declared import declare
+from tests.components.recording import declare
 from tests.policies.harness import ROOT, SECRETS, findings, named, raw_declaration
 from tests.policies.test_registered import DIGEST, keys, pinned_by_digest
 

@@ -200,7 +200,7 @@ def test_a_component_that_drops_a_health_check_is_caught(prod_registered):
 def test_a_component_that_drops_the_local_health_check_or_restart_bound_is_caught():
     registrations = registered("dev")
     named(registrations, "dev-backend").inputs.pop("healthcheck")
-    named(registrations, "dev-frontend").inputs["restart"] = "always"
+    named(registrations, "dev-frontend").inputs["restart"] = {"policy": "always", "max_retries": 0}
     assert keys(findings(registrations)) == {
         "services-health-checked": ["mvs:environment.services.backend.health_check"],
         "services-restart-bounded": ["mvs:environment.services.frontend.restart"],

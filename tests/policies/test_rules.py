@@ -10,7 +10,7 @@ from policies.declaration import (
     BACKUP_SCHEDULES,
     CUSTOM_DOMAIN,
     DOCKER_CONTAINER,
-    DOCKER_REMOTE_IMAGE,
+    DOCKER_IMAGE,
     DOCKER_VOLUME,
     ENVIRONMENT,
     SERVICE_DOMAIN,
@@ -58,11 +58,10 @@ POSTGRES = {**JOB, "image": "ghcr.io/railwayapp-templates/postgres-ssl:15", "res
 POSTGRES["cron_schedule"] = None
 CONTAINER = {
     "image": "sha256:" + "0" * 64,
-    "healthcheck": {"tests": ["CMD", "node", "-e", "fetch(...)"], "interval": "10s", "retries": 5.0},
-    "restart": "on-failure",
-    "maxRetryCount": 5.0,
+    "healthcheck": {"test": ["CMD", "node", "-e", "fetch(...)"], "interval_seconds": 10.0, "retries": 5.0},
+    "restart": {"policy": "on-failure", "max_retries": 5.0},
     "ports": [{"ip": "127.0.0.1", "internal": 3000.0, "external": 3000.0}],
-    "envs": ["NODE_ENV=development"],
+    "env": ["NODE_ENV=development"],
 }
 
 
@@ -79,7 +78,7 @@ def test_an_image_by_a_moving_tag_is_reported_with_its_declaration_key():
         f"{PROD}.release.images.backend is ghcr.io/mvs-app/backend:latest: the tag latest moves with every push; "
         "every image is pinned by digest (name@sha256:…) or by an immutable version tag, never latest"
     ]
-    database = resource_args(DOCKER_REMOTE_IMAGE, "dev-postgres-image", {"name": "postgres:15"}, "dev")
+    database = resource_args(DOCKER_IMAGE, "dev-postgres-image", {"name": "postgres:15", "build": None}, "dev")
     (message,) = check(images.images_pinned, database)
     assert message.startswith(f"{DEV}.database.image is postgres:15: the tag '15' is not immutable")
     runner = settings("staging-backup-settings", "staging", JOB, image="ghcr.io/mvs-app/backup-runner")
@@ -97,7 +96,8 @@ def test_a_service_the_component_gives_no_image_is_reported():
 def test_pinned_images_and_local_builds_pass():
     assert check(images.images_pinned, settings()) == []
     assert check(images.images_pinned, settings(image=f"ghcr.io/mvs-app/backend@{DIGEST}")) == []
-    built = resource_args(DOCKER_REMOTE_IMAGE, "dev-backend-image-id", {"name": "mvs-dev-backend:dc114861011f"}, "dev")
+    build = {"context": "/repo/app/backend", "dockerfile": "Dockerfile"}
+    built = resource_args(DOCKER_IMAGE, "dev-backend-image", {"name": "mvs-dev-backend:dc114861011f", "build": build}, "dev")
     assert check(images.images_pinned, built) == []
 
 
@@ -171,10 +171,10 @@ def test_a_long_running_service_restarting_without_bounds_or_never_is_reported(p
 
 
 def test_docker_restarts_are_held_to_the_same_rule_and_the_database_must_come_back():
-    unbounded = resource_args(DOCKER_CONTAINER, "dev-backend", {**CONTAINER, "restart": "unless-stopped"}, "dev")
+    unbounded = resource_args(DOCKER_CONTAINER, "dev-backend", {**CONTAINER, "restart": {"policy": "unless-stopped", "max_retries": 0}}, "dev")
     (message,) = check(services.restart_bounded, unbounded)
     assert message.startswith(f"{DEV}.services.backend.restart is unless-stopped (Docker restarts it without a bound)")
-    database = resource_args(DOCKER_CONTAINER, "dev-database", {**CONTAINER, "restart": "no"}, "dev")
+    database = resource_args(DOCKER_CONTAINER, "dev-database", {**CONTAINER, "restart": {"policy": "no", "max_retries": 0}}, "dev")
     (message,) = check(services.restart_bounded, database)
     assert message == f"{DEV}.database runs container dev-database without a restart policy (the components set it)"
     postgres = settings("prod-database-settings", props=POSTGRES, restart_policy_type="NEVER")
@@ -187,7 +187,7 @@ def test_bounded_restarts_pass():
     assert check(services.restart_bounded, settings("prod-database-settings", props=POSTGRES)) == []
     assert check(services.restart_bounded, settings("prod-backup-settings", props=JOB)) == [], "cron: another rule"
     assert check(services.restart_bounded, resource_args(DOCKER_CONTAINER, "dev-backend", CONTAINER, "dev")) == []
-    database = resource_args(DOCKER_CONTAINER, "dev-database", {**CONTAINER, "restart": "unless-stopped"}, "dev")
+    database = resource_args(DOCKER_CONTAINER, "dev-database", {**CONTAINER, "restart": {"policy": "unless-stopped", "max_retries": 0}}, "dev")
     assert check(services.restart_bounded, database) == []
 
 
@@ -383,7 +383,7 @@ def test_a_local_prod_is_held_to_the_same_backups():
         "--verify-cron",
         "30 12 * * *",
     ]
-    container = {**CONTAINER, "command": command, "envs": ["BACKUP_DESTINATION=/backups", "RETAIN_DAILY=3"]}
+    container = {**CONTAINER, "command": command, "env": ["BACKUP_DESTINATION=/backups", "RETAIN_DAILY=3"]}
     found = check(data.prod_backups, stack_args([policy_resource(DOCKER_CONTAINER, "prod-backup", container)]))
     assert [m.split(" is ")[0] for m in found] == [f"{PROD}.backups.destination", f"{PROD}.backups.retention.daily"]
 
@@ -471,7 +471,7 @@ def test_a_secret_looking_plaintext_variable_is_reported_without_its_value():
     job = variables({"AWS_SECRET_ACCESS_KEY": "plain"}, (), "prod-backup-variables")
     (message,) = check(plaintext.no_plaintext_secrets, job)
     assert message.startswith(f"{PROD}.backups puts AWS_SECRET_ACCESS_KEY into the variables of prod-backup-variables")
-    local = resource_args(DOCKER_CONTAINER, "dev-backend", {**CONTAINER, "envs": ["AWS_KEY=AKIA" + "A" * 16]}, "dev")
+    local = resource_args(DOCKER_CONTAINER, "dev-backend", {**CONTAINER, "env": ["AWS_KEY=AKIA" + "A" * 16]}, "dev")
     (message,) = check(plaintext.no_plaintext_secrets, local)
     assert message.startswith(f"{DEV}.services.backend.env.AWS_KEY looks like a secret (its value looks like an AWS")
 
@@ -484,7 +484,7 @@ def test_declared_secrets_references_and_plain_settings_pass():
         "BACKEND_URL": "http://backend.railway.internal:3000",
     }
     assert check(plaintext.no_plaintext_secrets, variables(values)) == []
-    generated = {**CONTAINER, "envs": ["POSTGRES_PASSWORD=Xy3_kQ9-zT2mN8pL4vR7wB1cF6hJ0sD5aE"]}
+    generated = {**CONTAINER, "env": ["POSTGRES_PASSWORD=Xy3_kQ9-zT2mN8pL4vR7wB1cF6hJ0sD5aE"]}
     local = resource_args(DOCKER_CONTAINER, "dev-database", generated, "dev")
     assert check(plaintext.no_plaintext_secrets, local) == [], "dev's generated secrets are random, not credentials"
 
