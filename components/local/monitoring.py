@@ -17,6 +17,7 @@ pinned image with a health check and a restart policy, like the rest of the stac
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pulumi
@@ -132,7 +133,7 @@ class LocalMonitoring(pulumi.ComponentResource):
         secret: SecretSource,
         database_url: pulumi.Output[str],
         labels: dict[str, str],
-        declared_as: dict[str, Any],
+        declared_as: Callable[[list[dict[str, Any]]], dict[str, Any]],
         opts: pulumi.ResourceOptions | None = None,
     ):
         super().__init__("mvs:local:Monitoring", name, None, opts)
@@ -241,7 +242,7 @@ class LocalMonitoring(pulumi.ComponentResource):
             labels=self._labels,
             wait_seconds=WAIT_SECONDS,
             waits_for=f"{role} to pass its health check",
-            declared_as=self._declared_as,
+            declared_as=self._declared_as(ports),
             opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on or []),
             **args,
         )

@@ -122,7 +122,7 @@ class LocalStack(pulumi.ComponentResource):
                 secret,
                 database_url(db.user, secret(db.password_secret), DATABASE_HOST, POSTGRES_PORT, db.name),
                 self.labels("monitoring"),
-                self.declared_as(),
+                self.declared_as,
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[self.database, *self.containers.values()]),
             )
             published.update(self.monitoring.urls)
@@ -151,9 +151,11 @@ class LocalStack(pulumi.ComponentResource):
             labels["com.mvs.release"] = self._spec.release.version
         return labels
 
-    def declared_as(self) -> dict[str, Any]:
-        """Where the declaration is, and the key of each host port it publishes: for the providers' errors."""
-        return {"file": stack_file(self._name), "ports": self._port_keys}
+    def declared_as(self, ports: list[dict[str, Any]]) -> dict[str, Any]:
+        """Where the declaration is, and the keys that set a container's host ports: for the providers'
+        errors. Only the container's own ports, so a change elsewhere is no change to it."""
+        own = {str(port["external"]) for port in ports}
+        return {"file": stack_file(self._name), "ports": {p: k for p, k in self._port_keys.items() if p in own}}
 
     def _database(self) -> Container:
         db = self._spec.database
@@ -187,7 +189,7 @@ class LocalStack(pulumi.ComponentResource):
             labels=self.labels("database"),
             wait_seconds=DATABASE_WAIT_SECONDS,
             waits_for="Postgres to pass its health check (pg_isready)",
-            declared_as=self.declared_as(),
+            declared_as=self.declared_as(ports),
             opts=protect,
         )
 
@@ -244,7 +246,7 @@ class LocalStack(pulumi.ComponentResource):
             labels=self.labels(service_name),
             wait_seconds=wait,
             waits_for=f"{service_name} to pass its health check ({service.health_check.path})",
-            declared_as=self.declared_as(),
+            declared_as=self.declared_as(ports),
             opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on),
         )
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import docker
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 ENGINE_TOOL = ROOT / "tools" / "docker-engine"
@@ -115,3 +117,32 @@ def ci_bases(engine, tmp_path_factory) -> dict[str, str]:
 def postgres_standin(engine: docker.DockerClient, ci_bases: dict[str, str], tag: str) -> str:
     """The official Postgres image's stand-in, under the name the declaration gives."""
     return build(engine, IMAGES / "postgres", tag, BASE_IMAGE=ci_bases["debian"])
+
+
+DOCKERFILE_BASE = re.compile(r"^ARG BASE_IMAGE=(\S+)$", re.M)
+
+
+def default_base(dockerfile: Path) -> str:
+    """The official base image a Dockerfile names by default (`ARG BASE_IMAGE=...`)."""
+    match = DOCKERFILE_BASE.search(dockerfile.read_text())
+    assert match, f"{dockerfile} names no default BASE_IMAGE"
+    return match.group(1)
+
+
+@pytest.fixture(scope="session")
+def official_names(engine, ci_bases) -> dict[str, str]:
+    """No registry answers here, so the official images the dev declaration and the Dockerfiles
+    name (node, python, postgres) are stood in for by images made from Debian's packages, tagged
+    with exactly those names: the stack then builds and runs as it would where they can be pulled."""
+    tags = {
+        default_base(ROOT / "app" / "backend" / "Dockerfile"): ci_bases["node"],
+        default_base(ROOT / "app" / "frontend" / "Dockerfile"): ci_bases["node"],
+        default_base(ROOT / "backup_runner" / "Dockerfile"): ci_bases["python"],
+    }
+    for name, image in tags.items():
+        engine.images.get(image).tag(name)
+    database_image = yaml.safe_load((ROOT / "stacks" / "Pulumi.dev.yaml").read_text())["config"]["mvs:environment"][
+        "database"
+    ]["image"]
+    tags[database_image] = postgres_standin(engine, ci_bases, database_image)
+    return tags
