@@ -1,8 +1,9 @@
 """The dev stack's monitoring on a real Docker engine: the dev declaration with monitoring enabled,
-applied with exactly the arguments `LocalStack` registers (uploaded files included; why not
-`pulumi up`: see tests/docker/declared.py), runs Prometheus, Alertmanager, the Pushgateway and
-postgres_exporter on the stack's private network, and they work together:
-- every monitoring container turns healthy and reads back as declared;
+brought up by the real `./mvs up` through the project's own Docker providers, runs Prometheus,
+Alertmanager, the Pushgateway, postgres_exporter and Grafana on the stack's private network, and
+they work together:
+- every monitoring container turns healthy, published only where declared, and a preview right
+  after `up` (uploaded files and secret configuration included) shows no change;
 - Prometheus scrapes exactly the jobs the rules expect (`scrape_jobs`), each at its network alias,
   and the backend, postgres-exporter and pushgateway targets are up (the frontend's is not asserted
   either way: whether it serves /metrics is the app's business);
@@ -12,9 +13,9 @@ postgres_exporter on the stack's private network, and they work together:
 - a stopped database makes `pg_up` 0 and PostgresDown fire, and Alertmanager delivers it to the
   declared webhook (a recorder on the network); no container logs a secret on the way.
 
-Grafana is declared but not run: it has no Debian package, so no stand-in image can be made here
-(no registry is reachable). Its provisioning files are checked under mocks
-(tests/components/test_local_monitoring.py) and in tests/monitoring.
+The monitoring images are stand-ins built from Debian's packages (tests/docker/standins.py);
+Grafana's answers its health route only (it has no Debian package), so Grafana itself is checked
+under mocks (tests/components/test_local_monitoring.py) and in tests/monitoring.
 
 Time is driven by the declaration's own short settings, as a developer may set them:
 `scrape_interval_seconds` 5 (its minimum) and `for_minutes.postgres_down` 0. Alertmanager keeps
@@ -24,13 +25,9 @@ nothing asserts on how long anything took.
 
 from __future__ import annotations
 
-import copy
 import json
-import os
 import secrets
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -42,32 +39,24 @@ import pytest
 import yaml
 from docker.models.containers import Container
 
-from components.errors import PortInUse
 from components.monitoring import BACKUP_JOB, POSTGRES_EXPORTER_JOB, PUSHGATEWAY_JOB, alerts, scrape_jobs
 from components.spec import EnvironmentSpec, parse_environment
-from mvsctl import dev_engine
-from mvsctl.everyday import local as local_commands
 from mvsctl.loopback_s3 import free_port
-from tests.components.conftest import dev_raw
 
-from .conftest import ROOT
-from .declared import CONTAINER, NETWORK, VOLUME, apply_network, apply_volume, declare, read_back, start_container
-from .declared import wait_healthy as container_healthy
-from .standins import build_all
+from .dev_world import SECRETS as DEV_SECRETS
+from .dev_world import DevWorld
+from .standins import build_monitoring
 
 STACK = "dev"
 FILE = f"stacks/Pulumi.{STACK}.yaml"
-NOT_RUN = {f"{STACK}-grafana"}  # no image can be had here (see the module docstring)
-MONITORING = ["postgres-exporter", "pushgateway", "alertmanager", "prometheus"]
+MONITORING = ["postgres-exporter", "pushgateway", "alertmanager", "prometheus", "grafana"]
 RECORDER = "alert-recorder"
 RECORDER_PORT = 8080
 DEADLINE = 90.0  # seconds for any one condition to show (scrapes every 5 s, Alertmanager waits 30 s)
 HOOK_PATH = f"/hook/{secrets.token_hex(8)}"
 SECRETS = {
-    "mvs:dbPassword": "db-Never-Shown-9",
-    "mvs:sessionSecret": "session-Never-Shown-8",
-    "mvs:grafanaAdminPassword": "grafana-Never-Shown-7",
-    "mvs:alertWebhookUrl": f"http://{RECORDER}:{RECORDER_PORT}{HOOK_PATH}",
+    "grafanaAdminPassword": "grafana-Never-Shown-7",
+    "alertWebhookUrl": f"http://{RECORDER}:{RECORDER_PORT}{HOOK_PATH}",
 }
 
 # The webhook receiver: prints each delivery to the expected path as one JSON line.
@@ -88,12 +77,8 @@ http.server.HTTPServer(("", int(os.environ["PORT"])), Hook).serve_forever()
 """
 
 
-def declaration() -> dict:
-    """The dev declaration on free host ports, with monitoring enabled and a webhook receiver."""
-    raw = dev_raw()
-    raw["database"]["host_port"] = free_port()
-    for service in raw["services"].values():
-        service["host_port"] = free_port()
+def with_monitoring(raw: dict) -> dict:
+    """The dev declaration with monitoring enabled, on free host ports, and a webhook receiver."""
     raw["monitoring"] = {
         "enabled": True,
         "scrape_interval_seconds": 5,
@@ -120,11 +105,13 @@ def wait_until(what: str, probe: Callable[[], Any], seconds: float = DEADLINE, s
 
 @dataclass
 class Monitored:
+    world: DevWorld
     spec: EnvironmentSpec
-    raw: dict
-    containers: dict[str, Container]
     recorder: Container
-    declared: Any
+
+    @property
+    def containers(self) -> dict[str, Container]:
+        return self.world.containers()
 
     @property
     def prometheus(self) -> str:
@@ -151,19 +138,10 @@ class Monitored:
         return [json.loads(line) for line in lines if line.startswith("{")]
 
 
-def remove_stack(client: docker.DockerClient) -> None:
-    for container in dev_engine.stack_containers(client, STACK):
-        container.remove(force=True)
-    for container in client.containers.list(all=True, filters={"name": f"mvs-test-{RECORDER}"}):
-        container.remove(force=True)
-    for network in client.networks.list(names=[f"mvs-{STACK}"]):
-        network.remove()
-    for volume in client.volumes.list(filters={"label": f"com.mvs.stack={STACK}"}):
-        volume.remove(force=True)
-
-
 def start_recorder(client: docker.DockerClient, image: str, network: str) -> Container:
     """The webhook Alertmanager delivers to, on the stack's network under the alias the secret names."""
+    for old in client.containers.list(all=True, filters={"name": f"mvs-test-{RECORDER}"}):
+        old.remove(force=True)
     recorder = client.containers.create(
         image,
         command=["python3", "-c", RECORDER_SCRIPT],
@@ -178,41 +156,36 @@ def start_recorder(client: docker.DockerClient, image: str, network: str) -> Con
 
 
 @pytest.fixture(scope="module")
-def monitored(engine, ci_bases, tmp_path_factory):
-    raw = declaration()
-    spec = parse_environment(raw, f"stacks/Pulumi.{STACK}.yaml")
-    declared = declare(raw, SECRETS, ROOT)
-    remove_stack(engine)
-    build_all(engine, ci_bases, declared, tmp_path_factory.mktemp("standins"))
-    for network in declared.of_type(NETWORK):
-        apply_network(engine, network)
-    for volume in declared.of_type(VOLUME):
-        apply_volume(engine, volume)
+def monitored(engine, docker_host, ci_bases, official_names, tmp_path_factory):
+    world = DevWorld(tmp_path_factory.mktemp("monitored"), docker_host, engine)
+    world.remove_everything()
+    world.ports = world.use_free_ports()
+    world.declare(with_monitoring(world.declaration()))
+    spec = parse_environment(world.declaration(), FILE)
+    build_monitoring(engine, ci_bases, spec.monitoring, tmp_path_factory.mktemp("standins"))
+    world.set_secrets()
+    for name, value in SECRETS.items():
+        world.cli.ok("config", "set", "--secret", "--stack", STACK, f"mvs:{name}", input_text=value)
+    up = world.mvs("up", STACK, "--yes")
+    assert up.returncode == 0, up.stdout[-4000:] + up.stderr[-4000:]
     recorder = start_recorder(engine, ci_bases["python"], f"mvs-{STACK}")
-    containers = {
-        reg.name: start_container(engine, declared, reg)
-        for reg in declared.of_type(CONTAINER)
-        if reg.name not in NOT_RUN
-    }
-    yield Monitored(spec, raw, containers, recorder, declared)
-    remove_stack(engine)
+    yield Monitored(world, spec, recorder)
+    recorder.remove(force=True)
+    world.mvs("destroy", STACK, "--yes", "--delete-data")
+    world.remove_everything()
 
 
-def test_every_monitoring_container_runs_healthy_and_reads_back_as_declared(engine, monitored):
-    declared = monitored.declared
-    assert {reg.name for reg in declared.of_type(CONTAINER)} - set(monitored.containers) == NOT_RUN
+def test_every_monitoring_container_runs_healthy_published_only_where_declared(monitored):
+    world = monitored.world
+    health = world.health()
+    assert {part: health.get(part) for part in MONITORING} == dict.fromkeys(MONITORING, "healthy")
+    containers = monitored.containers
     for part in MONITORING:
-        reg = declared.named(f"{STACK}-{part}")
-        container = monitored.containers[reg.name]
-        assert container_healthy(container, 60) == "healthy", part
-        found = read_back(container)
-        assert found["image"] == engine.images.get(declared.image_ref(reg)).id, part
-        assert found["healthcheck"] == reg.inputs["healthcheck"], part
-        assert (found["restart"], found["ports"]) == (reg.inputs["restart"], reg.inputs.get("ports", [])), part
-        assert container.attrs["NetworkSettings"]["Networks"][f"mvs-{STACK}"]["Aliases"][:1] == [part]
-    # Only Prometheus and Alertmanager publish a port (Grafana too, when it runs).
-    published = {p for p in MONITORING if read_back(monitored.containers[f"{STACK}-{p}"])["ports"]}
-    assert published == {"prometheus", "alertmanager"}
+        assert containers[part].attrs["NetworkSettings"]["Networks"][f"mvs-{STACK}"]["Aliases"][:1] == [part]
+    published = {p for p in MONITORING if containers[p].attrs["HostConfig"]["PortBindings"]}
+    assert published == {"prometheus", "alertmanager", "grafana"}
+    done = world.mvs("preview", STACK, "--expect-no-changes")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
 
 
 def test_prometheus_scrapes_exactly_the_declared_jobs_at_their_aliases(monitored):
@@ -254,7 +227,7 @@ def test_alertmanager_runs_the_generated_configuration_readable_by_its_user_only
     assert config["route"]["group_by"] == ["alertname", "stack"]
     assert [receiver["name"] for receiver in config["receivers"]] == [STACK]
     assert len(config["receivers"][0]["webhook_configs"]) == 1
-    alertmanager = monitored.containers[f"{STACK}-alertmanager"]
+    alertmanager = monitored.containers["alertmanager"]
     code, output = alertmanager.exec_run(["stat", "-c", "%a %u", "/etc/alertmanager/alertmanager.yml"])
     assert (code, output.decode().split()) == (0, ["600", "65534"])
     known = wait_until(
@@ -265,7 +238,7 @@ def test_alertmanager_runs_the_generated_configuration_readable_by_its_user_only
 
 
 def test_a_backup_run_inside_the_network_is_pushed_and_scraped(monitored):
-    runner = monitored.containers[f"{STACK}-backup"]
+    runner = monitored.containers["backup"]
     code, output = runner.exec_run(["python", "-m", "backup_runner", "run"])
     text = output.decode(errors="replace")
     assert code == 0 and "warning" not in text, text
@@ -275,50 +248,40 @@ def test_a_backup_run_inside_the_network_is_pushed_and_scraped(monitored):
     assert abs(float(sample["value"][1]) - time.time()) < 600
 
 
-def mvs(*args: str, docker_host: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "DOCKER_HOST": docker_host}
-    return subprocess.run(
-        [sys.executable, "-m", "mvsctl", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
-    )
-
-
-def test_ps_shows_the_monitoring_containers_with_their_urls(docker_host, monitored, monkeypatch, capsys):
-    # The real command, which reads stacks/Pulumi.dev.yaml: whatever it declares, it lists what runs.
-    done = mvs("ps", STACK, docker_host=docker_host)
+def test_ps_shows_the_monitoring_containers_with_their_urls(monitored):
+    done = monitored.world.mvs("ps", STACK)
     assert done.returncode == 0, done.stderr
     rows = {line.split()[0]: line for line in done.stdout.splitlines()[1:]}
+    assert sorted(rows) == sorted([*monitored.spec.services, "database", "backup", *MONITORING])
     for part in MONITORING:
         assert "running" in rows[part] and "healthy" in rows[part], rows.get(part)
     assert f"http://localhost:{monitored.spec.monitoring.alertmanager_host_port}" in rows["alertmanager"]
     assert f"http://localhost:{monitored.spec.monitoring.prometheus_host_port}" in rows["prometheus"]
     assert rows["pushgateway"].split()[-1] == "-" and rows["postgres-exporter"].split()[-1] == "-"
-    # With this module's declaration (monitoring on), a part that does not run is named missing.
-    monkeypatch.setenv("DOCKER_HOST", docker_host)
-    assert local_commands.ps(STACK, monitored.spec) == 0
-    rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()[1:]}
-    assert sorted(rows) == sorted([*monitored.spec.services, "database", "backup", *MONITORING, "grafana"])
-    assert "missing" in rows["grafana"] and f"./mvs up {STACK}" in rows["grafana"]  # declared, not run here
 
 
-def test_up_checks_the_monitoring_ports_too(docker_host, monitored, monkeypatch):
-    monkeypatch.setenv("DOCKER_HOST", docker_host)
-    said: list[str] = []
-    dev_engine.prepare_up(STACK, monitored.spec, FILE, say=said.append)  # the stack's own ports: fine
-    assert said == [], "every container runs"
-    raw = copy.deepcopy(monitored.raw)
+def test_up_checks_the_monitoring_ports_too(monitored):
+    world = monitored.world
+    before = world.ids()
+    raw = world.declaration()
     with socket.socket() as holder:
         holder.bind(("127.0.0.1", 0))
         holder.listen(1)
         raw["monitoring"]["alertmanager_host_port"] = taken = holder.getsockname()[1]
-        with pytest.raises(PortInUse) as refused:
-            dev_engine.prepare_up(STACK, parse_environment(raw, FILE), FILE, say=said.append)
-    assert f"port {taken}" in str(refused.value)
-    assert "mvs:environment.monitoring.alertmanager_host_port" in str(refused.value)
+        world.declare(raw)
+        try:
+            refused = world.mvs("up", STACK, "--yes")
+        finally:
+            raw["monitoring"]["alertmanager_host_port"] = monitored.spec.monitoring.alertmanager_host_port
+            world.declare(raw)
+    assert refused.returncode != 0 and f"port {taken}" in refused.stderr
+    assert "mvs:environment.monitoring.alertmanager_host_port" in refused.stderr
+    assert world.ids() == before
 
 
 def test_a_stopped_database_is_postgres_down_delivered_to_the_webhook(engine, monitored):
     """Last in the module: it stops the database (and starts it again)."""
-    database = monitored.containers[f"{STACK}-database"]
+    database = monitored.containers["database"]
     pg_up = f'pg_up{{job="{POSTGRES_EXPORTER_JOB}"}}'
     wait_until("pg_up 1 before", lambda: monitored.query(f"{pg_up} == 1"))
     database.stop(timeout=10)
@@ -346,9 +309,9 @@ def test_a_stopped_database_is_postgres_down_delivered_to_the_webhook(engine, mo
         assert not [d for d in monitored.deliveries() if d.get("wrong_path")]
     finally:
         database.start()
-    assert container_healthy(database, 120) == "healthy"
+    wait_until("the database healthy again", lambda: monitored.world.health()["database"] == "healthy", 120)
     wait_until("pg_up 1 after", lambda: monitored.query(f"{pg_up} == 1"))
     for name, container in monitored.containers.items():
         logs = container.logs().decode(errors="replace")
-        shown = [key for key, value in SECRETS.items() if value in logs]
+        shown = [key for key, value in {**DEV_SECRETS, **SECRETS}.items() if value in logs]
         assert not shown, f"{name} logged the secret(s) {shown}"

@@ -23,6 +23,7 @@ import io
 import socket
 import tarfile
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pulumi
@@ -67,12 +68,13 @@ def port_is_free(port: int, ip: str) -> bool:
     return True
 
 
-def check_ports(props: dict[str, Any], held_by_old: set[int]) -> None:
-    """Every host port the container publishes is free, or held by the container it replaces."""
+def check_ports(props: dict[str, Any], held_by_old: Callable[[], set[int]] = set) -> None:
+    """Every host port the container publishes is free, or held by the container it replaces (asked
+    of the engine only for a port that is not free)."""
     declared = props.get("declared_as") or {}
     for binding in props.get("ports") or []:
         port, ip = int(binding["external"]), binding["ip"]
-        if port in held_by_old or port_is_free(port, ip):
+        if port_is_free(port, ip) or port in held_by_old():
             continue
         key = (declared.get("ports") or {}).get(str(port), "a host_port")
         where = f"{declared['file']} publishes it at mvs:environment.{key}" if declared.get("file") else key
@@ -239,18 +241,20 @@ class ContainerProvider(DockerProvider):
     def diff(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         result = super().diff(id_, olds, news)
         if result.replaces and news.get("ports") != UNKNOWN:
-            with self.engine() as client:
-                try:
-                    held = published(client.containers.get(id_).attrs)
-                except NotFound:
-                    held = set()
-            check_ports(news, held)
+            check_ports(news, lambda: self._published_by(id_))
         return result
+
+    def _published_by(self, id_: str) -> set[int]:
+        with self.engine() as client:
+            try:
+                return published(client.containers.get(id_).attrs)
+            except NotFound:
+                return set()
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         with self.engine() as client:
             self._clear_leftover(client, props)
-            check_ports(props, set())
+            check_ports(props)
             container = self._make(client, props)
             return CreateResult(container.id, {**props, RUNNING: True})
 
