@@ -12,6 +12,7 @@ import re
 import socket
 import tarfile
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -190,11 +191,9 @@ def test_declared_files_go_in_with_their_path_owner_group_and_mode():
 
 
 def test_a_provider_pickles_nothing_of_this_machine_into_the_state():
-    class Request:
-        config = {HOST_CONFIG: "unix:///run/user/1000/docker.sock"}
-
+    request = SimpleNamespace(config={HOST_CONFIG: "unix:///run/user/1000/docker.sock"})
     for provider in (ContainerProvider(), ImageProvider()):
-        provider.configure(Request())
+        provider.configure(request)
         assert b"docker.sock" not in pickle.dumps(provider)
         assert pickle.loads(pickle.dumps(provider))._host is None
 

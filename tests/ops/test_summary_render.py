@@ -119,12 +119,8 @@ def test_the_banner_names_what_holds_data_apart_from_the_rest():
 def test_on_dev_docker_volumes_and_the_postgres_container_hold_data():
     doc = document(
         step("replace", "docker:Volume", "dev-pgdata", {"name": "a"}, {"name": "b"}, stack="dev"),
-        step(
-            "replace", "docker:Container", "dev-database", {"image": "1"}, {"image": "2"}, stack="dev"
-        ),
-        step(
-            "replace", "docker:Container", "dev-frontend", {"image": "1"}, {"image": "2"}, stack="dev"
-        ),
+        step("replace", "docker:Container", "dev-database", {"image": "1"}, {"image": "2"}, stack="dev"),
+        step("replace", "docker:Container", "dev-frontend", {"image": "1"}, {"image": "2"}, stack="dev"),
     )
     report = one(doc, stack="dev")
     assert "> - replace docker:Volume `dev-pgdata`: a Docker volume (database or backup data)" in report

@@ -26,8 +26,7 @@ from pulumi_policy import (
 from pulumi_policy.proxy import unknown_checking_proxy
 
 from policies.rules import POLICIES
-from tests.components.recording import Registration
-from tests.components.recording import declare
+from tests.components.recording import Registration, declare
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRETS = {

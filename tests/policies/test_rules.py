@@ -56,6 +56,7 @@ JOB = {
 }
 POSTGRES = {**JOB, "image": "ghcr.io/railwayapp-templates/postgres-ssl:15", "restart_policy_type": "ALWAYS"}
 POSTGRES["cron_schedule"] = None
+UNLESS_STOPPED = {"policy": "unless-stopped", "max_retries": 0}
 CONTAINER = {
     "image": "sha256:" + "0" * 64,
     "healthcheck": {"test": ["CMD", "node", "-e", "fetch(...)"], "interval_seconds": 10.0, "retries": 5.0},
@@ -97,7 +98,8 @@ def test_pinned_images_and_local_builds_pass():
     assert check(images.images_pinned, settings()) == []
     assert check(images.images_pinned, settings(image=f"ghcr.io/mvs-app/backend@{DIGEST}")) == []
     build = {"context": "/repo/app/backend", "dockerfile": "Dockerfile"}
-    built = resource_args(DOCKER_IMAGE, "dev-backend-image", {"name": "mvs-dev-backend:dc114861011f", "build": build}, "dev")
+    props = {"name": "mvs-dev-backend:dc114861011f", "build": build}
+    built = resource_args(DOCKER_IMAGE, "dev-backend-image", props, "dev")
     assert check(images.images_pinned, built) == []
 
 
@@ -171,10 +173,11 @@ def test_a_long_running_service_restarting_without_bounds_or_never_is_reported(p
 
 
 def test_docker_restarts_are_held_to_the_same_rule_and_the_database_must_come_back():
-    unbounded = resource_args(DOCKER_CONTAINER, "dev-backend", {**CONTAINER, "restart": {"policy": "unless-stopped", "max_retries": 0}}, "dev")
+    unbounded = resource_args(DOCKER_CONTAINER, "dev-backend", {**CONTAINER, "restart": UNLESS_STOPPED}, "dev")
     (message,) = check(services.restart_bounded, unbounded)
     assert message.startswith(f"{DEV}.services.backend.restart is unless-stopped (Docker restarts it without a bound)")
-    database = resource_args(DOCKER_CONTAINER, "dev-database", {**CONTAINER, "restart": {"policy": "no", "max_retries": 0}}, "dev")
+    never = {"policy": "no", "max_retries": 0}
+    database = resource_args(DOCKER_CONTAINER, "dev-database", {**CONTAINER, "restart": never}, "dev")
     (message,) = check(services.restart_bounded, database)
     assert message == f"{DEV}.database runs container dev-database without a restart policy (the components set it)"
     postgres = settings("prod-database-settings", props=POSTGRES, restart_policy_type="NEVER")
@@ -187,7 +190,7 @@ def test_bounded_restarts_pass():
     assert check(services.restart_bounded, settings("prod-database-settings", props=POSTGRES)) == []
     assert check(services.restart_bounded, settings("prod-backup-settings", props=JOB)) == [], "cron: another rule"
     assert check(services.restart_bounded, resource_args(DOCKER_CONTAINER, "dev-backend", CONTAINER, "dev")) == []
-    database = resource_args(DOCKER_CONTAINER, "dev-database", {**CONTAINER, "restart": {"policy": "unless-stopped", "max_retries": 0}}, "dev")
+    database = resource_args(DOCKER_CONTAINER, "dev-database", {**CONTAINER, "restart": UNLESS_STOPPED}, "dev")
     assert check(services.restart_bounded, database) == []
 
 
