@@ -1,11 +1,11 @@
 """What this project adds to the provider processes Pulumi starts (`python -m pulumi.dynamic`).
 
-Two gaps in Pulumi's Python provider host, closed from inside once one of this project's
-providers is loaded into it (`prepare()`, called when a provider module is imported):
+Pulumi's Python provider host has two gaps. It has no health check: when the `pulumi` process is
+killed (SIGKILL, a closed CI runner), nothing stops it and it waits forever; that one is closed
+from its very start by tools/provider_host_watch.py, which tools/setup installs into the venv.
+The other is closed from inside once one of this project's providers is loaded into it
+(`prepare()`, called when a provider module is imported):
 
-- It has no health check: when the `pulumi` process is killed (SIGKILL, a closed CI runner),
-  nothing stops it and it waits forever. A daemon thread checks every few seconds that the engine
-  still accepts connections, and ends the process when it has gone.
 - It reports every provider error with a Python traceback (`_abort_with_traceback` formats
   `traceback.format_exc()`). The host's reference to the `traceback` module is replaced by one
   that renders this project's own errors as one line: what failed, Railway's message and the
@@ -16,11 +16,8 @@ providers is loaded into it (`prepare()`, called when a provider module is impor
 from __future__ import annotations
 
 import os
-import re
-import socket
 import sys
 import threading
-import time
 import traceback
 
 from .errors import (
@@ -33,35 +30,7 @@ from .errors import (
     RailwayUnavailable,
 )
 
-CHECK_EVERY_SECONDS = 2.0
-MISSES_BEFORE_EXIT = 2
-ADDRESS = re.compile(r"(?P<host>127\.0\.0\.1|localhost|\[::1\]):(?P<port>\d+)")
 _started = threading.Event()
-
-
-def engine_address(argv: list[str]) -> tuple[str, int] | None:
-    """The engine's address among a provider host's arguments."""
-    for argument in argv[1:]:
-        if match := ADDRESS.fullmatch(argument):
-            return match["host"].strip("[]"), int(match["port"])
-    return None
-
-
-def _answers(address: tuple[str, int]) -> bool:
-    try:
-        with socket.create_connection(address, timeout=CHECK_EVERY_SECONDS):
-            return True
-    except OSError:
-        return False
-
-
-def _watch(address: tuple[str, int]) -> None:
-    misses = 0
-    while True:
-        time.sleep(CHECK_EVERY_SECONDS)
-        misses = 0 if _answers(address) else misses + 1
-        if misses >= MISSES_BEFORE_EXIT:
-            os._exit(0)  # the engine is gone: nobody will ever call this process again
 
 
 NEXT_STEPS = (
@@ -107,14 +76,11 @@ def in_provider_host() -> bool:
 
 
 def prepare() -> None:
-    """Once per process, if it is a dynamic provider host (not the program, not tests): end it with
-    the engine, and make its errors one line."""
+    """Once per process, if it is a dynamic provider host (not the program, not tests): make its
+    errors one line."""
     host = sys.modules.get("__main__")
     if not in_provider_host() or _started.is_set():
         return
     _started.set()
     if getattr(host, "traceback", None) is traceback:
         host.traceback = _OneLineTracebacks()
-    address = engine_address(sys.argv)
-    if address is not None:
-        threading.Thread(target=_watch, args=(address,), name="engine-watch", daemon=True).start()

@@ -241,15 +241,22 @@ class ContainerProvider(DockerProvider):
     def diff(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         result = super().diff(id_, olds, news)
         if result.replaces and news.get("ports") != UNKNOWN:
-            check_ports(news, lambda: self._published_by(id_))
+            check_ports(news, lambda: self._published_by(id_, news))
         return result
 
-    def _published_by(self, id_: str) -> set[int]:
+    def _published_by(self, id_: str, props: dict[str, Any]) -> set[int]:
+        """The ports the replace frees: the old container's, and those of a container of the same
+        name and stack that an interrupted run left (the create removes it first)."""
+        held: set[int] = set()
         with self.engine() as client:
-            try:
-                return published(client.containers.get(id_).attrs)
-            except NotFound:
-                return set()
+            for key in (id_, props["name"]):
+                try:
+                    found = client.containers.get(key)
+                except NotFound:
+                    continue
+                if found.id == id_ or ours(found.labels, props.get("labels") or {}):
+                    held |= published(found.attrs)
+        return held
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         with self.engine() as client:
