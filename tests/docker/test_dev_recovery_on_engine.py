@@ -11,6 +11,7 @@ import re
 import signal
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -19,8 +20,12 @@ from .dev_world import STACK, DevWorld
 SERVICES = ["backend", "backup", "database", "frontend"]
 # What the first up makes, by the names the stack's labels find them under.
 EXPECTED = sorted(
-    [*(f"container mvs-{STACK}-{s}" for s in SERVICES), f"network mvs-{STACK}"]
-    + [f"volume mvs-{STACK}-pgdata", f"volume mvs-{STACK}-backups"]
+    [
+        *(f"container mvs-{STACK}-{s}" for s in SERVICES),
+        f"network mvs-{STACK}",
+        f"volume mvs-{STACK}-pgdata",
+        f"volume mvs-{STACK}-backups",
+    ]
 )
 MARKERS = {
     # the backend's image is being built (a source change)
@@ -71,7 +76,7 @@ def processes_of(world: DevWorld) -> list[str]:
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
             cwd = os.readlink(f"/proc/{pid}/cwd")
-            cmdline = open(f"/proc/{pid}/cmdline", "rb").read().replace(b"\0", b" ").decode(errors="replace")
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
         if str(world.project) in cwd or str(world.project) in cmdline:
