@@ -194,6 +194,35 @@ def test_the_secrets_appear_in_no_output_no_argument_list_and_only_encrypted_in_
     assert any(SECRETS["sessionSecret"] in entry for entry in running), "the container does get the secret"
 
 
+def test_rollback_to_a_pinned_earlier_release_runs_on_dev(dev):
+    """Services on pinned images (as staging and prod run them) go back to the release before."""
+    containers = dev.containers()
+    first = {name: f"mvs-test/{name}:2.0.0" for name in ("backend", "frontend")}
+    for name, ref in first.items():
+        containers[name].image.tag(*ref.split(":"))
+    environment = dev.declaration()
+    for name in first:
+        environment["services"][name].pop("build")
+    environment["release"] = {"version": "2.0.0", "images": first}
+    dev.declare(environment)
+    ok(dev.mvs("up", STACK, "--yes"))
+    second = {**first, "backend": "mvs-test/backend:2.1.0"}
+    source = dev.project / "app" / "backend"
+    (source / "src" / "server.js").write_text((source / "src" / "server.js").read_text() + "\n// release 2.1.0\n")
+    newer, _ = dev.client.images.build(path=str(source), tag=second["backend"], network_mode="host", rm=True)
+    ok(dev.mvs("release", "set", STACK, "--version", "2.1.0", "--image", f"backend={second['backend']}"))
+    ok(dev.mvs("up", STACK, "--yes"))
+    assert dev.containers()["backend"].image.id == newer.id
+    rolled = ok(dev.mvs("rollback", STACK))
+    assert "2.0.0" in rolled
+    assert dev.containers()["backend"].image.id == dev.client.images.get(first["backend"]).id
+    assert dev.declaration()["release"]["version"] == "2.0.0"
+    assert dev.health() == dict.fromkeys(SERVICES, "healthy")
+    ok(dev.mvs("preview", STACK, "--expect-no-changes"))
+    releases = ok(dev.mvs("releases", STACK))
+    assert "2.1.0" in releases and "2.0.0" in releases
+
+
 def test_destroy_keeps_the_data_volumes_and_the_next_up_finds_the_data(dev):
     httpx.post(url(dev, "backend", "/api/notes"), json={"text": "kept across destroy"}, timeout=10)
     destroyed = ok(dev.mvs("destroy", STACK, "--yes"))
