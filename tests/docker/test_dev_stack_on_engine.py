@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -85,10 +87,100 @@ def test_up_from_empty_brings_every_container_up_healthy_and_the_app_answers(dev
     assert created.status_code in (200, 201), created.text
     through_frontend = httpx.get(url(dev, "frontend", "/api/notes"), timeout=10)
     assert through_frontend.status_code == 200 and "from the real up" in through_frontend.text
-    rows = {line.split()[0]: line for line in ok(dev.mvs("ps", STACK)).splitlines()[1:]}
+    page = httpx.get(url(dev, "frontend", "/"), timeout=10)
+    assert page.status_code == 200 and "/api/notes" in page.text + httpx.get(f"{page.url}app.js").text
+    metrics = httpx.get(url(dev, "backend", "/metrics"), timeout=10).text
+    assert 'route="/api/notes"' in metrics and "http_requests_total" in metrics
+
+
+def test_ps_shows_each_service_state_health_image_release_and_url(dev):
+    backend = dev.containers()["backend"]
+    # The same image tagged again (to push it, say): ps still names it as the stack built it.
+    backend.image.tag("registry.example/mvs-backend", "pushed")
+    try:
+        rows = {line.split()[0]: line for line in ok(dev.mvs("ps", STACK)).splitlines()[1:]}
+    finally:
+        dev.client.images.remove("registry.example/mvs-backend:pushed")
     assert sorted(rows) == SERVICES
     assert all(" running " in rows[s] and "healthy" in rows[s] for s in SERVICES), rows
+    assert "2.0.0" in rows["backend"] and "mvs-dev-backend:" in rows["backend"]
     assert url(dev, "frontend", "").replace("127.0.0.1", "localhost") in rows["frontend"]
+
+
+def test_a_backup_and_a_drill_through_the_runner_container(dev):
+    runner = dev.containers()["backup"]
+    for command in (["run"], ["verify"]):
+        code, output = runner.exec_run(["python", "-m", "backup_runner", *command])
+        assert code == 0, (command, output.decode(errors="replace"))
+    code, output = runner.exec_run(["python", "-m", "backup_runner", "list"])
+    listing = output.decode()
+    assert code == 0 and "  verified  " in listing and "passed" in listing, listing
+    assert SECRETS["dbPassword"] not in listing
+
+
+def wait_for(what: str, probe, seconds: float = 90):
+    end = time.monotonic() + seconds
+    while not (found := probe()):
+        assert time.monotonic() < end, f"{what}: not within {seconds} s"
+        time.sleep(0.5)
+    return found
+
+
+def test_a_crashed_backend_is_restarted_by_its_policy(dev):
+    backend = dev.containers()["backend"]
+    before = backend.attrs["RestartCount"]
+    os.kill(backend.attrs["State"]["Pid"], signal.SIGKILL)  # a crash, not a `docker stop`
+    wait_for("a restart", lambda: dev.containers()["backend"].attrs["RestartCount"] > before)
+    assert dev.containers()["backend"].attrs["RestartCount"] == before + 1
+    wait_for("healthy again", lambda: dev.health()["backend"] == "healthy")
+    assert httpx.get(url(dev, "backend", "/health"), timeout=10).status_code == 200
+
+
+def test_logs_show_a_service_or_all_of_them(dev):
+    httpx.get(url(dev, "backend", "/api/notes?from=logs-test"), timeout=10)
+    one = dev.mvs("logs", STACK, "backend", "--tail", "50")
+    assert one.returncode == 0 and "/api/notes" in one.stdout, one.stderr
+    every = dev.mvs("logs", STACK, "--tail", "5")
+    assert every.returncode == 0
+    prefixes = {line.split("|")[0].strip() for line in every.stdout.splitlines() if "|" in line}
+    assert {"backend", "database"} <= prefixes
+    unknown = dev.mvs("logs", STACK, "nosuch")
+    assert unknown.returncode != 0 and "backend" in unknown.stderr and "Traceback" not in unknown.stderr
+
+
+def test_logs_follow_prints_new_lines_until_interrupted(dev):
+    follower = subprocess.Popen(
+        [sys.executable, "-m", "mvsctl", "logs", STACK, "backend", "-f", "--tail", "0"],
+        cwd=dev.project,
+        env=dev.cli.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    seen: list[str] = []
+    reader = threading.Thread(target=lambda: seen.extend(follower.stdout), daemon=True)
+    reader.start()
+    try:
+        marker = f"follow-{time.time_ns()}"
+        deadline = time.monotonic() + 60
+        while not any(marker in line for line in seen) and time.monotonic() < deadline:
+            httpx.get(url(dev, "backend", f"/api/{marker}"), timeout=10)
+            time.sleep(0.5)
+        assert any(marker in line for line in seen), seen
+    finally:
+        follower.send_signal(signal.SIGINT)
+        follower.wait(timeout=30)
+        reader.join(timeout=10)
+    stderr = follower.stderr.read()
+    assert follower.returncode in (0, 130) and "Traceback" not in stderr, stderr
+
+
+def test_restart_restarts_the_container_and_waits_for_health(dev):
+    started = dev.containers()["frontend"].attrs["State"]["StartedAt"]
+    done = ok(dev.mvs("restart", STACK, "frontend"))
+    assert "frontend is healthy" in done
+    assert dev.containers()["frontend"].attrs["State"]["StartedAt"] != started
+    ok(dev.mvs("preview", STACK, "--expect-no-changes"))  # a restart is no drift
 
 
 def test_a_no_change_preview_right_after_up_and_after_the_daemon_restarts(dev, docker_host):
