@@ -104,9 +104,12 @@ def _build_base(client: docker.DockerClient, name: str, base: str, tmp: Path) ->
 
 @pytest.fixture(scope="session")
 def ci_bases(engine, tmp_path_factory) -> dict[str, str]:
+    return make_ci_bases(engine, tmp_path_factory.mktemp("bases"))
+
+
+def make_ci_bases(engine: docker.DockerClient, tmp: Path) -> dict[str, str]:
     """BASE_IMAGE for each of the repository's Dockerfiles: a python and a node toolchain."""
     debian = _engine_tool("base")
-    tmp = tmp_path_factory.mktemp("bases")
     return {
         "debian": debian,
         "python": _build_base(engine, "python-base", debian, tmp),
@@ -131,6 +134,10 @@ def default_base(dockerfile: Path) -> str:
 
 @pytest.fixture(scope="session")
 def official_names(engine, ci_bases) -> dict[str, str]:
+    return tag_official_names(engine, ci_bases)
+
+
+def tag_official_names(engine: docker.DockerClient, ci_bases: dict[str, str]) -> dict[str, str]:
     """No registry answers here, so the official images the dev declaration and the Dockerfiles
     name (node, python, postgres) are stood in for by images made from Debian's packages, tagged
     with exactly those names: the stack then builds and runs as it would where they can be pulled."""
