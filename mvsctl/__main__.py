@@ -140,11 +140,11 @@ def cmd_up(args: argparse.Namespace) -> int:
     # (the snapshot every resource's read shares), within the request budget. `--refresh=false` opts out.
     if not any(arg.startswith("--refresh") for arg in pulumi_args):
         pulumi_args.append("--refresh")
-    # Unattended (--yes), the preview before the update would read every environment a second time
-    # for nobody to look at: on Railway's hourly budget that doubles a no-op up. The update still
-    # prints each change as it makes it.
+    # Unattended (--yes), the preview before the update would read everything a second time for
+    # nobody to look at: on Railway's hourly budget that doubles a no-op up, and on dev it is half
+    # of a no-change up's time. The update still prints each change as it makes it.
     unattended = "--yes" in pulumi_args or "-y" in pulumi_args
-    if spec.target == "railway" and unattended and "--skip-preview" not in pulumi_args:
+    if unattended and "--skip-preview" not in pulumi_args:
         pulumi_args.append("--skip-preview")
     return run_checked("up", args.stack, pulumi_args)
 
