@@ -46,6 +46,7 @@ from . import (
     dev_engine,
     drift,
     everyday,
+    own_engine,
     policies,
     promote,
     railway_schema,
@@ -118,13 +119,29 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def local_engine(unattended: bool) -> bool:
+    """A Docker engine for a local stack, in DOCKER_HOST for Pulumi's providers: the one that
+    answers, or the project's own when none does and this machine can run it (own_engine.py).
+    False (after saying what to start) when there is none."""
+    host = docker_host()
+    reason = unreachable_reason(host)
+    if reason and own_engine.can_offer():
+        print(own_engine.offer(host, reason))
+        if not own_engine.accepted(unattended, say=print):
+            return False
+        host, reason = own_engine.start(), None
+    if reason:
+        print(unreachable_message(host, reason), file=sys.stderr)
+        return False
+    os.environ["DOCKER_HOST"] = host
+    return True
+
+
 def cmd_up(args: argparse.Namespace) -> int:
     spec = validate_stack(args.stack)
+    unattended = "--yes" in args.pulumi_args or "-y" in args.pulumi_args
     if spec.target == "local":
-        host = docker_host()
-        reason = unreachable_reason(host)
-        if reason:
-            print(unreachable_message(host, reason), file=sys.stderr)
+        if not local_engine(unattended):
             return EXIT_NO_DOCKER
         dev_engine.prepare_up(args.stack, spec, stack_file(args.stack))
     select_or_create_stack(args.stack)
@@ -143,7 +160,6 @@ def cmd_up(args: argparse.Namespace) -> int:
     # Unattended (--yes), the preview before the update would read everything a second time for
     # nobody to look at: on Railway's hourly budget that doubles a no-op up, and on dev it is half
     # of a no-change up's time. The update still prints each change as it makes it.
-    unattended = "--yes" in pulumi_args or "-y" in pulumi_args
     if unattended and "--skip-preview" not in pulumi_args:
         pulumi_args.append("--skip-preview")
     return run_checked("up", args.stack, pulumi_args)
@@ -198,11 +214,28 @@ def cmd_destroy(args: argparse.Namespace) -> int:
     if EXCLUDE_PROTECTED not in pulumi_args and (protected := protected_resources(args.stack)):
         print(refusal(args.stack, protected, stack_file(args.stack)), file=sys.stderr)
         return EXIT_REFUSED
+    if target == "local":
+        os.environ.setdefault("DOCKER_HOST", docker_host())
     status = run_attached(["pulumi", "destroy", "--stack", args.stack, *pulumi_args], cwd=str(PROJECT_ROOT))
     if target == "local" and dev_engine.engine_answers():
         removed = dev_engine.after_destroy(args.stack, delete_data=delete_data and status == 0, say=print)
         if status == 0 and not removed:
             return 1
+    return status
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    """docker-compose's `down`: destroy, keeping the data; the project's own engine stops too when
+    `./mvs up` started it."""
+    if DELETE_DATA in args.pulumi_args:
+        print(
+            f"error: down keeps the data; ./mvs destroy {args.stack} {DELETE_DATA} removes it. Nothing was changed",
+            file=sys.stderr,
+        )
+        return EXIT_INVALID
+    status = cmd_destroy(args)
+    if status == 0 and declared_target(args.stack) == "local":
+        own_engine.stop_if_started_here(say=print)
     return status
 
 
@@ -254,8 +287,10 @@ def cmd_preview(args: argparse.Namespace) -> int:
     removed or changed by hand shows as what `up` will repair."""
     spec = validate_stack(args.stack)
     pulumi_args = list(args.pulumi_args)
-    if spec.target == "local" and not any(arg.startswith("--refresh") for arg in pulumi_args):
-        pulumi_args.append("--refresh")
+    if spec.target == "local":
+        os.environ.setdefault("DOCKER_HOST", docker_host())
+        if not any(arg.startswith("--refresh") for arg in pulumi_args):
+            pulumi_args.append("--refresh")
     return run_checked("preview", args.stack, pulumi_args)
 
 
@@ -410,6 +445,7 @@ def parser() -> argparse.ArgumentParser:
         ("up", cmd_up),
         ("preview", cmd_preview),
         ("destroy", cmd_destroy),
+        ("down", cmd_down),
         ("rehearse", cmd_rehearse),
     )
     for verb, run in commands_with_stack:

@@ -14,8 +14,19 @@ DEFAULT_HOST = "unix:///var/run/docker.sock"
 PING = b"GET /_ping HTTP/1.1\r\nHost: docker\r\nConnection: close\r\n\r\n"
 
 
+def own_host() -> str:
+    """Where the project's own engine listens (tools/docker-engine's socket)."""
+    return f"unix://{os.environ.get('MVS_DOCKER_RUN') or '/tmp/mvs-docker'}/docker.sock"
+
+
 def docker_host() -> str:
-    return os.environ.get("DOCKER_HOST") or DEFAULT_HOST
+    """DOCKER_HOST when set; otherwise the default socket, or the project's own engine when only
+    that one answers (mvsctl/own_engine.py: `./mvs up dev` may have started it)."""
+    if os.environ.get("DOCKER_HOST"):
+        return os.environ["DOCKER_HOST"]
+    if unreachable_reason(DEFAULT_HOST) and unreachable_reason(own_host(), timeout=1.0) is None:
+        return own_host()
+    return DEFAULT_HOST
 
 
 def unreachable_reason(host: str | None = None, timeout: float = 3.0) -> str | None:
