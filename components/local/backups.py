@@ -15,8 +15,10 @@ import pulumi
 from ..last_drill import LastDrill, container_source
 from ..spec import EnvironmentSpec
 from .builds import local_image
+from .debian import with_base
 from .healthchecks import container_healthcheck
 from .providers.container import UNLESS_STOPPED, Container
+from .providers.image import Image
 from .providers.volume import Volume
 from .volumes import KEEP_DATA, backup_volume_name, kept_volumes
 
@@ -34,6 +36,7 @@ class LocalBackups(pulumi.ComponentResource):
         labels: dict[str, str],
         project_root: Path,
         pushgateway_url: str | None = None,
+        runner_base: Image | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ):
         super().__init__("mvs:local:Backups", name, None, opts)
@@ -54,8 +57,9 @@ class LocalBackups(pulumi.ComponentResource):
             "mvs-backup-runner",
             project_root,
             project_root / RUNNER_DOCKERFILE,
-            backups.runner_build,
+            with_base(backups.runner_build, runner_base.reference) if runner_base else backups.runner_build,
             parent=self,
+            depends_on=[runner_base] if runner_base else None,
         )
         command = ["python", "-m", "backup_runner", "schedule", "--backup-cron", backups.dump_schedule]
         if backups.verify_schedule:

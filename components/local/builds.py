@@ -42,9 +42,14 @@ def context_files(context: Path, dockerfile: Path) -> list[str]:
     return sorted(p for p in included if (context / p).is_file())
 
 
-def build_digest(context: Path, dockerfile: Path, options: BuildOptions) -> str:
-    """A short digest of everything a build depends on: what it reads and how it is told to build."""
+def build_digest(
+    context: Path, dockerfile: Path, options: BuildOptions, extra_files: dict[str, str] | None = None
+) -> str:
+    """A short digest of everything a build depends on: what it reads (the context, and any files
+    added to it) and how it is told to build."""
     digest = hashlib.sha256()
+    for relative, text in sorted((extra_files or {}).items()):
+        digest.update(b"+" + relative.encode() + b"\0" + hashlib.sha256(text.encode()).digest())
     for relative in context_files(context, dockerfile):
         path = context / relative
         digest.update(relative.encode() + b"\0")
@@ -55,15 +60,19 @@ def build_digest(context: Path, dockerfile: Path, options: BuildOptions) -> str:
     return digest.hexdigest()[:DIGEST_LENGTH]
 
 
-def build_options(context: Path, dockerfile: Path, options: BuildOptions) -> dict[str, Any]:
-    """How the Image provider builds: the context, the Dockerfile within it, and the declared options."""
-    return {
+def build_options(
+    context: Path, dockerfile: Path, options: BuildOptions, extra_files: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """How the Image provider builds: the context, the Dockerfile within it, the declared options,
+    and files added to the context (when there are any)."""
+    found = {
         "context": str(context),
         "dockerfile": dockerfile.resolve().relative_to(context.resolve()).as_posix(),
         "args": dict(options.args),
         "network": options.network,
         "platform": options.platform,
     }
+    return {**found, "extra_files": extra_files} if extra_files else found
 
 
 def local_image(
@@ -73,12 +82,14 @@ def local_image(
     dockerfile: Path,
     options: BuildOptions,
     parent: pulumi.Resource,
+    extra_files: dict[str, str] | None = None,
+    depends_on: list[pulumi.Resource] | None = None,
 ) -> Image:
     """`context` built as `repository:<digest>`."""
-    tag = f"{repository}:{build_digest(context, dockerfile, options)}"
+    tag = f"{repository}:{build_digest(context, dockerfile, options, extra_files)}"
     return Image(
         resource_name,
         name=tag,
-        build=build_options(context, dockerfile, options),
-        opts=pulumi.ResourceOptions(parent=parent),
+        build=build_options(context, dockerfile, options, extra_files),
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=depends_on or []),
     )

@@ -17,10 +17,11 @@ from urllib.parse import quote
 
 import pulumi
 
-from ..spec import DATABASE, EnvironmentSpec, RestartPolicy, Service, published_ports
+from ..spec import DATABASE, BuildOptions, EnvironmentSpec, RestartPolicy, Service, published_ports
 from ..stack_config import stack_file
 from .backups import LocalBackups
 from .builds import local_image
+from .debian import debian_bases, with_base
 from .healthchecks import healthy_within_seconds, http_healthcheck, postgres_healthcheck
 from .monitoring import LocalMonitoring, pushgateway_url
 from .providers.container import UNLESS_STOPPED, Container
@@ -95,6 +96,8 @@ class LocalStack(pulumi.ComponentResource):
         self._secret = secret
         self._project_root = project_root
         self._port_keys = {str(port): key for key, port in published_ports(spec)}
+        # base: debian: the node, python and postgres images are made here (debian.py).
+        self.bases = debian_bases(name, project_root, parent=self) if spec.base == "debian" else None
 
         self.network = Network(
             f"{name}-network",
@@ -137,6 +140,7 @@ class LocalStack(pulumi.ComponentResource):
                 self.labels("backup"),
                 project_root,
                 pushgateway_url(spec),
+                runner_base=self.bases["python"] if self.bases else None,
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[self.database, *([gateway] if gateway else [])]),
             )
         self.urls = pulumi.Output.from_input(published)
@@ -167,7 +171,10 @@ class LocalStack(pulumi.ComponentResource):
             holds=kept_volumes(self._name)[data_volume_name(self._name)],
             opts=pulumi.ResourceOptions.merge(protect, KEEP_DATA),
         )
-        image = Image(f"{self._name}-postgres-image", name=db.image, opts=pulumi.ResourceOptions(parent=self))
+        if self.bases:
+            image = self.bases["postgres"]
+        else:
+            image = Image(f"{self._name}-postgres-image", name=db.image, opts=pulumi.ResourceOptions(parent=self))
         password = self._secret(db.password_secret)
         ports = [loopback_port(POSTGRES_PORT, db.host_port)] if db.host_port is not None else []
         return Container(
@@ -196,13 +203,17 @@ class LocalStack(pulumi.ComponentResource):
     def _image(self, service_name: str, service: Service) -> pulumi.Output[str]:
         if service.build is not None:
             context = (self._project_root / service.build.context).resolve()
+            options: BuildOptions = service.build
+            if self.bases:
+                options = with_base(service.build, self.bases["node"].reference)
             built = local_image(
                 f"{self._name}-{service_name}-image",
                 f"mvs-{self._name}-{service_name}",
                 context,
                 context / service.build.dockerfile,
-                service.build,
+                options,
                 parent=self,
+                depends_on=[self.bases["node"]] if self.bases else None,
             )
             return built.image_id
         pulled = Image(

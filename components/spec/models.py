@@ -405,6 +405,12 @@ class EnvironmentSpec(Model):
     """One environment: where it runs, what runs there and which release."""
 
     target: Literal["local", "railway"]
+    base: Literal["official", "debian"] = Field(
+        "official",
+        description="local target: where the base images come from: official (node:18…, python:3.11…, "
+        "postgres:15… from Docker Hub) or debian (made here from Debian bookworm's packages on a "
+        "debootstrap base, for machines that reach no image registry)",
+    )
     release: Release
     database: Database
     services: Annotated[dict[ServiceName, Service], Field(min_length=1)]

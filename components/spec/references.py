@@ -70,10 +70,25 @@ def _check_all(raw: Mapping[str, Any], secrets: SecretLookup, stack: str) -> Ite
         yield from check_domains(raw)
     yield from _check_backups(target, _mapping(raw.get("backups")))
     yield from _check_monitoring(target, monitoring)
+    yield from _check_base(target, raw.get("base"), monitoring)
     if target == "local":
         yield from _check_host_ports(services, database, monitoring)
     if secrets is not None:
         yield from _check_secrets(services, database, monitoring, raw.get("backups"), secrets, stack, target)
+
+
+def _check_base(target: Any, base: Any, monitoring: Mapping[str, Any]) -> Iterator[Finding]:
+    if base != "debian":
+        return
+    if target == "railway":
+        yield ("base", "debian on the railway target", "official: staging and prod always run the official images")
+    elif monitoring.get("enabled"):
+        yield (
+            "base",
+            "debian with monitoring.enabled",
+            "official, or monitoring.enabled: false (the monitoring images are the official ones; Grafana "
+            "has no Debian package)",
+        )
 
 
 def _check_release_images(services: Mapping[str, Any], images: Mapping[str, Any]) -> Iterator[Finding]:

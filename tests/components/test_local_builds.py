@@ -198,3 +198,45 @@ def test_the_backup_container_is_checked_soon_after_it_starts(monitor):
         assert monitor.named("dev-backup").inputs["healthcheck"]["interval_seconds"] <= 10
 
     return registered(stack).apply(check)
+
+
+@pulumi.runtime.test
+def test_base_debian_builds_node_python_and_postgres_here_and_everything_on_them(monitor):
+    raw = dev_raw()
+    raw["base"] = "debian"
+    stack = build(raw)
+
+    def check(_):
+        images = {r.name: r for r in monitor.of_type(IMAGE)}
+        base = images["dev-debian-image"]
+        assert base.inputs["debootstrap"]["suite"] == "bookworm" and not base.inputs.get("build")
+        assert re.fullmatch(r"mvs-debian:bookworm-[0-9a-f]{12}", base.inputs["name"])
+        made = {part: images[f"dev-debian-{part}-image"] for part in ("node", "python", "postgres")}
+        for part, image in made.items():
+            assert image.inputs["build"]["args"]["BASE_IMAGE"] == base.inputs["name"], part
+            assert image.inputs["build"]["network"] == "host", part
+            assert image.inputs["build"]["context"] == str(ROOT / "images" / "debian" / part), part
+            assert base.urn in image.dependencies, part
+        assert "dev-postgres-image" not in images, "nothing is pulled"
+        node, python = made["node"].inputs["name"], made["python"].inputs["name"]
+        for service in ("backend", "frontend"):
+            options = images[f"dev-{service}-image"].inputs["build"]
+            assert (options["args"]["BASE_IMAGE"], options["network"]) == (node, "host"), service
+        assert images["dev-backup-runner-image"].inputs["build"]["args"]["BASE_IMAGE"] == python
+        (source,) = monitor.named("dev-database").property_dependencies["image"]
+        assert source == made["postgres"].urn
+
+    return registered(stack).apply(check)
+
+
+@pulumi.runtime.test
+def test_the_official_base_pulls_postgres_and_builds_on_the_dockerfiles_own_base(monitor):
+    stack = build(dev_raw())
+
+    def check(_):
+        images = {r.name: r for r in monitor.of_type(IMAGE)}
+        assert not [name for name in images if "debian" in name]
+        assert images["dev-postgres-image"].inputs["name"] == "postgres:15.10-alpine"
+        assert "BASE_IMAGE" not in (images["dev-backend-image"].inputs["build"]["args"] or {})
+
+    return registered(stack).apply(check)

@@ -207,3 +207,27 @@ def test_pulumi_docker_is_gone_from_the_requirements_and_the_code():
         if re.search(r"^\s*(import|from) pulumi_docker\b", path.read_text(), re.M)
     ]
     assert importers == [] and "pulumi_docker" not in (ROOT / "__main__.py").read_text()
+
+
+def test_a_build_context_with_added_files_is_what_dockerignore_lets_through_and_those_files():
+    from components.local.builds import context_files
+    from components.local.providers.image import context_with
+
+    context = ROOT / "app" / "backend"
+    options = {"context": str(context), "dockerfile": "Dockerfile", "extra_files": {"extra-ca/proxy.crt": "PEM"}}
+    with tarfile.open(fileobj=context_with(options)) as archive:
+        names = set(archive.getnames())
+        assert archive.extractfile("extra-ca/proxy.crt").read() == b"PEM"
+    assert names == set(context_files(context, context / "Dockerfile")) | {"extra-ca/proxy.crt"}
+    assert not any(name.startswith("node_modules") for name in names)
+
+
+def test_files_added_to_a_build_are_part_of_its_digest():
+    from components.local.builds import build_digest
+    from components.spec import BuildOptions
+
+    context = ROOT / "images" / "debian" / "node"
+    plain = build_digest(context, context / "Dockerfile", BuildOptions())
+    with_ca = build_digest(context, context / "Dockerfile", BuildOptions(), {"extra-ca/a.crt": "one"})
+    other_ca = build_digest(context, context / "Dockerfile", BuildOptions(), {"extra-ca/a.crt": "two"})
+    assert len({plain, with_ca, other_ca}) == 3

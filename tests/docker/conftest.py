@@ -5,7 +5,8 @@ start one with `tools/docker-engine` and stop it afterwards. No registry is reac
 every base comes from Debian's packages: a debootstrap image (cached outside the repository),
 with Debian's python3 or nodejs on top, passed to the repository's Dockerfiles as their
 `BASE_IMAGE` build argument. The official Postgres image is stood in for by Debian's PostgreSQL
-with an entrypoint that honours the same variables (tests/docker/images/postgres).
+with an entrypoint that honours the same variables: the images `base: debian` runs
+(images/debian/), here tagged with the official names.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 ENGINE_TOOL = ROOT / "tools" / "docker-engine"
 IMAGES = Path(__file__).resolve().parent / "images"
+DEBIAN_IMAGES = ROOT / "images" / "debian"  # what `base: debian` builds (components/local/debian.py)
 EXTRA_CA = Path("/usr/local/share/ca-certificates")
 
 
@@ -84,10 +86,11 @@ def build(client: docker.DockerClient, context: Path, tag: str, dockerfile: str 
     return image.id
 
 
-def _build_base(client: docker.DockerClient, name: str, base: str, tmp: Path) -> str:
-    """A toolchain base from tests/docker/images/NAME, trusting the machine's own CAs."""
+def _build_base(client: docker.DockerClient, source: Path, base: str, tmp: Path) -> str:
+    """A toolchain base built from the directory `source`, trusting the machine's own CAs."""
+    name = source.name
     context = tmp / name
-    shutil.copytree(IMAGES / name, context)
+    shutil.copytree(source, context)
     (context / "extra-ca").mkdir(exist_ok=True)
     for ca in sorted(EXTRA_CA.glob("*.crt")) if EXTRA_CA.is_dir() else []:
         shutil.copy(ca, context / "extra-ca" / ca.name)
@@ -112,14 +115,14 @@ def make_ci_bases(engine: docker.DockerClient, tmp: Path) -> dict[str, str]:
     debian = _engine_tool("base")
     return {
         "debian": debian,
-        "python": _build_base(engine, "python-base", debian, tmp),
-        "node": _build_base(engine, "node-base", debian, tmp),
+        "python": _build_base(engine, DEBIAN_IMAGES / "python", debian, tmp),
+        "node": _build_base(engine, DEBIAN_IMAGES / "node", debian, tmp),
     }
 
 
 def postgres_standin(engine: docker.DockerClient, ci_bases: dict[str, str], tag: str) -> str:
     """The official Postgres image's stand-in, under the name the declaration gives."""
-    return build(engine, IMAGES / "postgres", tag, BASE_IMAGE=ci_bases["debian"])
+    return build(engine, DEBIAN_IMAGES / "postgres", tag, BASE_IMAGE=ci_bases["debian"])
 
 
 DOCKERFILE_BASE = re.compile(r"^ARG BASE_IMAGE=(\S+)$", re.M)

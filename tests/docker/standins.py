@@ -32,6 +32,6 @@ STANDINS = {
 
 def build_monitoring(engine: docker.DockerClient, ci_bases: dict[str, str], monitoring: Monitoring, tmp: Path) -> None:
     """A stand-in under the declared name of every monitoring image."""
-    base = _build_base(engine, "monitoring-base", ci_bases["debian"], tmp)
+    base = _build_base(engine, IMAGES / "monitoring-base", ci_bases["debian"], tmp)
     for part, key in STANDINS.items():
         build(engine, IMAGES / part, getattr(monitoring, key), BASE_IMAGE=base)

@@ -17,7 +17,7 @@ from components.spec import CONFIG_KEY, RAILWAY_REGIONS, SecretState, parse_envi
 from .conftest import Stack
 
 ENV = CONFIG_KEY
-TOP_LEVEL_KEYS = "target, release, database, services, backups, monitoring, railway"
+TOP_LEVEL_KEYS = "target, base, release, database, services, backups, monitoring, railway"
 SERVICE_KEYS = (
     "port, build, start_command, health_check, restart, replicas, region, env, secrets, "
     "database_url_env, depends_on, cron_schedule, pre_deploy_command, public, custom_domains, host_port"
@@ -57,6 +57,24 @@ def add_service(raw: Any, name: Any, service: Any) -> Any:
 
 # (case id, stack, mutation, expected key, substring of found, substring of allowed)
 CASES: list[tuple[str, str, Mutation, str, str, str]] = [
+    # base
+    ("base-unknown", "dev", lambda r: mutate(r, "base", "alpine"), f"{ENV}.base", "'alpine'", "'official' or 'debian'"),
+    (
+        "base-debian-on-railway",
+        "staging",
+        lambda r: mutate(r, "base", "debian"),
+        f"{ENV}.base",
+        "debian on the railway target",
+        "staging and prod always run the official images",
+    ),
+    (
+        "base-debian-with-monitoring",
+        "dev",
+        lambda r: mutate(mutate(r, "base", "debian"), "monitoring.enabled", True),
+        f"{ENV}.base",
+        "debian with monitoring.enabled",
+        "Grafana has no Debian package",
+    ),
     # target
     ("unknown-target", "dev", lambda r: mutate(r, "target", "aws"), f"{ENV}.target", "'aws'", "'railway'"),
     ("missing-target", "staging", lambda r: delete(r, "target"), f"{ENV}.target", "nothing", "required"),

@@ -1,4 +1,5 @@
-"""An image a container runs: built from this repository, or a pinned public image.
+"""An image a container runs: built from this repository, a pinned public image, or (`base: debian`)
+a Debian root file system made with debootstrap.
 
 A build's tag is a digest of what the build reads (components/local/builds.py), so a changed source
 is a new tag, hence a new image and a replaced container, and an untouched tree is no change at
@@ -10,15 +11,28 @@ moved to another image (a `docker rmi`, a `docker tag` over it) reads as gone, s
 finds it again, and the containers on it follow. A pinned image is pulled only when the engine
 does not have it. Images stay on the engine after a destroy, as docker-compose's `down` leaves
 them.
+
+A build may add files to its context that are not in the repository (`extra_files`: the machine's
+own certificate authorities, for a build that goes through a TLS proxy): the context is then sent
+as a tar of its own. A debootstrap image is made once per recipe; its root file system is kept as
+a tarball in the user's cache, so an engine that lost its images imports it again in seconds.
 """
 
 from __future__ import annotations
 
+import io
+import os
+import shutil
+import subprocess
+import tarfile
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 import pulumi
 from docker.errors import APIError, ImageNotFound, NotFound
+from docker.utils.build import exclude_paths
 from pulumi.dynamic import CreateResult, ReadResult, Resource
 
 from ...errors import DockerRefused
@@ -39,8 +53,11 @@ def build(client, name: str, options: dict[str, Any]) -> str:
     started = time.monotonic()
     say(f"building {name} from {options['context']}")
     output: list[str] = []
+    context = {"path": options["context"]}
+    if options.get("extra_files"):
+        context = {"fileobj": context_with(options), "custom_context": True}
     stream = client.api.build(
-        path=options["context"],
+        **context,
         dockerfile=options["dockerfile"],
         tag=name,
         buildargs=options.get("args") or None,
@@ -69,6 +86,75 @@ def build(client, name: str, options: dict[str, Any]) -> str:
     return found
 
 
+def context_with(options: dict[str, Any]) -> io.BytesIO:
+    """The build context as the engine would receive it (the files `.dockerignore` lets through),
+    plus `extra_files` (relative path -> text), as one tar."""
+    root = Path(options["context"])
+    ignore = root / ".dockerignore"
+    patterns = [line.strip() for line in ignore.read_text().splitlines()] if ignore.is_file() else []
+    patterns = [p for p in patterns if p and not p.startswith("#")]
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        for relative in sorted(exclude_paths(str(root), patterns, dockerfile=options["dockerfile"])):
+            archive.add(root / relative, arcname=relative, recursive=False)
+        for relative, text in sorted(options["extra_files"].items()):
+            data = text.encode()
+            member = tarfile.TarInfo(relative)
+            member.size, member.mode = len(data), 0o644
+            archive.addfile(member, io.BytesIO(data))
+    buffer.seek(0)
+    return buffer
+
+
+def cache_dir() -> Path:
+    """Where made base images are kept: MVS_CACHE_DIR (default ~/.cache/mvs-infra), as for the tools."""
+    root = os.environ.get("MVS_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "mvs-infra"
+    )
+    return Path(root) / "debian"
+
+
+DEBOOTSTRAP_SECONDS = 90  # what a first debootstrap takes on a machine like the ones CI runs on
+
+
+def debootstrap(client, name: str, recipe: dict[str, Any]) -> str:
+    """A Debian root file system (`debootstrap --variant=minbase SUITE`) imported as `name`, its
+    tarball kept in the user's cache so it is made once per machine."""
+    tarball = cache_dir() / f"{name.replace('/', '_').replace(':', '-')}.tar"
+    if not tarball.is_file():
+        tool = shutil.which("debootstrap")
+        if tool is None or os.geteuid() != 0:
+            raise DockerRefused(
+                f"base: debian makes its base image with debootstrap, as root: "
+                f"{'run as root' if tool else 'install it (apt-get install debootstrap)'}, or set base: official"
+            )
+        say(f"making {name} with debootstrap {recipe['suite']} (about {DEBOOTSTRAP_SECONDS} s, once: {tarball})")
+        tarball.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=tarball.parent) as scratch:
+            rootfs = Path(scratch) / "rootfs"
+            done = subprocess.run(
+                [tool, "--variant=minbase", recipe["suite"], str(rootfs), recipe["mirror"]],
+                capture_output=True,
+                text=True,
+            )
+            if done.returncode != 0:
+                tail = " | ".join(done.stdout.strip().splitlines()[-5:])
+                raise DockerRefused(f"debootstrap {recipe['suite']} failed (exit {done.returncode}): {tail}")
+            # Package scripts in later builds must not start services (postgresql would start one).
+            (rootfs / "usr" / "sbin" / "policy-rc.d").write_text("#!/bin/sh\nexit 101\n")
+            (rootfs / "usr" / "sbin" / "policy-rc.d").chmod(0o755)
+            for cached in (rootfs / "var" / "cache" / "apt" / "archives").glob("*.deb"):
+                cached.unlink()
+            partial = tarball.with_suffix(".partial")
+            with tarfile.open(partial, "w") as archive:
+                archive.add(rootfs, arcname=".")
+            partial.rename(tarball)
+    say(f"importing {tarball} as {name}")
+    repository, _, tag = name.rpartition(":")
+    client.api.import_image_from_file(str(tarball), repository=repository, tag=tag)
+    return client.images.get(name).id
+
+
 def pull(client, name: str) -> str:
     """The engine's image of that name, pulled only when it has none."""
     found = image_id(client, name)
@@ -85,12 +171,17 @@ def pull(client, name: str) -> str:
 
 
 class ImageProvider(DockerProvider):
-    inputs = ("name", "build")
+    inputs = ("name", "build", "debootstrap")
     replace_on = inputs
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         with self.engine() as client:
-            made = build(client, props["name"], props["build"]) if props.get("build") else pull(client, props["name"])
+            if props.get("build"):
+                made = build(client, props["name"], props["build"])
+            elif props.get("debootstrap"):
+                made = image_id(client, props["name"]) or debootstrap(client, props["name"], props["debootstrap"])
+            else:
+                made = pull(client, props["name"])
             return CreateResult(made, {**props, "image_id": made})
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
@@ -116,6 +207,9 @@ class Image(Resource, module="docker", name="Image"):
         resource_name: str,
         name: str,
         build: dict[str, Any] | None = None,
+        debootstrap: dict[str, Any] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ):
-        super().__init__(ImageProvider(), resource_name, {"name": name, "build": build, "image_id": None}, opts)
+        props = {"name": name, "build": build, "debootstrap": debootstrap, "image_id": None}
+        super().__init__(ImageProvider(), resource_name, props, opts)
+        self.reference = name  # known while the program runs, for builds on this image
