@@ -216,7 +216,7 @@ def test_a_build_context_with_added_files_is_what_dockerignore_lets_through_and_
     context = ROOT / "app" / "backend"
     options = {"context": str(context), "dockerfile": "Dockerfile", "extra_files": {"extra-ca/proxy.crt": "PEM"}}
     with tarfile.open(fileobj=context_with(options)) as archive:
-        names = set(archive.getnames())
+        names = {member.name for member in archive.getmembers() if member.isfile()}
         assert archive.extractfile("extra-ca/proxy.crt").read() == b"PEM"
     assert names == set(context_files(context, context / "Dockerfile")) | {"extra-ca/proxy.crt"}
     assert not any(name.startswith("node_modules") for name in names)
