@@ -43,6 +43,7 @@ from components.spec import CONFIG_KEY, EnvironmentSpec
 from components.stack_config import load_stack_file, read_stack_config, stack_file
 
 from . import (
+    dev_base,
     dev_engine,
     drift,
     everyday,
@@ -69,6 +70,7 @@ EXIT_INVALID = 2
 EXIT_NO_DOCKER = 3
 EXIT_INTERRUPTED = 4
 EXIT_REFUSED = 5  # destroy of a stack whose database is protected, without --exclude-protected
+EXIT_NO_IMAGES = 6  # dev: the official base images cannot be had, and base: debian was not accepted
 
 
 def all_stacks() -> list[str]:
@@ -143,6 +145,10 @@ def cmd_up(args: argparse.Namespace) -> int:
     if spec.target == "local":
         if not local_engine(unattended):
             return EXIT_NO_DOCKER
+        with dev_engine.connected() as client:
+            if not dev_base.check(client, args.stack, spec, unattended, say=print):
+                return EXIT_NO_IMAGES
+        spec = validate_stack(args.stack)  # as it may now declare base: debian
         dev_engine.prepare_up(args.stack, spec, stack_file(args.stack))
     select_or_create_stack(args.stack)
     if stopped := _interrupted(args.stack):

@@ -118,3 +118,16 @@ def restore_release(declared: dict[str, Any]) -> Edit:
         sync(config, {**config, **declared["secrets"]})
 
     return edit
+
+
+def set_base(base: str) -> Edit:
+    """An edit setting the local stack's `base` (components/local/debian.py), next to `target`."""
+
+    def edit(config: Any) -> None:
+        environment = config[CONFIG_KEY]
+        if "base" in environment:
+            environment["base"] = base
+        else:
+            environment.insert(list(environment).index("target") + 1, "base", base)
+
+    return edit

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -22,6 +21,8 @@ from pathlib import Path
 import docker
 import pytest
 import yaml
+
+from mvsctl.dev_base import default_base
 
 ROOT = Path(__file__).resolve().parents[2]
 ENGINE_TOOL = ROOT / "tools" / "docker-engine"
@@ -123,16 +124,6 @@ def make_ci_bases(engine: docker.DockerClient, tmp: Path) -> dict[str, str]:
 def postgres_standin(engine: docker.DockerClient, ci_bases: dict[str, str], tag: str) -> str:
     """The official Postgres image's stand-in, under the name the declaration gives."""
     return build(engine, DEBIAN_IMAGES / "postgres", tag, BASE_IMAGE=ci_bases["debian"])
-
-
-DOCKERFILE_BASE = re.compile(r"^ARG BASE_IMAGE=(\S+)$", re.M)
-
-
-def default_base(dockerfile: Path) -> str:
-    """The official base image a Dockerfile names by default (`ARG BASE_IMAGE=...`)."""
-    match = DOCKERFILE_BASE.search(dockerfile.read_text())
-    assert match, f"{dockerfile} names no default BASE_IMAGE"
-    return match.group(1)
 
 
 @pytest.fixture(scope="session")

@@ -37,10 +37,10 @@ def test_without_yes_the_offer_says_what_and_where_and_nothing_is_started(no_eng
 
 
 def test_with_yes_it_is_started(no_engine, monkeypatch, capsys):
-    monkeypatch.setattr(cli.dev_engine, "prepare_up", lambda *a: (_ for _ in ()).throw(SystemExit(7)))
+    monkeypatch.setattr(cli.dev_engine, "connected", lambda *a: (_ for _ in ()).throw(SystemExit(7)))
     with pytest.raises(SystemExit) as went_on:
         cli.main(["up", "dev", "--yes"])
-    assert went_on.value.code == 7, "after starting the engine, up goes on to its checks"
+    assert went_on.value.code == 7, "after starting the engine, up goes on to ask it about the images"
     assert no_engine == ["start"] and "Starting it (--yes)" in capsys.readouterr().out
     assert cli.os.environ["DOCKER_HOST"] == "unix:///never"  # what Pulumi's providers will use
 
