@@ -58,9 +58,9 @@ class Engine:
 
 def test_an_image_neither_on_the_engine_nor_at_its_registry_cannot_be_had():
     names = ["postgres:15.10-alpine", "node:18.20.4-bookworm-slim"]
-    assert dev_base.cannot_have(Engine({"postgres:15.10-alpine"}, registry_answers=False), names) == {
-        "node:18.20.4-bookworm-slim": 'Get "https://registry-1.docker.io/v2/": lookup failed (node:18.20.4-bookworm-slim)'
-    }
+    missing = dev_base.cannot_have(Engine({"postgres:15.10-alpine"}, registry_answers=False), names)
+    assert list(missing) == ["node:18.20.4-bookworm-slim"]
+    assert missing["node:18.20.4-bookworm-slim"].startswith('Get "https://registry-1.docker.io/v2/": lookup failed')
     assert dev_base.cannot_have(Engine(set(), registry_answers=True), names) == {}
 
 
