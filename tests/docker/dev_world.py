@@ -25,7 +25,7 @@ LABEL = f"com.mvs.stack={STACK}"
 # Known values for the dev secrets (`./mvs up dev` generates only the missing ones), so the tests
 # can look for them in every output, argument list and state file.
 SECRETS = {"dbPassword": "db-Never-Shown-9x", "sessionSecret": "session-Never-Shown-8x"}
-COPIED = ("mvsctl", "policies", "railway_emulator", ".dockerignore")
+COPIED = ("mvsctl", "policies", "railway_emulator", "images", "tools", ".dockerignore")
 
 
 class DevWorld:
