@@ -9,7 +9,6 @@ developer runs into are handled here as well, with the Docker SDK, before or aft
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -19,6 +18,7 @@ from docker.models.containers import Container
 
 from components.errors import DockerUnavailable, PortInUse
 from components.local.client import engine as engine_client
+from components.local.client import port_is_free, ports_published_by
 from components.local.volumes import kept_volumes
 from components.spec import EnvironmentSpec, published_ports
 
@@ -55,23 +55,10 @@ def service_of(container: Container, stack: str) -> str:
 
 
 def ports_held_by(containers: list[Container]) -> set[int]:
-    held = set()
+    held: set[int] = set()
     for container in containers:
-        for bindings in (container.attrs.get("HostConfig", {}).get("PortBindings") or {}).values():
-            for binding in bindings or []:
-                if binding.get("HostPort", "").isdigit():
-                    held.add(int(binding["HostPort"]))
+        held |= ports_published_by(container.attrs)
     return held
-
-
-def port_is_free(port: int, host: str = LOOPBACK) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError:
-            return False
-    return True
 
 
 def check_ports(stack: str, spec: EnvironmentSpec, file: str, containers: list[Container]) -> None:

@@ -10,8 +10,10 @@ Pulumi: the providers and `./mvs` both use it.
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import docker
 from docker.errors import APIError, DockerException
@@ -30,6 +32,27 @@ def docker_host(configured: str | None = None) -> str:
 def refused(error: APIError) -> str:
     """The engine's own words for a refusal, without the SDK's request URL."""
     return str(error.explanation or error).strip()
+
+
+def port_is_free(port: int, ip: str = "127.0.0.1") -> bool:
+    """Whether a program could listen on `ip`:`port` now (what the engine's port proxy will do)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((ip, port))
+        except OSError:
+            return False
+    return True
+
+
+def ports_published_by(attrs: dict[str, Any]) -> set[int]:
+    """The host ports a container publishes, from its inspection."""
+    ports = set()
+    for bindings in ((attrs.get("HostConfig") or {}).get("PortBindings") or {}).values():
+        for binding in bindings or []:
+            if str(binding.get("HostPort", "")).isdigit():
+                ports.add(int(binding["HostPort"]))
+    return ports
 
 
 @contextmanager

@@ -17,7 +17,7 @@ import yaml
 from docker.models.containers import Container
 
 from mvsctl.loopback_s3 import free_port
-from tests.engine.cli import ROOT, PulumiCLI, copy_program
+from tests.engine.cli import ROOT, PulumiCLI, copy_program, copy_project
 
 STACK = "dev"
 FILE = f"stacks/Pulumi.{STACK}.yaml"
@@ -33,13 +33,7 @@ class DevWorld:
 
     def __init__(self, scratch: Path, docker_host: str, client: docker.DockerClient):
         self.client = client
-        project = copy_program(scratch / "mvs")
-        for name in COPIED:
-            source = ROOT / name
-            if source.is_dir():
-                shutil.copytree(source, project / name, ignore=shutil.ignore_patterns("__pycache__"))
-            else:
-                shutil.copy2(source, project / name)
+        project = copy_project(COPIED, copy_program(scratch / "mvs"))
         shutil.copytree(ROOT / "app", project / "app", ignore=shutil.ignore_patterns("node_modules", "__pycache__"))
         (project / "venv").symlink_to(ROOT / "venv")  # the policy pack runs in the project's venv
         self.project = project

@@ -20,7 +20,6 @@ any container log line quoted in an error.
 from __future__ import annotations
 
 import io
-import socket
 import tarfile
 import time
 from collections.abc import Callable
@@ -32,6 +31,7 @@ from docker.models.containers import Container as EngineContainer
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, UpdateResult
 
 from ...errors import ContainerUnhealthy, DockerRefused, PortInUse
+from ..client import port_is_free, ports_published_by
 from .base import UNKNOWN, DockerProvider, changed_keys, ours, say
 
 NANOSECONDS = 1_000_000_000
@@ -58,16 +58,6 @@ UNLESS_STOPPED = {"policy": "unless-stopped", "max_retries": 0}  # what the stac
 STATE_ONLY = ("wait_seconds", "waits_for", "declared_as", "secret_names")  # no change on the engine
 
 
-def port_is_free(port: int, ip: str) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((ip, port))
-        except OSError:
-            return False
-    return True
-
-
 def check_ports(props: dict[str, Any], held_by_old: Callable[[], set[int]] = set) -> None:
     """Every host port the container publishes is free, or held by the container it replaces (asked
     of the engine only for a port that is not free)."""
@@ -82,15 +72,6 @@ def check_ports(props: dict[str, Any], held_by_old: Callable[[], set[int]] = set
             f"port {port} on {ip} is in use by another program; {where}. Nothing was changed: stop what uses it "
             f"(`ss -ltnp 'sport = :{port}'` shows it), or set {key} to a free port, then run up again"
         )
-
-
-def published(attrs: dict[str, Any]) -> set[int]:
-    ports = set()
-    for bindings in (attrs.get("HostConfig", {}).get("PortBindings") or {}).values():
-        for binding in bindings or []:
-            if str(binding.get("HostPort", "")).isdigit():
-                ports.add(int(binding["HostPort"]))
-    return ports
 
 
 def upload_archive(uploads: list[dict[str, Any]]) -> bytes:
@@ -255,7 +236,7 @@ class ContainerProvider(DockerProvider):
                 except NotFound:
                     continue
                 if found.id == id_ or ours(found.labels, props.get("labels") or {}):
-                    held |= published(found.attrs)
+                    held |= ports_published_by(found.attrs)
         return held
 
     def create(self, props: dict[str, Any]) -> CreateResult:
