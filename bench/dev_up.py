@@ -73,13 +73,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tag_official_names(client, make_ci_bases(client, Path(tmp) / "bases"))
         world = DevWorld(Path(tmp), host, client)
-        world.remove_everything()
-        world.ports = world.use_free_ports()
-        world.set_secrets()
+        world.start_clean()
         try:
             timed_up(world)  # warm: every image built once, so the runs below build nothing
-            world.mvs("destroy", STACK, "--yes", "--delete-data")
-            world.remove_everything()
+            world.finish()
             from_empty = timed_up(world)
             empty_floor = floor(world)
             no_change = timed_up(world)
@@ -89,8 +86,7 @@ def main() -> None:
             one_variable = timed_up(world)
             variable_floor = floor(world, {"backend"})
         finally:
-            world.mvs("destroy", STACK, "--yes", "--delete-data")
-            world.remove_everything()
+            world.finish()
     print(
         json.dumps(
             {

@@ -41,6 +41,17 @@ class DevWorld:
         self.cli.env["DOCKER_HOST"] = docker_host
         self.outputs: list[str] = []  # everything the commands printed, for the secrets test
 
+    def start_clean(self) -> None:
+        """From none of the stack's parts on the engine, on free ports, with the known secrets."""
+        self.remove_everything()
+        self.ports = self.use_free_ports()
+        self.set_secrets()
+
+    def finish(self) -> None:
+        """Destroy with the data, and remove whatever a failed test left."""
+        self.mvs("destroy", STACK, "--yes", "--delete-data")
+        self.remove_everything()
+
     # -- the declaration
 
     def declaration(self) -> dict[str, Any]:

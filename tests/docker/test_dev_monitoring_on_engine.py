@@ -158,12 +158,10 @@ def start_recorder(client: docker.DockerClient, image: str, network: str) -> Con
 @pytest.fixture(scope="module")
 def monitored(engine, docker_host, ci_bases, official_names, tmp_path_factory):
     world = DevWorld(tmp_path_factory.mktemp("monitored"), docker_host, engine)
-    world.remove_everything()
-    world.ports = world.use_free_ports()
+    world.start_clean()
     world.declare(with_monitoring(world.declaration()))
     spec = parse_environment(world.declaration(), FILE)
     build_monitoring(engine, ci_bases, spec.monitoring, tmp_path_factory.mktemp("standins"))
-    world.set_secrets()
     for name, value in SECRETS.items():
         world.cli.ok("config", "set", "--secret", "--stack", STACK, f"mvs:{name}", input_text=value)
     up = world.mvs("up", STACK, "--yes")
@@ -171,8 +169,7 @@ def monitored(engine, docker_host, ci_bases, official_names, tmp_path_factory):
     recorder = start_recorder(engine, ci_bases["python"], f"mvs-{STACK}")
     yield Monitored(world, spec, recorder)
     recorder.remove(force=True)
-    world.mvs("destroy", STACK, "--yes", "--delete-data")
-    world.remove_everything()
+    world.finish()
 
 
 def test_every_monitoring_container_runs_healthy_published_only_where_declared(monitored):

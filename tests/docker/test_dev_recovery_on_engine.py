@@ -40,14 +40,11 @@ MARKERS = {
 @pytest.fixture(scope="module")
 def dev(tmp_path_factory, docker_host, engine, official_names) -> Iterator[DevWorld]:
     world = DevWorld(tmp_path_factory.mktemp("recovery"), docker_host, engine)
-    world.remove_everything()
-    world.ports = world.use_free_ports()
-    world.set_secrets()
+    world.start_clean()
     first = world.mvs("up", STACK, "--yes")
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
     yield world
-    world.mvs("destroy", STACK, "--yes", "--delete-data")
-    world.remove_everything()
+    world.finish()
 
 
 def kill_when(world: DevWorld, marker: re.Pattern, seconds: float = 300) -> str:

@@ -59,15 +59,12 @@ def argument_lists() -> Iterator[set[str]]:
 @pytest.fixture(scope="module")
 def dev(tmp_path_factory, docker_host, engine, official_names) -> Iterator[DevWorld]:
     world = DevWorld(tmp_path_factory.mktemp("dev"), docker_host, engine)
-    world.remove_everything()
-    world.ports = world.use_free_ports()
-    world.set_secrets()
+    world.start_clean()
     with argument_lists() as seen:
         world.first_up = world.mvs("up", STACK, "--yes")
     world.argv_during_up = seen
     yield world
-    world.mvs("destroy", STACK, "--yes", "--delete-data")
-    world.remove_everything()
+    world.finish()
 
 
 def url(world: DevWorld, service: str, path: str) -> str:
