@@ -294,7 +294,11 @@ def cmd_preview(args: argparse.Namespace) -> int:
     spec = validate_stack(args.stack)
     pulumi_args = list(args.pulumi_args)
     if spec.target == "local":
-        os.environ.setdefault("DOCKER_HOST", docker_host())
+        host = docker_host()
+        if reason := unreachable_reason(host):
+            print(unreachable_message(host, reason), file=sys.stderr)
+            return EXIT_NO_DOCKER
+        os.environ.setdefault("DOCKER_HOST", host)
         if not any(arg.startswith("--refresh") for arg in pulumi_args):
             pulumi_args.append("--refresh")
     return run_checked("preview", args.stack, pulumi_args)

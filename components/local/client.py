@@ -29,6 +29,21 @@ def docker_host(configured: str | None = None) -> str:
     return configured or os.environ.get("DOCKER_HOST") or DEFAULT_HOST
 
 
+def why(error: BaseException) -> str:
+    """The operating system's words under what the SDK raised (a missing socket, a refused
+    connection), else the SDK's own."""
+    seen: list[BaseException] = []
+    found: BaseException | None = error
+    while found is not None and found not in seen:
+        seen.append(found)
+        if isinstance(found, OSError) and found.strerror:
+            return found.strerror
+        found = (
+            found.__cause__ or found.__context__ or next((a for a in found.args if isinstance(a, BaseException)), None)
+        )
+    return str(error)
+
+
 def refused(error: APIError) -> str:
     """The engine's own words for a refusal, without the SDK's request URL."""
     return str(error.explanation or error).strip()
@@ -64,7 +79,7 @@ def engine(host: str | None = None) -> Iterator[docker.DockerClient]:
         client.ping()
     except DockerException as error:
         raise DockerUnavailable(
-            f"no Docker engine answers at {where} ({error}); nothing was changed: start Docker "
+            f"no Docker engine answers at {where} ({why(error)}); nothing was changed: start Docker "
             "(or point DOCKER_HOST at a running engine) and run again"
         ) from None
     try:

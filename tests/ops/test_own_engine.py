@@ -65,3 +65,19 @@ def test_anywhere_else_nothing_is_offered_and_up_stops_with_one_line(no_engine, 
     captured = capsys.readouterr()
     assert "No Docker engine is reachable" in captured.err and "tools/docker-engine" not in captured.out
     assert no_engine == []
+
+
+def test_a_preview_of_dev_with_no_engine_is_the_same_one_line_not_an_error_per_resource(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path / 'none.sock'}")
+    assert cli.main(["preview", "dev"]) == cli.EXIT_NO_DOCKER
+    err = capsys.readouterr().err
+    assert "No Docker engine is reachable" in err and "No such file or directory" in err
+
+
+def test_the_providers_say_why_no_engine_answers_in_the_systems_words(tmp_path):
+    from components.errors import DockerUnavailable
+    from components.local.client import engine
+
+    with pytest.raises(DockerUnavailable) as gone, engine(f"unix://{tmp_path / 'none.sock'}"):
+        pass
+    assert "(No such file or directory)" in str(gone.value) and "Connection aborted" not in str(gone.value)
