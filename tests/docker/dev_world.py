@@ -42,11 +42,9 @@ class DevWorld:
         self.outputs: list[str] = []  # everything the commands printed, for the secrets test
 
     def start_clean(self) -> None:
-        """From none of the stack's parts on the engine, on free ports, builds on the host's
-        network, with the known secrets."""
+        """From none of the stack's parts on the engine, on free ports, with the known secrets."""
         self.remove_everything()
         self.ports = self.use_free_ports()
-        self.build_on_host_network()
         self.set_secrets()
 
     def finish(self) -> None:
@@ -74,16 +72,6 @@ class DevWorld:
             ports[name] = service["host_port"] = free_port()
         self.declare(environment)
         return ports
-
-    def build_on_host_network(self) -> None:
-        """`build.network: host` for the app and the runner, as a team behind a proxy declares it:
-        here RUN steps reach npm, PyPI and Debian only through the host's network."""
-        environment = self.declaration()
-        for service in environment["services"].values():
-            if service.get("build") is not None:
-                service["build"]["network"] = "host"
-        environment["backups"]["runner_build"] = {"network": "host"}
-        self.declare(environment)
 
     def set_secrets(self) -> None:
         self.cli.ok("stack", "init", STACK)

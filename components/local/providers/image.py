@@ -48,10 +48,32 @@ def image_id(client, name: str) -> str | None:
         return None
 
 
+MASQUERADE = "com.docker.network.bridge.enable_ip_masquerade"
+
+
+def build_network(client, options: dict[str, Any]) -> str | None:
+    """The declared network for RUN steps; else the host's, on an engine whose bridge does no NAT
+    (one run with --iptables=false, as the project's own engine is: it leaves the machine's firewall
+    alone), where a RUN step on the bridge could reach no mirror or registry."""
+    if options.get("network"):
+        return options["network"]
+    try:
+        bridge = client.networks.get("bridge")
+    except (NotFound, APIError):
+        return None
+    return "host" if (bridge.attrs.get("Options") or {}).get(MASQUERADE) == "false" else None
+
+
 def build(client, name: str, options: dict[str, Any]) -> str:
     """`docker build` with the declared options, each step said as it starts; the new image's id."""
     started = time.monotonic()
-    say(f"building {name} from {options['context']}")
+    network = build_network(client, options)
+    on_host = (
+        " (RUN steps on the host's network: this engine's bridge does no NAT)"
+        if network and not options.get("network")
+        else ""
+    )
+    say(f"building {name} from {options['context']}{on_host}")
     output: list[str] = []
     context = {"path": options["context"]}
     if options.get("extra_files"):
@@ -61,7 +83,7 @@ def build(client, name: str, options: dict[str, Any]) -> str:
         dockerfile=options["dockerfile"],
         tag=name,
         buildargs=options.get("args") or None,
-        network_mode=options.get("network") or None,
+        network_mode=network,
         platform=options.get("platform") or None,
         rm=True,
         forcerm=True,
