@@ -6,6 +6,7 @@ leaves it converged for the next."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -213,7 +214,9 @@ def test_one_variable_replaces_only_the_backend_and_keeps_the_data(dev):
 def test_drift_made_by_hand_is_named_by_preview_and_repaired_by_up(dev, ci_bases):
     containers = dev.containers()
     backend_image = dev.client.images.get(containers["backend"].image.id)
-    (built_tag,) = [t for t in backend_image.tags if t.startswith("mvs-dev-backend:")]
+    # The tag the stack built (one image may carry several: the same content under other digests).
+    resources = json.loads(dev.cli.ok("stack", "export", "--stack", STACK))["deployment"]["resources"]
+    built_tag = next(r["outputs"]["name"] for r in resources if r["urn"].endswith("::dev-backend-image"))
     containers["frontend"].stop(timeout=10)
     containers["backup"].remove(force=True)
     dev.client.images.get(ci_bases["debian"]).tag(*built_tag.split(":"))  # the tag now names another image
