@@ -5,6 +5,7 @@ Docker engine. Nothing of the repository's own stack files or state is touched."
 from __future__ import annotations
 
 import json
+import random
 import shutil
 import subprocess
 import sys
@@ -16,7 +17,7 @@ import docker
 import yaml
 from docker.models.containers import Container
 
-from mvsctl.loopback_s3 import free_port
+from components.local.client import port_is_free
 from tests.engine.cli import ROOT, PulumiCLI, copy_program, copy_project
 
 STACK = "dev"
@@ -26,6 +27,16 @@ LABEL = f"com.mvs.stack={STACK}"
 # can look for them in every output, argument list and state file.
 SECRETS = {"dbPassword": "db-Never-Shown-9x", "sessionSecret": "session-Never-Shown-8x"}
 COPIED = ("mvsctl", "policies", "railway_emulator", "images", "tools", ".dockerignore")
+
+
+def stable_free_port() -> int:
+    """A free port below the kernel's ephemeral range: one the machine's other programs (the
+    suite's servers, on other workers) are not handed by the kernel while a long `up` runs."""
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    while True:
+        port = random.randrange(10_000, low)
+        if port_is_free(port):
+            return port
 
 
 class DevWorld:
@@ -66,10 +77,10 @@ class DevWorld:
     def use_free_ports(self) -> dict[str, int]:
         """Every published port moved to a free one (the machine may hold 3000, 5432 or 8080)."""
         environment = self.declaration()
-        ports = {"database": free_port()}
+        ports = {"database": stable_free_port()}
         environment["database"]["host_port"] = ports["database"]
         for name, service in environment["services"].items():
-            ports[name] = service["host_port"] = free_port()
+            ports[name] = service["host_port"] = stable_free_port()
         self.declare(environment)
         return ports
 

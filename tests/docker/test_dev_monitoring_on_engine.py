@@ -41,10 +41,9 @@ from docker.models.containers import Container
 
 from components.monitoring import BACKUP_JOB, POSTGRES_EXPORTER_JOB, PUSHGATEWAY_JOB, alerts, scrape_jobs
 from components.spec import EnvironmentSpec, parse_environment
-from mvsctl.loopback_s3 import free_port
 
 from .dev_world import SECRETS as DEV_SECRETS
-from .dev_world import DevWorld
+from .dev_world import DevWorld, stable_free_port
 from .standins import build_monitoring
 
 STACK = "dev"
@@ -82,9 +81,9 @@ def with_monitoring(raw: dict) -> dict:
     raw["monitoring"] = {
         "enabled": True,
         "scrape_interval_seconds": 5,
-        "prometheus_host_port": free_port(),
-        "grafana_host_port": free_port(),
-        "alertmanager_host_port": free_port(),
+        "prometheus_host_port": stable_free_port(),
+        "grafana_host_port": stable_free_port(),
+        "alertmanager_host_port": stable_free_port(),
         "receivers": {"webhook_url_secret": "alertWebhookUrl"},
         "thresholds": {"for_minutes": {"postgres_down": 0}},
     }
