@@ -10,7 +10,8 @@ import os
 import socket
 from urllib.parse import urlparse
 
-DEFAULT_HOST = "unix:///var/run/docker.sock"
+from components.local.client import DEFAULT_HOST
+
 PING = b"GET /_ping HTTP/1.1\r\nHost: docker\r\nConnection: close\r\n\r\n"
 
 

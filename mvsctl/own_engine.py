@@ -20,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from components.errors import ToolError
+from components.local.client import cache_root
 
 from .docker_engine import own_host
 from .pulumi_cli import PROJECT_ROOT
@@ -32,10 +33,7 @@ Say = Callable[[str], None]
 
 
 def cache_dir() -> Path:
-    cache = os.environ.get("MVS_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "mvs-infra"
-    )
-    return Path(cache) / "docker"
+    return cache_root() / "docker"
 
 
 def can_offer() -> bool:

@@ -13,6 +13,7 @@ import os
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import docker
@@ -23,6 +24,15 @@ from ..errors import DockerRefused, DockerUnavailable
 DEFAULT_HOST = "unix:///var/run/docker.sock"
 HOST_CONFIG = "docker:host"  # the stack config key that names another engine
 REQUEST_TIMEOUT_SECONDS = 300  # a build step or an image import may take minutes
+
+
+def cache_root() -> Path:
+    """Where this project keeps what it makes once per machine (as tools/setup and
+    tools/docker-engine do): MVS_CACHE_DIR, default ~/.cache/mvs-infra."""
+    root = os.environ.get("MVS_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "mvs-infra"
+    )
+    return Path(root)
 
 
 def docker_host(configured: str | None = None) -> str:

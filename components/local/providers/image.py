@@ -36,6 +36,7 @@ from docker.utils.build import exclude_paths
 from pulumi.dynamic import CreateResult, ReadResult, Resource
 
 from ...errors import DockerRefused
+from ..client import cache_root
 from .base import DockerProvider, say
 
 TAIL_LINES = 12  # of a failed build's output, in its one-line error
@@ -129,11 +130,8 @@ def context_with(options: dict[str, Any]) -> io.BytesIO:
 
 
 def cache_dir() -> Path:
-    """Where made base images are kept: MVS_CACHE_DIR (default ~/.cache/mvs-infra), as for the tools."""
-    root = os.environ.get("MVS_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "mvs-infra"
-    )
-    return Path(root) / "debian"
+    """Where made base images are kept."""
+    return cache_root() / "debian"
 
 
 DEBOOTSTRAP_SECONDS = 90  # what a first debootstrap takes on a machine like the ones CI runs on
