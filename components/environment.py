@@ -12,6 +12,7 @@ from .railway.client import ACCOUNT_TOKEN_ENV, PROJECT_TOKEN_ENV
 from .railway.stack import RailwayStack
 from .release import Release, current_commit, declared_snapshot, digest_of
 from .spec import EnvironmentSpec
+from .spec.secret_command import set_secret_advice
 from .stack_config import pulumi_secret, read_stack_config, sibling_environments, sibling_project_ids, stack_file
 
 
@@ -21,8 +22,8 @@ def require_railway_token() -> None:
         return
     raise pulumi.RunError(
         f"no Railway token: set {ACCOUNT_TOKEN_ENV} to an account or workspace token (or {PROJECT_TOKEN_ENV} to a "
-        f"project token), or store one in the stack: `./mvs pulumi config set --secret --stack {pulumi.get_stack()} "
-        "railway:token` (it reads the value from stdin). Nothing was changed."
+        f"project token), or store one in the stack: {set_secret_advice(pulumi.get_stack(), 'railway:token')}. "
+        "Nothing was changed."
     )
 
 

@@ -36,20 +36,27 @@ def _yaml() -> YAML:
 
 
 def edit_stack_file(stack: str, edit: Edit, project: Path = PROJECT_ROOT) -> str:
-    """Apply `edit` to the stack file; return the unified diff of the change ("" when none)."""
+    """Apply `edit` to the stack file's `config:`; return the unified diff of the change ("" when none)."""
+    return edit_stack_document(stack, lambda document: edit(document["config"]), project)
+
+
+def edit_stack_document(stack: str, edit: Edit, project: Path = PROJECT_ROOT, before: str | None = None) -> str:
+    """Apply `edit` to the whole stack file (top-level keys too, such as Pulumi's `encryptionsalt`);
+    return the unified diff. `before`: the text to edit, when the file on disk is not it."""
     relative = stack_file(stack)
     path = project / relative
-    before = path.read_text()
+    before = path.read_text() if before is None else before
     yaml = _yaml()
     document = yaml.load(before)
-    edit(document["config"])
+    edit(document)
     buffer = io.StringIO()
     yaml.dump(document, buffer)
     after = buffer.getvalue()
+    if after != path.read_text():
+        _check(path, after, relative)
+        _replace(path, after)
     if after == before:
         return ""
-    _check(path, after, relative)
-    _replace(path, after)
     return "".join(
         difflib.unified_diff(before.splitlines(True), after.splitlines(True), f"a/{relative}", f"b/{relative}")
     )

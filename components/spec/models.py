@@ -129,7 +129,7 @@ class Service(Model):
     region: Region | None = None
     env: dict[EnvVarName, str] = {}
     secrets: dict[EnvVarName, SecretName] = Field(
-        {}, description="environment variable -> name of a secret set with `pulumi config set --secret`"
+        {}, description="environment variable -> name of a secret set with `./mvs secrets set STACK NAME`"
     )
     database_url_env: EnvVarName | None = Field(None, description="variable that receives the database URL")
     depends_on: list[str] = []

@@ -14,6 +14,7 @@ from typing import Any, Literal
 from .domains import check_domains
 from .images import tag_major
 from .models import Monitoring
+from .secret_command import set_secret_advice
 
 SecretState = Literal["secret", "plaintext", "missing"]
 # Answers "how is the secret with this name set in the stack?"; None skips secret checks.
@@ -146,7 +147,7 @@ def _check_service(
                 f"{key}.env.{var}",
                 "a plaintext value for a secret-looking variable",
                 f"services.{name}.secrets.{var}: <secret name>, set with "
-                "`./mvs pulumi config set --secret --stack <stack> <secret name>` (it reads the value from stdin)",
+                f"{set_secret_advice('<stack>', '<secret name>')}",
             )
         if var in secret_env:
             yield (f"{key}.env.{var}", "the same variable in env and secrets", "the variable in one of them")
@@ -366,12 +367,8 @@ def _check_secrets(
             continue
         state = secrets(ref)
         shown = repr(ref) if reads_like_a_name(ref) else NOT_SHOWN
-        command = f"`./mvs pulumi config set --secret --stack {stack} {ref if shown != NOT_SHOWN else '<name>'}`"
+        advice = set_secret_advice(stack, ref if shown != NOT_SHOWN else "<name>")
         if state == "missing":
-            yield (key, f"secret {shown}, which is not set", f"a set secret: {command} (it reads the value from stdin)")
+            yield (key, f"secret {shown}, which is not set", f"a set secret: {advice}")
         elif state == "plaintext":
-            yield (
-                key,
-                f"secret {shown}, which is stored in plaintext",
-                f"an encrypted value: {command} (it reads the value from stdin)",
-            )
+            yield (key, f"secret {shown}, which is stored in plaintext", f"an encrypted value: {advice}")

@@ -50,6 +50,7 @@ from components.railway.monitoring import SERVICES as MONITORING_SERVICES
 from components.railway.restart import RESTARTABLE, restart_and_wait
 from components.railway.status import ServiceStatus, environment_services
 from components.spec import EnvironmentSpec
+from components.spec.secret_command import set_secret_advice
 
 from ..pulumi_cli import pulumi
 from .table import table
@@ -118,7 +119,7 @@ def railway_client(stack: str) -> RailwayClient:
         token = RailwayToken.configured(token_value, plain(CONFIG_TOKEN_KIND))
     except RailwayTokenMissing as missing:
         raise RailwayTokenMissing(
-            f"{missing}, or store one in the stack: ./mvs pulumi config set --secret --stack {stack} {CONFIG_TOKEN}"
+            f"{missing}, or store one in the stack: {set_secret_advice(stack, CONFIG_TOKEN)}"
         ) from None
     return RailwayClient(token, endpoint=plain(CONFIG_ENDPOINT))
 

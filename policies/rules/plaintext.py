@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from pulumi_policy import ReportViolation, ResourceValidationArgs, Severity
 
+from components.spec.secret_command import set_secret_advice
+
 from ..contract import Context, resource_context, resource_policy
 from ..declaration import DOCKER_CONTAINER, VARIABLES, Part, part_of
 from ..secret_shapes import credential_kind, is_reference, looks_secret_by_name, secret_value_kind
@@ -23,8 +25,7 @@ def _report(ctx: Context, part: Part, name: str, why: str, where: str) -> None:
         ctx.report(
             part.key(f"env.{name}"),
             f"looks like a secret ({why}) and is stored in plaintext; set it as a secret instead: "
-            f"{part.key('secrets')}.{name}: <secret name>, then `./mvs pulumi config set --secret --stack {ctx.stack} "
-            "<secret name>` (it reads the value from stdin)",
+            f"{part.key('secrets')}.{name}: <secret name>, then {set_secret_advice(ctx.stack, '<secret name>')}",
         )
     else:
         ctx.report(

@@ -142,7 +142,7 @@ def test_without_a_token_the_hint_names_the_stack_and_reads_the_token_from_stdin
     result = world.cli.run("preview", "--stack", "staging")
     output = result.stdout + result.stderr
     assert result.returncode != 0 and "Traceback" not in output
-    assert "`./mvs pulumi config set --secret --stack staging railway:token` (it reads the value from stdin)" in output
+    assert "`./mvs secrets set staging railway:token` (it reads the value from stdin, or asks for it)" in output
 
 
 def test_a_vanished_database_volume_is_said_and_postgres_redeployed_on_a_new_one(world):

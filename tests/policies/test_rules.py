@@ -461,14 +461,14 @@ def test_a_secret_looking_plaintext_variable_is_reported_without_its_value():
     )
     assert found == [
         f"{PROD}.services.backend.env.API_TOKEN looks like a secret (by its name) and is stored in plaintext; set it "
-        "as a secret instead: services.backend.secrets.API_TOKEN: <secret name>, then `./mvs pulumi config set "
-        "--secret --stack prod <secret name>` (it reads the value from stdin)",
+        "as a secret instead: services.backend.secrets.API_TOKEN: <secret name>, then `./mvs secrets set prod "
+        "<secret name>` (it reads the value from stdin, or asks for it)",
         f"{PROD}.services.backend.env.LEGACY_DB looks like a secret (its value looks like a URL with a password in "
         "it) and is stored in plaintext; set it as a secret instead: services.backend.secrets.LEGACY_DB: <secret "
-        "name>, then `./mvs pulumi config set --secret --stack prod <secret name>` (it reads the value from stdin)",
+        "name>, then `./mvs secrets set prod <secret name>` (it reads the value from stdin, or asks for it)",
         f"{PROD}.services.backend.env.PAYMENTS looks like a secret (its value looks like a Stripe key) and is stored "
         "in plaintext; set it as a secret instead: services.backend.secrets.PAYMENTS: <secret name>, then `./mvs "
-        "pulumi config set --secret --stack prod <secret name>` (it reads the value from stdin)",
+        "secrets set prod <secret name>` (it reads the value from stdin, or asks for it)",
     ]
     assert not any("hunter2" in m or "sk_live" in m for m in found)
     job = variables({"AWS_SECRET_ACCESS_KEY": "plain"}, (), "prod-backup-variables")

@@ -850,7 +850,7 @@ def test_missing_secret_says_how_to_set_it(
     [problem] = error.problems
     assert problem.key == key
     assert "not set" in problem.found
-    command = f"`./mvs pulumi config set --secret --stack {stack_name} {secret}` (it reads the value from stdin)"
+    command = f"`./mvs secrets set {stack_name} {secret}` (it reads the value from stdin, or asks for it)"
     assert command in problem.allowed
     assert command in str(error)
 
@@ -864,7 +864,7 @@ def test_plaintext_secret_is_refused(load_stack: Callable[[str], Stack], stack_n
     [problem] = error.problems
     assert problem.key == f"{ENV}.database.password_secret"
     assert "plaintext" in problem.found
-    assert f"`./mvs pulumi config set --secret --stack {stack_name} dbPassword`" in problem.allowed
+    assert f"`./mvs secrets set {stack_name} dbPassword`" in problem.allowed
 
 
 @pytest.mark.parametrize(
@@ -889,7 +889,7 @@ def test_a_value_pasted_where_a_secret_name_belongs_is_never_echoed(
     [problem] = [p for p in error.problems if p.key == f"{ENV}.{key}"]
     assert "not shown" in problem.found
     if state:
-        assert "`./mvs pulumi config set --secret --stack staging <name>`" in problem.allowed
+        assert "`./mvs secrets set staging <name>`" in problem.allowed
 
 
 @pytest.mark.parametrize(

@@ -277,9 +277,7 @@ def test_receiver_secrets_that_are_not_set_are_reported(load_stack: Callable[[st
     assert set(by_key) == {"webhook_url_secret", "slack.webhook_url_secret", "email.password_secret"}
     assert "'alertWebhookUrl', which is not set" in by_key["webhook_url_secret"].found
     assert "stored in plaintext" in by_key["email.password_secret"].found
-    assert (
-        "./mvs pulumi config set --secret --stack staging slackWebhookUrl" in by_key["slack.webhook_url_secret"].allowed
-    )
+    assert "./mvs secrets set staging slackWebhookUrl" in by_key["slack.webhook_url_secret"].allowed
 
 
 @pytest.mark.parametrize(

@@ -9,15 +9,16 @@ environment's RAILWAY_API_TOKEN or RAILWAY_TOKEN is used, as the Railway CLI doe
 from __future__ import annotations
 
 import hashlib
+import os
 import sys
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from pulumi.dynamic import ConfigureRequest, DiffResult, ResourceProvider
 
-from ...errors import RailwayNotFound, RailwayOutcomeUnknown
+from ...errors import RailwayNotFound, RailwayOutcomeUnknown, SettingInvalid
 from ...provider_process import in_provider_host, prepare
 from ..client import (
     CONFIG_ENDPOINT,
@@ -60,6 +61,28 @@ def _forget_snapshots(operation: str) -> None:
 T = TypeVar("T")
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # how a preview's unknown values reach diff()
 CONFIG_POLL_SECONDS = "railway:pollSeconds"
+POLL_SECONDS_ENV = "RAILWAY_POLL_SECONDS"
+DEFAULT_POLL_SECONDS = 2.0
+
+
+def poll_seconds_setting(configured: str | None, environ: Mapping[str, str]) -> float:
+    """Seconds between reads of a deployment's status: `railway:pollSeconds`, else
+    RAILWAY_POLL_SECONDS (for a run against the emulator, whose deployments finish at the first
+    reads, without writing the stack file), else 2 s, which suits Railway's builds of minutes."""
+    chosen, source = (
+        (configured, CONFIG_POLL_SECONDS) if configured else (environ.get(POLL_SECONDS_ENV), POLL_SECONDS_ENV)
+    )
+    if not chosen:
+        return DEFAULT_POLL_SECONDS
+    try:
+        seconds = float(chosen)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds <= 600:
+        raise SettingInvalid(
+            f"{source}={chosen!r}: it takes seconds between 0 and 600 (default {DEFAULT_POLL_SECONDS:g})"
+        )
+    return seconds
 
 
 class RailwayProvider(ResourceProvider):
@@ -85,7 +108,7 @@ class RailwayProvider(ResourceProvider):
             "token": req.config.get(CONFIG_TOKEN),
             "token_kind": req.config.get(CONFIG_TOKEN_KIND) or "account",
             "endpoint": req.config.get(CONFIG_ENDPOINT),
-            "poll_seconds": float(req.config.get(CONFIG_POLL_SECONDS) or 2.0),
+            "poll_seconds": poll_seconds_setting(req.config.get(CONFIG_POLL_SECONDS), os.environ),
         }
 
     def __getstate__(self) -> dict[str, Any]:
@@ -97,7 +120,7 @@ class RailwayProvider(ResourceProvider):
 
     @property
     def poll_seconds(self) -> float:
-        return self._settings.get("poll_seconds", 2.0)
+        return self._settings.get("poll_seconds", DEFAULT_POLL_SECONDS)
 
     def client(self) -> RailwayClient:
         token_value = self._settings.get("token")
