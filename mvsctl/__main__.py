@@ -293,11 +293,7 @@ def cmd_rehearse(args: argparse.Namespace) -> int:
     if spec.target != "railway":
         print(f"{stack_file(args.stack)} targets {spec.target}; rehearsals are for Railway stacks", file=sys.stderr)
         return EXIT_INVALID
-    pulumi_args = list(args.pulumi_args)
-    checks = policies.policy_run(args.stack, "rehearsal", pulumi_args, say=_say_err)
-    status = rehearse(args.stack, spec, [*checks.args, *pulumi_args])
-    checks.finish(say=_say_err)
-    return status
+    return rehearse(args.stack, spec, list(args.pulumi_args), say=_say_err)
 
 
 def cmd_railway_schema(args: argparse.Namespace) -> int:

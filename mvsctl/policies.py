@@ -130,11 +130,15 @@ class PolicyRun:
     event_log: Path | None
     state_dir: Path
 
-    def finish(self, say) -> None:
-        """Keep the run's violations as JSON lines and say where they are."""
+    def finish(self, say, kept: bool = True) -> None:
+        """Keep the run's violations as JSON lines and say where they are. `kept=False`: the
+        state directory is about to go (a rehearsal's), so only the count is said."""
         if self.event_log is None:
             return
         out, count = record_violations(self.stack, self.event_log, self.state_dir)
+        if not kept:
+            say(f"policies: {count} finding(s) in this run (each is listed above)")
+            return
         shown = out.relative_to(PROJECT_ROOT) if out.is_relative_to(PROJECT_ROOT) else out
         say(f"policies: {count} finding(s) recorded in {shown}")
 

@@ -1,17 +1,24 @@
 """`./mvs rehearse STACK`: a Railway stack's `pulumi up`, offline, against the emulator.
 
 It needs no Docker, no internet and no Railway account. It runs on a copy of the project with
-its own state backend and throwaway secrets, so the real stack files and state are untouched,
-and it ends with the number of Railway requests the run made. The backup bucket is an S3 server
-on loopback too, so the stack's `last_drill` output is read from a bucket, not from the internet.
+its own state backend and throwaway secrets, and it ends with the number of Railway requests the
+run made. The backup bucket is an S3 server on loopback too, so the stack's `last_drill` output is
+read from a bucket, not from the internet.
+
+It touches nothing of the checkout: not the stack files, not `.state/` (the policy pack's findings
+and event log go to the rehearsal's own work directory, so the real stack's last findings, which
+`./mvs summary` reads, stay as they were). The work directory is removed when the rehearsal
+succeeds and kept, and named, when it fails.
 """
 
 from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import tempfile
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import yaml
@@ -20,6 +27,7 @@ from components.spec import NAMESPACE, EnvironmentSpec
 from railway_emulator.requestlog import read_log
 from railway_emulator.server import DEFAULT_TOKEN, Emulator, EmulatorServer
 
+from . import policies
 from .loopback_s3 import create_bucket, loopback_s3
 from .process import run, run_attached
 from .workspace import copy_program
@@ -34,13 +42,23 @@ def strip_secrets(stack_file: Path) -> None:
     stack_file.write_text(yaml.safe_dump(document, sort_keys=False))
 
 
-def rehearse(stack: str, spec: EnvironmentSpec, pulumi_args: list[str]) -> int:
-    with loopback_s3() as s3_endpoint:
-        return _rehearse(stack, spec, pulumi_args, s3_endpoint)
-
-
-def _rehearse(stack: str, spec: EnvironmentSpec, pulumi_args: list[str], s3_endpoint: str) -> int:
+def rehearse(stack: str, spec: EnvironmentSpec, pulumi_args: list[str], say: Callable[[str], None] = print) -> int:
     workdir = Path(tempfile.mkdtemp(prefix=f"mvs-rehearsal-{stack}-"))
+    code = 1
+    try:
+        checks = policies.policy_run(stack, "rehearsal", pulumi_args, say=say, state_dir=workdir / ".state")
+        with loopback_s3() as s3_endpoint:
+            code = _rehearse(stack, spec, [*checks.args, *pulumi_args], s3_endpoint, workdir)
+        checks.finish(say=say, kept=code != 0)
+    finally:
+        if code == 0:
+            shutil.rmtree(workdir, ignore_errors=True)
+        else:
+            say(f"rehearsal: failed; its work files are kept in {workdir} (remove it when done)")
+    return code
+
+
+def _rehearse(stack: str, spec: EnvironmentSpec, pulumi_args: list[str], s3_endpoint: str, workdir: Path) -> int:
     program = copy_program(workdir / "program")
     strip_secrets(program / "stacks" / f"Pulumi.{stack}.yaml")
     log_path = workdir / "requests.jsonl"
@@ -56,7 +74,7 @@ def _rehearse(stack: str, spec: EnvironmentSpec, pulumi_args: list[str], s3_endp
     env.pop("PULUMI_CONFIG_PASSPHRASE_FILE", None)
     env.pop("RAILWAY_TOKEN", None)
     try:
-        print(f"rehearsal: Railway emulator at {server.url}; work files in {workdir}")
+        print(f"rehearsal: Railway emulator at {server.url}; work files in {workdir} (removed if it succeeds)")
         run(["pulumi", "stack", "init", stack, "--non-interactive"], cwd=str(program), env=env)
         throwaway = {name: secrets.token_urlsafe(24) for name in sorted(spec.secret_names())}
         for name, value in throwaway.items():

@@ -37,7 +37,8 @@ def greeting(url: str, admin_url: str, token: str) -> str:
             "  export RAILWAY_POLL_SECONDS=0.1",
             "",
             "Its deployments finish after a few status reads, so RAILWAY_POLL_SECONDS=0.1 lets an up take seconds;",
-            "with the default 2 s between reads (right for Railway's builds of minutes) an up takes about 1.5 minutes.",
+            "with the default 2 s between reads (right for Railway's builds of minutes) an up from empty takes",
+            "about a minute, nearly all of it waiting between reads.",
         ]
     )
 

@@ -64,10 +64,31 @@ def test_the_committed_json_schema_is_current(tmp_path):
     assert result.returncode == 0, result.stderr
 
 
+OTHER_TESTS_WRITE = ("venv", ".git", ".pytest_cache", ".state/version-check")  # on other workers, meanwhile
+
+
+def checkout_files(root: Path) -> dict[str, tuple[int, int]]:
+    """Every file of the checkout (but where other tests write), with its size and modification time."""
+    found = {}
+    for path in root.rglob("*"):
+        relative = path.relative_to(root)
+        skipped = any(relative.is_relative_to(other) for other in OTHER_TESTS_WRITE)
+        if skipped or "__pycache__" in relative.parts or not path.is_file():
+            continue
+        stat = path.stat()
+        found[str(relative)] = (stat.st_size, stat.st_mtime_ns)
+    return found
+
+
 @pytest.mark.slow  # a whole `pulumi up` against the emulator
 def test_rehearse_staging_offline_leaves_the_real_stack_untouched(tmp_path):
     stack_file = ROOT / "stacks" / "Pulumi.staging.yaml"
     before = stack_file.read_text()
+    (ROOT / ".state/policies").mkdir(parents=True, exist_ok=True)
+    findings = ROOT / ".state/policies/staging.jsonl"
+    if not findings.exists():
+        findings.write_text("")  # a last run's findings, which a rehearsal must not replace
+    files_before = checkout_files(ROOT)
     env = isolated_env(tmp_path)
     env.pop("RAILWAY_API_TOKEN", None)
     result = run_mvs("rehearse", "staging", "--yes", env=env)
@@ -78,6 +99,11 @@ def test_rehearse_staging_offline_leaves_the_real_stack_untouched(tmp_path):
     assert "serviceInstanceDeployV2 5" in result.stdout
     assert stack_file.read_text() == before
     assert not (tmp_path / "state").exists() or list((tmp_path / "state").iterdir()) == []
+    changed = {name for name, seen in checkout_files(ROOT).items() if files_before.get(name) != seen}
+    assert not changed - {".state/passphrase"}, f"the rehearsal wrote into the checkout: {sorted(changed)}"
+    assert "policies: 0 finding(s) in this run" in result.stderr
+    [workdir] = re.findall(r"work files in (\S+)", result.stdout)
+    assert not Path(workdir).exists(), "a rehearsal that succeeded leaves no work files behind"
 
 
 def test_rehearse_refuses_a_local_stack(tmp_path):

@@ -33,7 +33,7 @@ def exports_printed(process: subprocess.Popen) -> dict[str, str]:
         if line.strip().startswith("export "):
             name, value = line.strip().removeprefix("export ").split("=", 1)
             exports[name] = value
-        if "an up takes about" in line:
+        if "nearly all of it waiting between reads" in line:
             return exports
     raise AssertionError(f"the emulator ended before its greeting: {process.stderr.read()}")
 
