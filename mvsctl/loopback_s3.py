@@ -11,6 +11,8 @@ import logging
 import socket
 from collections.abc import Iterator
 
+from components.errors import SettingInvalid
+
 
 def free_port() -> int:
     with socket.socket() as probe:
@@ -20,8 +22,15 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def loopback_s3() -> Iterator[str]:
-    """Yields the endpoint URL of a fresh server; it stops on exit."""
-    from moto.server import ThreadedMotoServer
+    """Yields the endpoint URL of a fresh server; it stops on exit. moto comes from
+    requirements-rehearsal.txt, which `./mvs rehearse` installs; the main job does without it."""
+    try:
+        from moto.server import ThreadedMotoServer
+    except ImportError:
+        raise SettingInvalid(
+            "the rehearsal's S3 server (moto) is not installed: run it as `./mvs rehearse STACK`, whose setup "
+            "installs requirements-rehearsal.txt (or: venv/bin/pip install -r requirements-rehearsal.txt)"
+        ) from None
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # it would log every request
     port = free_port()

@@ -11,7 +11,6 @@ import contextlib
 import io
 import json
 import os
-import shutil
 import socket
 import subprocess
 import time
@@ -27,6 +26,7 @@ from backup_runner.destinations import DirectoryDestination
 from backup_runner.manifest import manifest_key
 from backup_runner.settings import read_settings
 from mvsctl.loopback_s3 import free_port
+from tests.monitoring_tools import monitoring_tool
 
 from .conftest import run_cli, seed
 from .pgserver import SUPERUSER_PASSWORD
@@ -37,14 +37,7 @@ STACK = "staging"
 
 
 def pushgateway_binary() -> str:
-    found = shutil.which("pushgateway", path=str(ROOT / ".tools" / "bin"))
-    if not found:
-        pytest.fail(
-            "setup error: .tools/bin/pushgateway is missing; run tools/monitoring-tools install "
-            "(./mvs test does it before pytest)",
-            pytrace=False,
-        )
-    return found
+    return monitoring_tool("pushgateway")
 
 
 @pytest.fixture
@@ -261,7 +254,7 @@ def test_no_secret_reaches_a_label_or_the_output(env, pushgateway):
 
 
 def test_the_pushgateway_fixture_uses_the_installed_tool():
-    """The gateway comes from .tools/bin (tools/monitoring-tools); a missing one is a setup error."""
+    """The gateway comes from .tools/bin (tools/monitoring-tools, installed on first need)."""
     version = subprocess.run([pushgateway_binary(), "--version"], capture_output=True, text=True, check=True)
     assert "pushgateway, version 1.5" in version.stdout + version.stderr
     assert os.access(pushgateway_binary(), os.X_OK)

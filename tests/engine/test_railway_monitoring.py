@@ -23,6 +23,7 @@ from components.railway import monitoring
 from components.railway.monitoring import file_variable, file_variables, start_command
 from components.spec import parse_environment
 from tests.monitoring.conftest import alertmanager_command
+from tests.monitoring_tools import monitoring_tool
 
 from .cli import ROOT, tools_available
 from .world import RailwayWorld
@@ -34,7 +35,6 @@ MONITORING_SECRETS = {
 }
 DECLARED = {"enabled": True, "receivers": {"webhook_url_secret": "alertWebhook"}, "prometheus_volume_size_gb": 7}
 SIX = list(monitoring.SERVICES)
-TOOLS = ROOT / ".tools" / "bin"
 
 
 def stack_file(world: RailwayWorld) -> Path:
@@ -227,9 +227,7 @@ def test_turning_monitoring_off_removes_it_all_and_says_the_volume_goes(world):
 
 
 def tool(name: str) -> str:
-    path = TOOLS / name
-    assert path.exists(), f"{name} is missing from .tools/bin: run `tools/monitoring-tools install`"
-    return str(path)
+    return monitoring_tool(name)
 
 
 def free_port() -> int:

@@ -26,21 +26,15 @@ import pytest
 from mvsctl.loopback_s3 import free_port
 from tests.app.conftest import backend_modules  # noqa: F401  (the real backend's node_modules)
 from tests.backups.pgserver import PG_BIN, SUPERUSER_PASSWORD, as_postgres_user
+from tests.monitoring_tools import monitoring_tool
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 START_DEADLINE = 30.0
 
 
 def tool(name: str) -> str:
-    """A monitoring tool on PATH or in .tools/bin; a missing one fails the test with how to get it."""
-    found = shutil.which(name) or shutil.which(name, path=str(REPO_ROOT / ".tools" / "bin"))
-    if found is None:
-        pytest.fail(
-            f"{name} is needed by the monitoring tests and was found neither on PATH nor in .tools/bin: "
-            "run `tools/monitoring-tools install` (./mvs test does it before pytest)",
-            pytrace=False,
-        )
-    return found
+    """A monitoring tool on PATH or in .tools/bin, installed on first need (tests/monitoring_tools.py)."""
+    return monitoring_tool(name)
 
 
 def wait_until(what: str, check: Callable[[], object], deadline: float, explain: Callable[[], str] = str) -> object:

@@ -5,31 +5,21 @@ from __future__ import annotations
 
 import copy
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
 import yaml
 
 from components.spec import CONFIG_KEY, EnvironmentSpec, parse_environment
+from tests.monitoring_tools import monitoring_tool
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_STACKS = ("dev", "staging", "prod")
-SETUP = (
-    "promtool is needed by the monitoring tests and was found neither on PATH nor in .tools/bin: "
-    "run `tools/monitoring-tools install` (it links Debian's promtool into .tools/bin), or by hand: "
-    "`cd /tmp && apt-get download prometheus && dpkg-deb -x prometheus_*.deb /tmp/prom` and put "
-    "/tmp/prom/usr/bin on PATH"
-)
 
 
 def promtool_path() -> str:
-    """promtool on PATH, else the repository's .tools/bin; a missing one FAILS the test with the way to install it."""
-    found = shutil.which("promtool") or shutil.which("promtool", path=str(REPO_ROOT / ".tools" / "bin"))
-    if found is None:
-        pytest.fail(SETUP, pytrace=False)
-    return found
+    """promtool on PATH or in .tools/bin, installed on first need (tests/monitoring_tools.py)."""
+    return monitoring_tool("promtool")
 
 
 def promtool(*args: str | os.PathLike[str], cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
