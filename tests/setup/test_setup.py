@@ -31,11 +31,18 @@ def fresh_repo(tmp_path_factory):
     return repo, base / "cache"
 
 
-def run_setup(repo: Path, cache: Path, path_prefix: str = "") -> subprocess.CompletedProcess:
+def run_setup(repo: Path, cache: Path, path_prefix: str = "", *options: str) -> subprocess.CompletedProcess:
     path = os.environ.get("PATH", "")
     path = os.pathsep.join(p for p in path.split(os.pathsep) if not p.endswith("/.tools/bin"))
     env = {**os.environ, "MVS_CACHE_DIR": str(cache), "PATH": f"{path_prefix}{path}"}
-    return subprocess.run([str(repo / "tools/setup")], cwd=repo, env=env, text=True, capture_output=True, timeout=1800)
+    return subprocess.run(
+        [str(repo / "tools/setup"), *options], cwd=repo, env=env, text=True, capture_output=True, timeout=1800
+    )
+
+
+def importable(repo: Path, module: str) -> bool:
+    probe = subprocess.run([str(repo / "venv/bin/python"), "-c", f"import {module}"], capture_output=True)
+    return probe.returncode == 0
 
 
 def link_targets(repo: Path) -> dict[str, Path]:
@@ -52,11 +59,29 @@ def test_setup_twice_builds_once_then_reuses_the_cache(fresh_repo):
     version = subprocess.run([str(repo / ".tools/bin/pulumi"), "version"], text=True, capture_output=True)
     assert version.stdout.strip().startswith("v3.")
 
+    assert (
+        "installing requirements.txt into venv/ (" in first.stderr and "installed requirements.txt in " in first.stderr
+    )
+    assert importable(repo, "pulumi") and not importable(repo, "moto") and not importable(repo, "pytest"), (
+        "the main job's setup installs the runtime requirements only"
+    )
+    links = {tool: (repo / ".tools/bin" / tool).lstat().st_mtime_ns for tool in TOOLS}
+
     second = run_setup(repo, cache)
     assert second.returncode == 0, second.stderr
     assert "using cached Pulumi" in second.stderr
     assert "building" not in second.stderr and "installing requirements" not in second.stderr
     assert link_targets(repo) == targets
+    assert {tool: (repo / ".tools/bin" / tool).lstat().st_mtime_ns for tool in TOOLS} == links, (
+        "a warm run writes nothing"
+    )
+
+    rehearsal = run_setup(repo, cache, "", "--rehearsal")
+    assert rehearsal.returncode == 0, rehearsal.stderr
+    assert (
+        "installing requirements-rehearsal.txt" in rehearsal.stderr and "requirements.txt into" not in rehearsal.stderr
+    )
+    assert importable(repo, "moto.server") and not importable(repo, "pytest")
 
 
 def fake_pulumi_dir(base: Path, version: str) -> Path:
