@@ -343,7 +343,15 @@ def cmd_releases(args: argparse.Namespace) -> int:
     history = releases.read(args.stack)
     if args.json:
         print(
-            json.dumps({"stack": args.stack, "last_update": history.last_update, "releases": history.history}, indent=2)
+            json.dumps(
+                {
+                    "stack": args.stack,
+                    "last_update": history.last_update,
+                    "failed_version": history.failed_version,
+                    "releases": history.history,
+                },
+                indent=2,
+            )
         )
     else:
         print(releases.render(history))

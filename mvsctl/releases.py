@@ -16,6 +16,7 @@ from typing import Any
 
 from components.errors import StackNotUp, ToolError
 from components.release import RESOURCE_TYPE
+from components.spec import ENVIRONMENT_KEY, NAMESPACE
 
 from .everyday.table import table
 from .pulumi_cli import PROJECT_ROOT, pulumi
@@ -28,6 +29,7 @@ class Releases:
     stack: str
     history: list[dict[str, Any]] = field(default_factory=list)
     last_update: str | None = None  # "succeeded", "failed", … of the newest update; None before any
+    failed_version: str | None = None  # the release the newest update declared, when that update failed
 
     @property
     def live(self) -> dict[str, Any] | None:
@@ -63,7 +65,27 @@ def read(stack: str, project: Path = PROJECT_ROOT) -> Releases:
     found = next((r for r in resources if r.get("type") == RESOURCE_TYPE), None)
     history = list(((found or {}).get("outputs") or {}).get("history") or [])
     last = next((u for u in updates if u.get("kind") == "update"), {})  # refreshes change no release
-    return Releases(stack, history, last.get("result"))
+    failed = declared_version(last) if last.get("result") == "failed" else None
+    return Releases(stack, history, last.get("result"), failed)
+
+
+def declared_version(update: dict[str, Any]) -> str | None:
+    """The release an update declared, from the stack config Pulumi keeps with each update."""
+    raw = ((update.get("config") or {}).get(f"{NAMESPACE}:{ENVIRONMENT_KEY}") or {}).get("value")
+    try:
+        version = json.loads(raw)["release"]["version"]
+    except (TypeError, ValueError, KeyError):
+        return None
+    return version if isinstance(version, str) else None
+
+
+def rollback_note(releases: Releases, target: str) -> str:
+    """What a rollback's record says it did: from the failed release when the last update failed
+    (the newest record is then the last good one, not what was running into trouble)."""
+    if releases.last_update == "failed" and releases.failed_version:
+        return f"rolled back from {releases.failed_version}, failed, to {target}"
+    live = releases.history[0]["version"] if releases.history else "nothing"
+    return f"rolled back from {live} to {target}"
 
 
 def short(image: str) -> str:
@@ -83,6 +105,8 @@ def render(releases: Releases) -> str:
     if not releases.history:
         return f"{releases.stack}: no release recorded yet (every successful ./mvs up {releases.stack} records one)"
     rows = [["", "VERSION", "RECORDED (UTC)", "COMMIT", "SERVICES", "NOTE"]]
+    if releases.last_update == "failed" and releases.failed_version:
+        rows.append(["failed", releases.failed_version, "-", "-", "-", "the last update; not recorded"])
     for index, record in enumerate(releases.history):
         marker = ("live" if releases.live else "last good") if index == 0 else ""
         services = ", ".join(
@@ -95,8 +119,10 @@ def render(releases: Releases) -> str:
         rows.append([marker, record["version"], record["recorded_at"], commit, services, record.get("note") or ""])
     lines = [table(rows)]
     if releases.last_update and releases.last_update != "succeeded":
+        tried = f" (release {releases.failed_version})" if releases.failed_version else ""
         lines.append(
-            f"\nThe last update of {releases.stack} {releases.last_update}: services may run a newer release than the "
-            f"newest above. Check with ./mvs ps {releases.stack}; ./mvs rollback {releases.stack} goes back to it."
+            f"\nThe last update of {releases.stack}{tried} {releases.last_update}: services may run a newer release "
+            f"than the last good one. Check with ./mvs ps {releases.stack}; ./mvs rollback {releases.stack} goes back "
+            "to the last good one."
         )
     return "\n".join(lines)

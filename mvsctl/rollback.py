@@ -113,8 +113,7 @@ def rollback(stack: str, spec: EnvironmentSpec, version: str | None, say: Say) -
         f"{stack_file(stack)} declares release {target['version']} again; updating {stack} "
         "(policies not run: this release passed them when it went live)"
     )
-    live = history.history[0]["version"]
-    env = {**os.environ, ADOPT_ENV: json.dumps(adopt), NOTE_ENV: f"rollback from {live} to {target['version']}"}
+    env = {**os.environ, ADOPT_ENV: json.dumps(adopt), NOTE_ENV: releases.rollback_note(history, target["version"])}
     command = ["pulumi", "up", "--stack", stack, "--yes", "--skip-preview", "--refresh", "--non-interactive"]
     outcome.status = run_attached(command, cwd=str(PROJECT_ROOT), env=env)
     outcome.seconds = time.monotonic() - started_at

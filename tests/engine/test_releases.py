@@ -2,7 +2,8 @@
 successful `up` records the release (version, images with digests, Railway deployment ids, commit,
 time) in the stack's state; `./mvs releases` lists them newest first and marks the live one; an
 `up` whose deployment fails records nothing; `./mvs release set` writes a release into the stack
-file, validated first. The tests of this module share one world and run in order."""
+file, validated first; a rollback after a failed release names it. The tests of this module share
+one world and run in order."""
 
 from __future__ import annotations
 
@@ -109,11 +110,25 @@ def test_an_up_whose_deployment_fails_records_nothing_and_the_listing_says_so(wo
     failed = world.cli.run("up", "--yes", "--stack", STACK)
     assert failed.returncode != 0
     listing = history(world)
-    assert listing["last_update"] == "failed"
+    assert listing["last_update"] == "failed" and listing["failed_version"] == "2.0.2"
     assert [r["version"] for r in listing["releases"]] == ["2.0.1", "2.0.0"]
     text = world.mvs("releases", STACK).stdout
-    assert text.splitlines()[1].startswith("last good")
-    assert f"The last update of {STACK} failed" in text
+    failed_row, good_row = text.splitlines()[1:3]
+    assert failed_row.split()[:2] == ["failed", "2.0.2"] and "not recorded" in failed_row
+    assert good_row.startswith("last good") and "2.0.1" in good_row
+    assert f"The last update of {STACK} (release 2.0.2) failed" in text
+
+
+def test_a_rollback_after_the_failed_release_names_it(world):
+    world.admin("behaviour", {"service": "backend", "outcome": "SUCCESS"})
+    result = world.mvs("rollback", STACK)
+    assert result.returncode == 0, result.stdout + result.stderr
+    listing = history(world)
+    assert listing["last_update"] == "succeeded" and listing["failed_version"] is None
+    newest = listing["releases"][0]
+    assert newest["version"] == "2.0.1" and newest["note"] == "rolled back from 2.0.2, failed, to 2.0.1"
+    text = world.mvs("releases", STACK).stdout
+    assert text.splitlines()[1].startswith("live") and "rolled back from 2.0.2, failed, to 2.0.1" in text
 
 
 def test_releases_of_a_stack_never_brought_up_is_one_line(world):

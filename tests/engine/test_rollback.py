@@ -90,7 +90,7 @@ def test_after_the_rollback_the_declaration_reality_and_state_agree(world):
     assert writes(world.requests()[sent:]) == []
     listing = json.loads(world.mvs("releases", STACK, "--json").stdout)
     newest = listing["releases"][0]
-    assert newest["version"] == "2.0.0" and newest["note"] == "rollback from 2.0.1 to 2.0.0"
+    assert newest["version"] == "2.0.0" and newest["note"] == "rolled back from 2.0.1 to 2.0.0"
     assert newest["services"]["backend"]["deployment_id"] == backend_now(world)[0]["id"]
 
 
