@@ -47,6 +47,7 @@ class LogLine:
     timestamp: str
     message: str
     severity: str | None = None
+    attributes: tuple[tuple[str, str], ...] = ()  # Railway's structured fields of the line (`level`, ...)
 
 
 def deployment_logs(
@@ -86,6 +87,7 @@ class LogSource:
                 entry["timestamp"],
                 entry["message"],
                 entry.get("severity"),
+                tuple((a["key"], a["value"]) for a in entry.get("attributes") or ()),
             )
             if self.last_ns is not None and (
                 line.ns < self.last_ns or (line.ns == self.last_ns and line.message in self.seen_at_last)
@@ -115,13 +117,19 @@ class LogReader:
     def rate_limit(self) -> RateLimitStatus:
         return self.client.rate_limit
 
-    def tail(self, count: int) -> list[LogLine]:
-        """The last `count` lines of each deployment (one request each). With 0 nothing is shown,
-        but the newest line is still read, so following starts after it."""
+    def tail(self, count: int, since: str | None = None, now: str | None = None) -> list[LogLine]:
+        """The last `count` lines of each deployment (one request each), only those written from
+        `since` on when it is given (RFC 3339; `now` closes the range, so Railway keeps its newest
+        lines). With 0 nothing is shown, but the newest line is still read, so following starts
+        after it."""
         lines = []
         for source in self.sources:
             limit = min(max(count, 1), MAX_LIMIT)
-            taken = source.take(deployment_logs(self.client, source.deployment_id, limit=limit, filter=self.filter))
+            end = now if since is not None else None
+            raw = deployment_logs(
+                self.client, source.deployment_id, limit=limit, start_date=since, end_date=end, filter=self.filter
+            )
+            taken = source.take(raw)
             lines += taken if count > 0 else []
         return sorted(lines)
 

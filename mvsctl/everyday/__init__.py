@@ -3,7 +3,7 @@
 `./mvs ps STACK`, `./mvs logs STACK [SERVICE] [-f]` and `./mvs restart STACK SERVICE` mean the
 same on dev (the local Docker engine, `local.py`) and on staging and prod (Railway's API,
 `railway.py`); which one runs follows the stack's declared target. Each target module offers
-`ps(stack, spec)`, `logs(stack, spec, service, follow, tail)` and `restart(stack, spec, service)`,
+`ps(stack, spec)`, `logs(stack, spec, service, follow, tail, since)` and `restart(stack, spec, service)`,
 returning an exit code and raising `MvsError` for anything the operator must act on.
 """
 
@@ -14,6 +14,11 @@ import importlib
 from types import ModuleType
 
 from components.spec import EnvironmentSpec
+
+from . import log_lines
+
+DEFAULT_TAIL = 200
+MAX_SINCE_LINES = 5000  # Railway's most lines per request
 
 COMPOSE_EQUIVALENT = {
     "ps": "docker-compose ps",
@@ -36,7 +41,9 @@ def add_commands(commands: argparse._SubParsersAction, load_spec) -> None:
 
     def run_logs(args: argparse.Namespace) -> int:
         spec = load_spec(args.stack)
-        return target_module(spec).logs(args.stack, spec, args.service, args.follow, args.tail)
+        since = log_lines.parse_since(args.since) if args.since else None
+        tail = args.tail if args.tail is not None else (MAX_SINCE_LINES if since else DEFAULT_TAIL)
+        return target_module(spec).logs(args.stack, spec, args.service, args.follow, tail, since)
 
     def run_restart(args: argparse.Namespace) -> int:
         spec = load_spec(args.stack)
@@ -52,7 +59,13 @@ def add_commands(commands: argparse._SubParsersAction, load_spec) -> None:
     logs.add_argument("stack")
     logs.add_argument("service", nargs="?", help="default: every service")
     logs.add_argument("-f", "--follow", action="store_true", help="keep printing new lines until Ctrl-C")
-    logs.add_argument("--tail", type=int, default=200, help="how many recent lines to show first (default 200)")
+    logs.add_argument(
+        "--tail",
+        type=int,
+        metavar="N",
+        help=f"how many recent lines to show first (default {DEFAULT_TAIL}; with --since, all of them)",
+    )
+    logs.add_argument("--since", metavar="WHEN", help="only lines written since: 10m, 2h, 1d, or 2026-12-07T09:30:00Z")
     logs.set_defaults(run=run_logs)
 
     restart = commands.add_parser("restart", help=f"restart one service ({COMPOSE_EQUIVALENT['restart']})")

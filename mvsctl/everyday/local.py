@@ -8,9 +8,11 @@ monitoring is enabled) without a container is shown as missing, with the command
 from __future__ import annotations
 
 import queue
+import sys
 import threading
 import time
 from collections.abc import Callable
+from datetime import datetime
 
 from docker.models.containers import Container
 
@@ -20,6 +22,7 @@ from components.local.monitoring import monitoring_parts
 from components.spec import EnvironmentSpec
 
 from ..dev_engine import connected, service_of, stack_containers
+from . import log_lines
 from .table import table
 
 RELEASE_LABEL = "com.mvs.release"
@@ -90,7 +93,12 @@ def ps(stack: str, spec: EnvironmentSpec) -> int:
     return 0
 
 
-def logs(stack: str, spec: EnvironmentSpec, service: str | None, follow: bool, tail: int) -> int:
+def logs(
+    stack: str, spec: EnvironmentSpec, service: str | None, follow: bool, tail: int, since: datetime | None = None
+) -> int:
+    """Each container's lines with Docker's timestamps and a severity read from the line, merged as
+    they come; `since` and `tail` go to the engine."""
+    colour = log_lines.use_colour(sys.stdout)
     with connected() as client:
         containers = _by_service(stack_containers(client, stack), stack)
         chosen = [_pick(containers, service, stack)] if service else [containers[s] for s in sorted(containers)]
@@ -100,7 +108,7 @@ def logs(stack: str, spec: EnvironmentSpec, service: str | None, follow: bool, t
         width = max(len(service_of(c, stack)) for c in chosen)
         lines: queue.Queue[tuple[str, str] | None] = queue.Queue()
         readers = [
-            threading.Thread(target=_read, args=(c, service_of(c, stack), follow, tail, lines.put), daemon=True)
+            threading.Thread(target=_read, args=(c, service_of(c, stack), follow, tail, since, lines.put), daemon=True)
             for c in chosen
         ]
         for reader in readers:
@@ -113,16 +121,20 @@ def logs(stack: str, spec: EnvironmentSpec, service: str | None, follow: bool, t
                     finished += 1
                     continue
                 name, line = item
-                print(f"{name.ljust(width)} | {line}" if prefix else line, flush=True)
+                timestamp, _, message = line.partition(" ")  # Docker puts its RFC 3339 timestamp first
+                level = log_lines.severity(None, message)
+                print(log_lines.render(timestamp, level, message, name if prefix else None, width, colour), flush=True)
         except KeyboardInterrupt:
             return 130
     return 0
 
 
-def _read(container: Container, name: str, follow: bool, tail: int, put: Callable) -> None:
-    """One container's log lines onto the shared queue, then None when its stream ends."""
+def _read(container: Container, name: str, follow: bool, tail: int, since: datetime | None, put: Callable) -> None:
+    """One container's log lines (each starting with its timestamp) onto the shared queue, then
+    None when its stream ends."""
     try:
-        stream = container.logs(stream=True, follow=follow, tail=tail)
+        options = {"since": since} if since is not None else {}
+        stream = container.logs(stream=True, follow=follow, tail=tail, timestamps=True, **options)
         pending = b""
         for chunk in stream:
             pending += chunk

@@ -21,6 +21,7 @@ import json
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from components.errors import (
     RailwayError,
@@ -53,6 +54,7 @@ from components.spec import EnvironmentSpec
 from components.spec.secret_command import set_secret_advice
 
 from ..pulumi_cli import pulumi
+from . import log_lines
 from .table import table
 
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports Ctrl-C
@@ -221,9 +223,12 @@ def log_sources(
     return sources
 
 
-def logs(stack: str, spec: EnvironmentSpec, service: str | None, follow: bool, tail: int) -> int:
-    """The last `tail` lines of the latest deployment of one service or of all, prefixed with the
-    service when there are several; with `follow`, new lines until Ctrl-C (exit 130)."""
+def logs(
+    stack: str, spec: EnvironmentSpec, service: str | None, follow: bool, tail: int, since: datetime | None = None
+) -> int:
+    """The last `tail` lines (written since `since`, when given) of the latest deployment of one
+    service or of all, each with its time and severity, prefixed with the service when there are
+    several; with `follow`, new lines until Ctrl-C (exit 130)."""
     try:
         outputs = stack_outputs(stack)
         if service:
@@ -233,12 +238,16 @@ def logs(stack: str, spec: EnvironmentSpec, service: str | None, follow: bool, t
             if not sources:
                 return 0
             width = max(len(source.label) for source in sources)
+            colour = log_lines.use_colour(sys.stdout)
 
             def emit(line: LogLine) -> None:
-                print(f"{line.source.ljust(width)} | {line.message}" if len(sources) > 1 else line.message, flush=True)
+                level = log_lines.severity(line.severity, line.message, dict(line.attributes))
+                source = line.source if len(sources) > 1 else None
+                print(log_lines.render(line.timestamp, level, line.message, source, width, colour), flush=True)
 
             reader = LogReader(client, sources)
-            for line in reader.tail(max(tail, 0)):
+            start = log_lines.rfc3339(since) if since is not None else None
+            for line in reader.tail(max(tail, 0), start, log_lines.rfc3339(datetime.now(UTC))):
                 emit(line)
             if follow:
                 follow_logs(reader, emit, notice=say)

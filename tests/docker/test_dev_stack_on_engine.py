@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -134,14 +135,27 @@ def test_a_crashed_backend_is_restarted_by_its_policy(dev):
     assert httpx.get(url(dev, "backend", "/health"), timeout=10).status_code == 200
 
 
+LOG_LINE = re.compile(r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}) (ERROR|WARN |INFO |DEBUG) (.*)")
+
+
 def test_logs_show_a_service_or_all_of_them(dev):
     httpx.get(url(dev, "backend", "/api/notes?from=logs-test"), timeout=10)
     one = dev.mvs("logs", STACK, "backend", "--tail", "50")
     assert one.returncode == 0 and "/api/notes" in one.stdout, one.stderr
+    shown = [LOG_LINE.fullmatch(line) for line in one.stdout.splitlines()]
+    assert all(shown), "each line with Docker's time and a severity: " + one.stdout[-500:]
+    assert {m.group(2).strip() for m in shown} <= {"ERROR", "WARN", "INFO", "DEBUG"}
     every = dev.mvs("logs", STACK, "--tail", "5")
     assert every.returncode == 0
-    prefixes = {line.split("|")[0].strip() for line in every.stdout.splitlines() if "|" in line}
+    prefixes = {LOG_LINE.fullmatch(line).group(3).split("|")[0].strip() for line in every.stdout.splitlines()}
     assert {"backend", "database"} <= prefixes
+    marker = f"since-{time.time_ns()}"
+    time.sleep(1.1)
+    since = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    httpx.get(url(dev, "backend", f"/api/{marker}"), timeout=10)
+    recent = dev.mvs("logs", STACK, "backend", "--since", since)
+    assert recent.returncode == 0 and marker in recent.stdout, recent.stdout + recent.stderr
+    assert "/api/notes?from=logs-test" not in recent.stdout, "nothing from before --since"
     unknown = dev.mvs("logs", STACK, "nosuch")
     assert unknown.returncode != 0 and "backend" in unknown.stderr and "Traceback" not in unknown.stderr
 

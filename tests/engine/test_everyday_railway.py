@@ -10,6 +10,8 @@ import signal
 import subprocess
 import sys
 import threading
+import time
+from datetime import UTC, datetime
 
 import pytest
 import yaml
@@ -52,8 +54,19 @@ def latest_deployment(world: RailwayWorld, service: str) -> dict:
     return max(mine, key=lambda d: d["createdAt"])
 
 
-def app_output(world: RailwayWorld, service: str, *lines: str) -> None:
+def app_output(world: RailwayWorld, service: str, *lines: str | dict) -> None:
     world.admin("logs", {"deploymentId": latest_deployment(world, service)["id"], "lines": list(lines)})
+
+
+LOG_LINE = re.compile(r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}) (ERROR|WARN |INFO |DEBUG) (.*)")
+
+
+def shown(line: str) -> tuple[str, str, str]:
+    """(time, severity, the rest) of one line of `./mvs logs`."""
+    match = LOG_LINE.fullmatch(line.rstrip("\n"))
+    assert match, f"not a log line with its time and severity: {line!r}"
+    moment, level, rest = match.groups()
+    return moment, level.strip(), rest
 
 
 def one_error_line(result: subprocess.CompletedProcess) -> str:
@@ -101,9 +114,43 @@ def test_logs_of_one_service_are_its_latest_deployment_last_lines_without_a_pref
     result, requests = run(world, "logs", "staging", "backend", "--tail", "2")
 
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines() == ["GET /health 200", "GET /orders 200"]
+    assert [shown(line)[1:] for line in result.stdout.splitlines()] == [
+        ("INFO", "GET /health 200"),
+        ("INFO", "GET /orders 200"),
+    ]
+    assert "\033[" not in result.stdout, "no colour when stdout is not a terminal"
     assert [e["operation"] for e in requests] == ["environmentServices", "deploymentLogs"]
     assert requests[1]["variables"] == {"deploymentId": latest_deployment(world, "backend")["id"], "limit": 2}
+
+
+def test_logs_show_railways_severity_and_read_it_from_a_line_that_has_none(world):
+    app_output(world, "backend", {"message": "connection refused", "severity": "error"})
+    app_output(world, "backend", {"message": "slow query", "severity": "", "attributes": {"level": "warning"}})
+    app_output(world, "backend", '{"level":"error","msg":"unhandled rejection"}')
+
+    result, _ = run(world, "logs", "staging", "backend", "--tail", "3")
+
+    assert result.returncode == 0, result.stderr
+    assert [shown(line)[1] for line in result.stdout.splitlines()] == ["ERROR", "WARN", "ERROR"]
+
+
+def test_logs_since_ask_railway_for_that_range_only(world):
+    app_output(world, "backend", "GET /old 200")
+    time.sleep(1.5)
+    since = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    app_output(world, "backend", "GET /new-1 200", "GET /new-2 200")
+
+    result, requests = run(world, "logs", "staging", "backend", "--since", since)
+    assert result.returncode == 0, result.stderr
+    assert [shown(line)[2] for line in result.stdout.splitlines()] == ["GET /new-1 200", "GET /new-2 200"]
+    asked = requests[-1]["variables"]
+    assert asked["startDate"].startswith(since[:19]) and asked["endDate"] >= asked["startDate"]
+
+    newest, _ = run(world, "logs", "staging", "backend", "--since", "1h", "--tail", "1")
+    assert [shown(line)[2] for line in newest.stdout.splitlines()] == ["GET /new-2 200"]
+
+    refused, _ = run(world, "logs", "staging", "backend", "--since", "yesterday")
+    assert "--since 'yesterday': it takes a duration back from now (90s, 10m, 2h, 1d, 1h30m)" in one_error_line(refused)
 
 
 def test_logs_of_every_service_are_merged_and_prefixed_with_the_service(world):
@@ -113,11 +160,13 @@ def test_logs_of_every_service_are_merged_and_prefixed_with_the_service(world):
     result, requests = run(world, "logs", "staging")
 
     assert result.returncode == 0, result.stderr
-    lines = result.stdout.splitlines()
+    lines = [shown(line)[2] for line in result.stdout.splitlines()]
     prefixes = {line.split(" | ", 1)[0].strip() for line in lines}
     assert prefixes == set(SERVICES), "every service's deployment logged its container start"
     assert "frontend      | serving /index.html" in lines, "names padded to the longest (backup-verify)"
     assert "backend       | GET /orders 200" in lines
+    times = [shown(line)[0] for line in result.stdout.splitlines()]
+    assert times == sorted(times), "merged in the order they were written"
     assert operations(requests) == {"environmentServices": 1, "deploymentLogs": 5}
     assert writes(requests) == []
 
@@ -137,9 +186,9 @@ def test_logs_follow_polls_only_for_new_lines_and_ends_cleanly_on_ctrl_c(world):
     lines: queue.Queue[str] = queue.Queue()
     threading.Thread(target=lambda: [lines.put(line) for line in follower.stdout], daemon=True).start()
     try:
-        assert lines.get(timeout=120) == "GET /before 200\n", "the tail first"
+        assert shown(lines.get(timeout=120))[2] == "GET /before 200", "the tail first"
         app_output(world, "backend", "GET /after 201")
-        assert lines.get(timeout=60) == "GET /after 201\n"
+        assert shown(lines.get(timeout=60))[2] == "GET /after 201"
     finally:
         follower.send_signal(signal.SIGINT)
         follower.wait(timeout=60)
