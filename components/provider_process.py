@@ -29,6 +29,7 @@ from .errors import (
     RailwayRequestInvalid,
     RailwayUnavailable,
 )
+from .urns import stack_of
 
 _started = threading.Event()
 
@@ -43,8 +44,14 @@ NEXT_STEPS = (
 )
 
 
-def one_line(error: BaseException) -> str:
-    """How a provider error reaches the `pulumi` output."""
+def one_line(error: BaseException, stack: str | None = None) -> str:
+    """How a provider error reaches the `pulumi` output; `<stack>` in it becomes the stack's name
+    when it is known (the request's URN names it), so a command can be pasted as it is."""
+    text = _one_line(error)
+    return text.replace("<stack>", stack) if stack else text
+
+
+def _one_line(error: BaseException) -> str:
     if not isinstance(error, MvsError):
         if os.environ.get("MVS_DEBUG"):
             return traceback.format_exc()
@@ -66,7 +73,12 @@ class _OneLineTracebacks:
 
     def format_exc(self, *args, **kwargs) -> str:
         error = sys.exc_info()[1]
-        return one_line(error) if error is not None else traceback.format_exc(*args, **kwargs)
+        if error is None:
+            return traceback.format_exc(*args, **kwargs)
+        # The host calls this from its handler of one gRPC request (`request` in the caller's
+        # frame); that request's URN names the stack.
+        request = sys._getframe(1).f_locals.get("request")
+        return one_line(error, stack_of(str(getattr(request, "urn", "") or "")) or None)
 
 
 def in_provider_host() -> bool:

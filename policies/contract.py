@@ -32,6 +32,7 @@ from pulumi_policy import (
 
 from components.spec import CONFIG_KEY
 from components.stack_config import stack_file
+from components.urns import stack_of
 
 PROD_STACKS = frozenset({"prod"})  # the stacks held to prod's rules
 WAIVER_PATTERN = r"^waived by [^:]+: .+$"
@@ -47,12 +48,6 @@ CONFIG_SCHEMA = PolicyConfigSchema(
         },
     }
 )
-
-
-def stack_of(urn: str) -> str:
-    """The stack in a URN (`urn:pulumi:<stack>::<project>::<type>::<name>`), or ""."""
-    head = urn.split("::", 1)[0]
-    return head.removeprefix("urn:pulumi:") if head.startswith("urn:pulumi:") else ""
 
 
 @dataclass(frozen=True)

@@ -249,7 +249,12 @@ def test_a_crashing_deployment_fails_the_up_with_its_status_and_a_rollback_hint(
     output = result.stdout + result.stderr
     assert result.returncode != 0
     assert "of service backend ended CRASHED" in output
-    assert "To go back to the last good release, run `./mvs rollback <stack>`" in output
+    assert "To go back to the last good release, run `./mvs rollback staging`" in output
+    assert "to investigate, `./mvs logs staging backend` and `./mvs ps staging`" in output
+    assert "<stack>" not in output, "every command in the message can be pasted as it is"
+    failures = [line for line in output.splitlines() if "ended CRASHED." in line]  # Pulumi shows it twice
+    assert failures and all("Its last log lines: " in line for line in failures), failures
+    assert "Traceback" not in output
     assert "frontend" not in {
         world.state()["services"][d["serviceId"]]["name"] for d in world.state()["deployments"].values()
     }, "the frontend waits for a healthy backend"

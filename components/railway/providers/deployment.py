@@ -20,6 +20,7 @@ from pulumi.dynamic import CreateResult, ReadResult, Resource, UpdateResult
 from ...errors import MvsError, RailwayOutcomeUnknown
 from ..deployment_watch import SUCCEEDED, DeploymentWaitExpired, DeploymentWatch, duration_seconds
 from ..deployments import ADOPT_ENV, ADOPT_WINDOW, adoption_bound, made_since, newer_than, newest
+from ..logs import deployment_logs
 from .base import RailwayProvider, pick, say
 from .instance import API_FIELDS
 
@@ -95,7 +96,26 @@ def deploy_and_wait(
 ) -> dict[str, Any]:
     """Start a deployment and wait for it; returns it once healthy, or raises DeploymentFailed
     with Railway's status and what to do."""
-    return wait_for(watch, start_deployment(client, scope), service_name, poll_seconds)
+    deployment_id = start_deployment(client, scope)
+    try:
+        return wait_for(watch, deployment_id, service_name, poll_seconds)
+    except DeploymentFailed as failed:
+        raise DeploymentFailed(f"{failed}{last_log_lines(client, deployment_id)}") from None
+
+
+LAST_LINES = 5
+
+
+def last_log_lines(client, deployment_id: str, count: int = LAST_LINES) -> str:
+    """The failed deployment's last log lines, for the end of its one-line failure ("" when it
+    wrote none or they cannot be read: the failure is said either way)."""
+    try:
+        lines = deployment_logs(client, deployment_id, limit=count)
+    except MvsError:
+        return ""
+    shown = [" ".join(str(line.get("message") or "").split())[:200] for line in lines]
+    shown = [message for message in shown if message]
+    return f" Its last log lines: {' | '.join(shown)}" if shown else ""
 
 
 def wait_for(
@@ -131,7 +151,7 @@ def wait_for(
         raise DeploymentFailed(
             f"deployment {deployment_id} of service {service_name} ended {deployment['status']}. "
             "The previous deployment keeps serving. To go back to the last good release, run "
-            "`./mvs rollback <stack>`; to investigate, open the deployment's logs in Railway."
+            f"`./mvs rollback <stack>`; to investigate, `./mvs logs <stack> {service_name}` and `./mvs ps <stack>`."
         )
     return {**deployment, "id": deployment_id}
 
@@ -162,7 +182,11 @@ class DeploymentProvider(RailwayProvider):
         else:
             with self.client() as client:
                 deployment_id = start_deployment(client, scope, props.get("expects"))
-        deployment = wait_for(watch, deployment_id, props["service_name"], self.poll_seconds, known_seconds)
+        try:
+            deployment = wait_for(watch, deployment_id, props["service_name"], self.poll_seconds, known_seconds)
+        except DeploymentFailed as failed:
+            with self.client() as client:
+                raise DeploymentFailed(f"{failed}{last_log_lines(client, deployment_id)}") from None
         return {
             **pick(props, self.inputs),
             "deployment_id": deployment["id"],
