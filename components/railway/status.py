@@ -35,6 +35,22 @@ class ServiceStatus:
     replicas: int | None
     latest: Deployment | None
     domains: list[str] = field(default_factory=list)  # Railway's own first, then custom ones
+    active: list[Deployment] = field(default_factory=list)  # the deployments serving now, newest first
+
+    @property
+    def serving(self) -> Deployment | None:
+        """The newest deployment that serves: the latest when it does, else the one that kept
+        serving while the latest failed, crashed or is still coming up."""
+        return self.active[0] if self.active else None
+
+    @property
+    def superseded_attempt(self) -> Deployment | None:
+        """The latest deployment when it is not the one serving (it failed, crashed or is coming
+        up) while an older one serves: what `ps` shows beside the serving one."""
+        serving = self.serving
+        if self.latest is None or serving is None or serving.id == self.latest.id:
+            return None
+        return self.latest
 
     @property
     def running_image(self) -> str | None:
@@ -82,5 +98,10 @@ def environment_services(client: RailwayClient, environment_id: str) -> dict[str
             latest=_deployment(node.get("latestDeployment")),
             domains=[d["domain"] for d in domains.get("serviceDomains", [])]
             + [d["domain"] for d in domains.get("customDomains", [])],
+            active=sorted(
+                (d for d in map(_deployment, node.get("activeDeployments") or []) if d is not None),
+                key=lambda d: d.created_at,
+                reverse=True,
+            ),
         )
     return found

@@ -20,7 +20,7 @@ import contextlib
 import json
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from components.errors import (
@@ -45,15 +45,17 @@ from components.railway.client import (
     RailwayClient,
     RailwayToken,
 )
-from components.railway.logs import LogLine, LogReader, LogSource
+from components.railway.logs import LogLine, LogReader, LogSource, deployment_logs
 from components.railway.logs import follow as follow_logs
 from components.railway.monitoring import SERVICES as MONITORING_SERVICES
 from components.railway.restart import RESTARTABLE, restart_and_wait
-from components.railway.status import ServiceStatus, environment_services
+from components.railway.status import IN_PROGRESS, Deployment, ServiceStatus, environment_services
 from components.spec import EnvironmentSpec
 from components.spec.secret_command import set_secret_advice
 
+from .. import releases
 from ..pulumi_cli import pulumi
+from ..releases import Releases
 from . import log_lines
 from .table import table
 
@@ -179,19 +181,90 @@ def url_column(status: ServiceStatus | None, recorded: str | None) -> str:
 
 
 def ps(stack: str, spec: EnvironmentSpec) -> int:
-    """One line per service: state, health, image, release and URL (one request)."""
+    """One line per service: state, health, image, release and URL (one request). A service whose
+    latest deployment failed (or is still coming up) while an older one serves gets two lines: the
+    deployment that really serves, then the other with why it does not (one more request each),
+    each labelled with the release it runs, from the stack's release history."""
     outputs = stack_outputs(stack)
+    history = releases.read(stack)
+    rows = [["SERVICE", "STATE", "HEALTH", "IMAGE", "RELEASE", "URL"]]
     with railway(stack) as client:
         found = environment_services(client, outputs.environment_id)
-    rows = [["SERVICE", "STATE", "HEALTH", "IMAGE", "RELEASE", "URL"]]
-    for name in outputs.names(spec):
-        status = found.get(outputs.service_ids[name])
-        release = outputs.release if name in spec.release.images and outputs.release else "-"
-        image = (status.running_image if status else None) or "-"
-        health = status.health() if status else "-"
-        rows.append([name, state_column(status), health, image, release, url_column(status, outputs.urls.get(name))])
+        for name in outputs.names(spec):
+            status = found.get(outputs.service_ids[name])
+            url = url_column(status, outputs.urls.get(name))
+            attempt = status.superseded_attempt if status else None
+            if status is None or attempt is None:
+                image = (status.running_image if status else None) or "-"
+                health = status.health() if status else "-"
+                latest = status.latest if status else None
+                release = release_of(name, latest, spec, outputs, history)
+                rows.append([name, state_column(status), health, image, release, url])
+                continue
+            serving = replace(status, latest=status.serving)
+            rows.append(
+                [
+                    name,
+                    f"{state_column(serving)} (serving)",
+                    serving.health(),
+                    serving.running_image or "-",
+                    release_of(name, status.serving, spec, outputs, history),
+                    url,
+                ]
+            )
+            rows.append(
+                [
+                    f"  {name}: latest",
+                    attempt_state(attempt),
+                    why_not_serving(client, status, attempt),
+                    attempt.image or "-",
+                    release_of(name, attempt, spec, outputs, history),
+                    f"./mvs logs {stack} {name}",
+                ]
+            )
     print(table(rows))
     return 0
+
+
+def attempt_state(attempt: Deployment) -> str:
+    if attempt.status in IN_PROGRESS:
+        return f"{attempt.status} (not serving yet)"
+    return f"{attempt.status} (not serving)"
+
+
+def why_not_serving(client: RailwayClient, status: ServiceStatus, attempt: Deployment) -> str:
+    """Why the latest deployment does not serve: its state in words, and its last error line (or
+    last line) when it ended badly."""
+    reason = replace(status, latest=attempt).health()
+    if attempt.status in IN_PROGRESS:
+        return reason
+    lines = [line for line in deployment_logs(client, attempt.id, limit=20) if line.get("message")]
+    errors = [line for line in lines if log_lines.severity(line.get("severity"), line["message"]) == "error"]
+    last = (errors or lines or [None])[-1]
+    if last is None:
+        return reason
+    message = " ".join(last["message"].split())
+    return f"{reason}: {message[:100]}{'…' if len(message) > 100 else ''}"
+
+
+def release_of(
+    name: str, deployment: Deployment | None, spec: EnvironmentSpec, outputs: StackOutputs, history: Releases
+) -> str:
+    """The release a deployment really runs: the release record that names this deployment (or
+    its image), the failed release for the deployment of a failed update, else what the stack's
+    outputs say for the app's services."""
+    if deployment is not None:
+        for record in history.history:
+            recorded = record.get("services", {}).get(name) or {}
+            if recorded.get("deployment_id") == deployment.id:
+                return record["version"]
+        if history.last_update == "failed" and history.failed_version and deployment.status != "SUCCESS":
+            return f"{history.failed_version} (failed)"
+        for record in history.history:
+            recorded = record.get("services", {}).get(name) or {}
+            if deployment.image and recorded.get("image") == deployment.image:
+                return record["version"]
+    return outputs.release if name in spec.release.images and outputs.release else "-"
 
 
 # ---- logs -----------------------------------------------------------------------------------

@@ -119,6 +119,28 @@ def test_an_up_whose_deployment_fails_records_nothing_and_the_listing_says_so(wo
     assert f"The last update of {STACK} (release 2.0.2) failed" in text
 
 
+def test_ps_after_the_failed_release_shows_what_serves_and_what_failed_with_why(world):
+    failed = latest_deployment(world, "backend")
+    world.admin(
+        "logs",
+        {
+            "deploymentId": failed["id"],
+            "lines": [{"message": "Error: relation notes does not exist", "severity": "error"}],
+        },
+    )
+    result = world.mvs("ps", STACK)
+    assert result.returncode == 0, result.stderr
+    rows = {
+        row.split()[0] + (" latest" if "latest" in row.split()[1] else ""): row for row in result.stdout.splitlines()
+    }
+    serving, attempt = rows["backend"], rows["backend: latest"]
+    assert "SUCCESS (serving)" in serving and " 2.0.1 " in serving and NEW_BACKEND in serving
+    assert "FAILED (not serving)" in attempt and "2.0.2 (failed)" in attempt
+    assert "Error: relation notes does not exist" in attempt and f"./mvs logs {STACK} backend" in attempt
+    assert "ghcr.io/mvs-app/backend:2.0.2" in attempt
+    assert " 2.0.1 " in rows["frontend"], "a service the failed update did not reach runs the last good release"
+
+
 def test_a_rollback_after_the_failed_release_names_it(world):
     world.admin("behaviour", {"service": "backend", "outcome": "SUCCESS"})
     result = world.mvs("rollback", STACK)
