@@ -27,6 +27,7 @@ pulumi ARGS ...          the Pulumi CLI with this project's tools, backend and p
 emulator [ARGS ...]      start the Railway API emulator on loopback (--help for its options)
 railway-schema [--out F | --write]  fetch Railway's live schema (needs RAILWAY_API_TOKEN); check our
                          operations; --write makes it the schema the repository carries
+wait-turn STACK          in GitHub Actions: wait until no earlier deploy or rollback of STACK is queued or running
 test [--fast] [PYTEST ARGS ...]  run the test suite on every core (--fast: only the tests that need no
                          server, engine or Pulumi CLI, for the inner loop)
 """
@@ -47,6 +48,7 @@ from components.spec.secret_command import set_secret_advice
 from components.stack_config import load_stack_file, read_stack_config, stack_file
 
 from . import (
+    ci_turn,
     dev_base,
     dev_engine,
     drift,
@@ -120,6 +122,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
                     f"{set_secret_advice(stack, 'NAME')}"
                 )
     return EXIT_INVALID if failed else 0
+
+
+def cmd_wait_turn(args: argparse.Namespace) -> int:
+    ci_turn.wait_turn(args.stack)
+    return 0
 
 
 def cmd_secrets_set(args: argparse.Namespace) -> int:
@@ -476,6 +483,10 @@ def parser() -> argparse.ArgumentParser:
     promote_cmd.add_argument("--apply", action="store_true", help="also run ./mvs up TO")
     promote_cmd.add_argument("--yes", action="store_true", help="with --apply: do not ask before updating")
     promote_cmd.set_defaults(run=cmd_promote)
+
+    turn_cmd = commands.add_parser("wait-turn", help="in GitHub Actions: wait for earlier deploys and rollbacks")
+    turn_cmd.add_argument("stack")
+    turn_cmd.set_defaults(run=cmd_wait_turn)
 
     rollback_cmd = commands.add_parser("rollback", help="back to the previous live release in about a minute")
     rollback_cmd.add_argument("stack")

@@ -142,6 +142,7 @@ class Chain:
             "GH_STUB_STATE": str(scratch / "gh-state.json"),
             "GH_STUB_LOG": str(self.gh_log),
             "CURL_STUB_LOG": str(self.curl_log),
+            "MVS_WAIT_TURN_SECONDS": "0.05",  # ./mvs wait-turn's polls, against the gh stub
         }
         for key in ("VIRTUAL_ENV", "PYTHONPATH"):
             self.base_env.pop(key, None)
@@ -197,6 +198,17 @@ class Chain:
 
     def gh_calls(self) -> list[dict]:
         return read_jsonl(self.gh_log)
+
+    def other_runs(self, workflow: str, *runs: dict) -> None:
+        """Runs of `workflow` that GitHub would list besides the one the test runs (the gh stub's
+        `run list`; a run with `done_after` N completes after N listings)."""
+        path = Path(self.base_env["GH_STUB_STATE"])
+        state = json.loads(path.read_text()) if path.exists() else {"comments": {}, "issues": {}, "next_id": 1000}
+        state.setdefault("runs", {})[workflow] = list(runs)
+        path.write_text(json.dumps(state))
+
+    def listings(self, workflow: str) -> int:
+        return sum(1 for c in self.gh_calls() if c["argv"][:2] == ["run", "list"] and c.get("workflow") == workflow)
 
     def curl_calls(self) -> list[dict]:
         return read_jsonl(self.curl_log)
@@ -342,7 +354,18 @@ def test_2_a_push_to_main_deploys_staging_from_the_pushed_digests_and_commits_th
     git(chain.dev, "push", "-q", "origin", "main")
     event = push_event(chain)
     before = len(chain.curl_calls())
+    # A rollback of staging dispatched before this push still waits for its runner: the deploy
+    # waits for it. One of prod, running all along, holds nothing of staging.
+    chain.other_runs(
+        "rollback.yml",
+        {"databaseId": 1, "status": "queued", "displayTitle": "rollback staging", "done_after": 1},
+        {"databaseId": 2, "status": "in_progress", "displayTitle": "rollback prod to 2.0.0", "done_after": 10**6},
+    )
     run = chain.run("deploy-staging.yml", "deploy", event)
+    waited = run.step("Wait for earlier deploys and rollbacks of staging").output
+    assert "held by rollback.yml run 1 (rollback staging, queued)" in waited and "run 2" not in waited, waited
+    assert chain.listings("rollback.yml") == 2, "it listed until the earlier rollback had ended"
+    chain.other_runs("rollback.yml")
 
     images = run.context["steps"]["images"]["outputs"]
     for service in ("backend", "frontend"):
@@ -387,7 +410,19 @@ def test_4_a_bad_release_on_staging_is_rolled_back_and_recorded(chain):
     assert bad["frontend"] != good["images"]["frontend"]
     assert chain.running_image("staging", "frontend") == bad["frontend"]
 
-    chain.run("rollback.yml", "rollback", dispatch_event(chain, stack="staging"))
+    # A deploy of staging is still running, and a push after the rollback was dispatched is pending:
+    # the rollback waits for the first only, then rolls back (issue 24, point 12).
+    chain.other_runs(
+        "deploy-staging.yml",
+        {"databaseId": 3, "status": "in_progress", "displayTitle": "A bad release", "done_after": 2},
+        {"databaseId": 10**11, "status": "queued", "displayTitle": "a later push"},
+    )
+    listed = chain.listings("deploy-staging.yml")
+    rolled = chain.run("rollback.yml", "rollback", dispatch_event(chain, stack="staging"))
+    waited = rolled.step("Wait for earlier deploys and rollbacks of staging").output
+    assert "held by deploy-staging.yml run 3 (A bad release, in_progress)" in waited and "later push" not in waited
+    assert chain.listings("deploy-staging.yml") - listed == 3, "it went ahead once run 3 had ended"
+    chain.other_runs("deploy-staging.yml")
     for service in ("backend", "frontend"):
         assert chain.running_image("staging", service) == good["images"][service]
     commit = last_commit(chain)

@@ -60,3 +60,14 @@ class PulumiCLI:
 
     def resources(self, stack: str) -> list[dict]:
         return self.export_state(stack)["deployment"].get("resources") or []
+
+
+def program_in_process_env(tmp_path: Path, monkeypatch) -> tuple[Path, PulumiCLI]:
+    """A copy of the program whose Pulumi settings (own state backend, passphrase, home) are this
+    test process's environment too, for tests calling mvsctl's functions in-process."""
+    assert tools_available(), "the Pulumi tools are missing: run ./mvs setup (the test command does)"
+    project = copy_program(tmp_path / "mvs")
+    cli = PulumiCLI(project, tmp_path)
+    for key, value in cli.env.items():
+        monkeypatch.setenv(key, value)
+    return project, cli

@@ -7,18 +7,14 @@ import yaml
 
 from components.stack_config import load_stack_file
 from mvsctl.dev_secrets import ensure_dev_secrets
-from tests.engine.cli import PulumiCLI, copy_program, tools_available
+from tests.engine.cli import program_in_process_env
 
 pytestmark = pytest.mark.slow  # the real Pulumi CLI
 
 
 @pytest.fixture
 def dev_project(tmp_path, monkeypatch):
-    assert tools_available(), "the Pulumi tools are missing: run ./mvs setup (the test command does)"
-    project = copy_program(tmp_path / "mvs")
-    cli = PulumiCLI(project, tmp_path)
-    for key, value in cli.env.items():
-        monkeypatch.setenv(key, value)
+    project, cli = program_in_process_env(tmp_path, monkeypatch)
     cli.ok("stack", "init", "dev")
     return project, cli
 

@@ -12,7 +12,7 @@ import yaml
 
 from components.errors import SettingInvalid
 from mvsctl import stack_secrets
-from tests.engine.cli import PulumiCLI, copy_program, tools_available
+from tests.engine.cli import copy_program, program_in_process_env
 
 
 class Terminal(io.StringIO):
@@ -102,11 +102,7 @@ def test_a_wrong_stack_or_name_is_refused_before_anything_is_asked(tmp_path, sta
 @pytest.fixture
 def fresh_clone(tmp_path, monkeypatch):
     """A copy of the project under git, with a state backend that holds no stack at all."""
-    assert tools_available(), "the Pulumi tools are missing: run ./mvs setup (the test command does)"
-    project = copy_program(tmp_path / "mvs")
-    cli = PulumiCLI(project, tmp_path)
-    for key, value in cli.env.items():
-        monkeypatch.setenv(key, value)
+    project, cli = program_in_process_env(tmp_path, monkeypatch)
     for command in (["init", "-q"], ["add", "stacks"]):
         subprocess.run(["git", *command], cwd=project, check=True, capture_output=True)
     return project, cli

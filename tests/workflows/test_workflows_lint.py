@@ -153,14 +153,28 @@ def test_deploys_run_one_at_a_time_per_stack_and_are_never_cancelled():
     for name, _, document, job in job_settings():
         concurrency = job.get("concurrency") or document.get("concurrency")
         scripts = " ".join(step.get("run", "") for step in job.get("steps", []))
-        if re.search(r"\./mvs (up|promote|rollback)\b", scripts):
+        if re.search(r"\./mvs (up|promote)\b", scripts):
             assert concurrency and concurrency["cancel-in-progress"] is False, name
             groups[name] = concurrency["group"]
-    assert groups == {
-        "deploy-staging.yml": "deploy-staging",
-        "promote-prod.yml": "deploy-prod",
-        "rollback.yml": "deploy-${{ inputs.stack }}",
-    }
+    assert groups == {"deploy-staging.yml": "deploy-staging", "promote-prod.yml": "deploy-prod"}
+
+
+def test_a_rollback_is_in_no_concurrency_group_so_nothing_can_replace_or_cancel_it():
+    """GitHub keeps one pending run per group and a newer one replaces it (issue 24, point 12)."""
+    [(_, _, document, job)] = [row for row in job_settings() if row[0] == "rollback.yml"]
+    assert "concurrency" not in document and "concurrency" not in job
+    assert str(document["run-name"]).startswith("rollback ${{ inputs.stack }}"), "wait-turn reads the stack there"
+
+
+def test_every_run_that_changes_a_stack_waits_its_turn_before_changing_it():
+    for name, job_id, document, job in job_settings():
+        steps = [step.get("run", "") for step in job.get("steps", [])]
+        changing = [i for i, script in enumerate(steps) if re.search(r"\./mvs (up|promote|rollback)\b", script)]
+        if not changing:
+            continue
+        waits = [i for i, script in enumerate(steps) if "./mvs wait-turn" in script]
+        assert waits and waits[0] < changing[0], f"{name} {job_id}: ./mvs wait-turn before the first change"
+        assert (job.get("permissions") or document.get("permissions") or {}).get("actions") == "read", name
 
 
 def test_prod_changes_wait_for_the_production_environment():
