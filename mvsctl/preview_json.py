@@ -128,6 +128,9 @@ def shown(value: Any, present: bool) -> str:
     return text if len(text) <= TOO_LONG else text[: TOO_LONG - 1] + "…"
 
 
+GENERIC_FAILURES = ("an unhandled error occurred", "update failed", "preview failed")  # they say only that it failed
+
+
 def engine_reason(error: ToolError, events: Path) -> str:
     """The first reason the engine gave for a failed preview (from its event log, else its last line
     on stderr), without the provider's `up` hint."""
@@ -138,11 +141,13 @@ def engine_reason(error: ToolError, events: Path) -> str:
                 diagnostic = json.loads(line).get("diagnosticEvent") or {}
             except json.JSONDecodeError:
                 continue
-            if diagnostic.get("severity") == "error" and diagnostic.get("urn"):
-                reasons.append(diagnostic.get("message", ""))
+            message = str(diagnostic.get("message") or "").strip()
+            if diagnostic.get("severity") == "error" and message and not message.startswith(GENERIC_FAILURES):
+                reasons.append(message.splitlines()[0])  # a program's own error has no URN
     said = error.stderr.strip().splitlines() or [f"pulumi exited with code {error.exit_code}"]
     text = reasons[0] if reasons else said[-1]
-    return text.split(" Next: ", 1)[0].removeprefix("error: ").removeprefix("Preview failed: ").strip()
+    text = text.split(" Next: ", 1)[0].removeprefix("error: ").removeprefix("Preview failed: ").strip()
+    return text.removesuffix("Nothing was changed.").strip()  # the caller says so itself
 
 
 def cell(text: str) -> str:

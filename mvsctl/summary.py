@@ -356,6 +356,8 @@ def policies_section(result: StackSummary) -> list[str]:
         return []
     if not found.ran:
         return ["**Policies**: the policy pack did not run (`--no-policies`); this change is not checked.", ""]
+    if result.error and not found.findings:
+        return ["**Policies**: not checked: the stack could not be previewed (above).", ""]
     level = next((n.removeprefix("policies: ") for n in found.notes if " rules from policies/" in n), "")
     count = f"{len(found.findings)} finding(s)" if found.findings else "no findings"
     lines = [f"**Policies**: {count}{f' ({level})' if level else ''}."]

@@ -63,6 +63,21 @@ def test_a_stack_the_engine_cannot_preview_exits_1_with_its_reason_and_the_other
     assert f"**{STACK}**: no changes" in result.stdout and "**prod**: not previewed" in result.stdout
 
 
+def test_a_stack_that_fails_in_the_program_names_the_first_error_and_claims_no_policy_result(world):
+    token = world.cli.env.pop("RAILWAY_API_TOKEN")
+    try:
+        result = world.mvs("summary", STACK)
+    finally:
+        world.cli.env["RAILWAY_API_TOKEN"] = token
+    assert result.returncode == 1, result.stdout + result.stderr
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith(f"error: {STACK}: could not preview it (no Railway token: set RAILWAY_API_TOKEN"), line
+    assert "exited with code" not in line and line.count("Nothing was changed") + line.count("nothing was changed") == 1
+    assert f"**{STACK}**: not previewed: could not preview it (no Railway token" in result.stdout
+    assert "**Policies**: not checked: the stack could not be previewed" in result.stdout
+    assert "no findings" not in result.stdout
+
+
 def test_a_replaced_volume_a_changed_secret_and_a_changed_release(world, tmp_path):
     """The issue's own test: the banner, [secret] and the release line; no secret value anywhere."""
     project_id = json.loads(world.cli.ok("stack", "output", "--json", "--stack", STACK))["project_id"]
