@@ -227,7 +227,9 @@ def release_change(stack: str, steps: list[dict[str, Any]], declared: dict[str, 
         images = [
             (s, before.get(s), after.get(s)) for s in sorted(set(before) | set(after)) if before.get(s) != after.get(s)
         ]
-        return ReleaseChange(old.get("version"), new.get("version"), images, True, "recorded")
+        # A new commit or note alone updates the record but changes no release: not announced as one.
+        changed = bool(images) or old.get("version") != new.get("version")
+        return ReleaseChange(old.get("version"), new.get("version"), images, changed, "recorded")
     images = [
         (s, running.get(s), wanted.get(s))
         for s in sorted(set(running) | set(wanted))

@@ -152,6 +152,14 @@ def test_the_release_line_from_the_release_record_old_to_new():
     assert CIPHERTEXT not in report and CIPHERTEXT not in summary.as_json([summary_of(STACK, doc)])
 
 
+def test_a_record_updated_only_by_a_new_commit_is_no_release_change():
+    old = release_inputs("2.0.0", backend="b:2.0.0")
+    new = {**release_inputs("2.0.0", backend="b:2.0.0"), "commit": "c0ffee2", "note": "a new commit"}
+    report = one(document(step("update", "release:Release", "staging-release", old, new)))
+    assert "**Release**: release unchanged (2.0.0)." in report
+    assert "2.0.0 -> 2.0.0" not in report
+
+
 def test_the_release_line_reads_the_contract_shape_too():
     old = {"version": "2.0.0", "images": {"backend": "b:2.0.0"}}
     new = {"version": "2.1.0", "images": {"backend": "b:2.1.0", "worker": "w:1"}}
