@@ -366,12 +366,24 @@ def policies_section(result: StackSummary) -> list[str]:
     lines += [f"- {n.removeprefix('policies: ')}" for n in found.notes if n.startswith("policies: WAIVED")]
     if found.findings:
         lines += ["", "| rule | level | resource | message |", "| --- | --- | --- | --- |"]
+        waived: dict[str, list[dict[str, Any]]] = {}
         for f in found.findings:
-            urn = f.get("resourceUrn") or ""
-            where = f"`{describe(urn)[1]}`" if "::" in urn else "(stack)"
-            message = cell(str(f.get("message") or "").strip())
-            lines.append(f"| {f.get('policyName')} | {f.get('enforcementLevel')} | {where} | {message} |")
+            message = str(f.get("message") or "").strip()
+            if message.startswith("WAIVED ("):
+                waived.setdefault(str(f.get("policyName")), []).append(f)
+                continue
+            lines.append(f"| {f.get('policyName')} | {f.get('enforcementLevel')} | {where(f)} | {cell(message)} |")
+        for rule, folded in waived.items():  # one line per waived rule: the waiver is the news
+            waiver, _, first = str(folded[0].get("message") or "").partition("): ")
+            more = f" (and {len(folded) - 1} more like it)" if len(folded) > 1 else ""
+            places = where(folded[0]) if len(folded) == 1 else f"{len(folded)} resources"
+            lines.append(f"| {rule} | waived | {places} | {cell(waiver.strip() + ')')}: {cell(first)}{more} |")
     return [*lines, ""]
+
+
+def where(finding: dict[str, Any]) -> str:
+    urn = finding.get("resourceUrn") or ""
+    return f"`{describe(urn)[1]}`" if "::" in urn else "(stack)"
 
 
 def changes_section(result: StackSummary) -> list[str]:

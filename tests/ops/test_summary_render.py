@@ -265,6 +265,24 @@ def test_policy_findings_by_rule_level_and_message_or_that_the_pack_did_not_run(
     assert "**Policies**: the policy pack did not run (`--no-policies`)" in skipped
 
 
+def test_the_findings_of_a_waived_rule_fold_into_one_line():
+    waiver = "WAIVED (waived by alice: launch week)"
+    urns = [step("update", "railway:ServiceInstance", f"staging-{s}-settings")["urn"] for s in ("a", "b", "c")]
+    folded = [
+        {"policyName": "replicas", "enforcementLevel": "advisory", "message": f"{waiver}: {s} has 1", "resourceUrn": u}
+        for s, u in zip("abc", urns, strict=True)
+    ]
+    other = {"policyName": "images", "enforcementLevel": "advisory", "message": "not pinned", "resourceUrn": urns[0]}
+    report = one(document(), policies=PolicyResult(True, [*folded, other], []))
+    rows = [line for line in report.splitlines() if line.startswith("| replicas ")]
+    assert rows == [
+        "| replicas | waived | 3 resources | WAIVED (waived by alice: launch week): a has 1 (and 2 more like it) |"
+    ]
+    assert "| images | advisory | `staging-a-settings` | not pinned |" in report
+    single = one(document(), policies=PolicyResult(True, folded[:1], []))
+    assert "| replicas | waived | `staging-a-settings` | WAIVED (waived by alice: launch week): a has 1 |" in single
+
+
 def test_a_preview_the_pack_refused_is_one_line_naming_the_findings(tmp_path: Path):
     refused = PolicyResult(True, [{"policyName": "x", "enforcementLevel": "mandatory", "message": "m"}])
     error = ToolError(["pulumi", "preview"], 255, "error: preview failed")
