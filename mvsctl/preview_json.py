@@ -65,6 +65,18 @@ def inputs(step: dict[str, Any], side: str) -> dict[str, Any]:
     return (step.get(f"{side}State") or {}).get("inputs") or {}
 
 
+# Inputs a reviewer should read in words: the providers' bookkeeping under its own name means nothing to them.
+FIELD_WORDS = {
+    "adopt_id": "takes over the existing Railway project",
+    "sibling_ids": "the project ids other stack files declare",
+    "sibling_environments": "the environments other stacks use in this project",
+    "fingerprint": "what the deployment runs (a digest of image, settings and variables)",
+}
+# Bookkeeping that never is a change of its own: what the engine adds, and copies of the
+# declaration a provider keeps to word its messages.
+LEFT_OUT = {"__provider", "declared_as", "expects", "plain_names"}
+
+
 def changed_fields(step: dict[str, Any], notes: dict[str, str], for_up: bool = False) -> list[tuple[str, str, str]]:
     """Each input whose old value differs from the new one: (field, old, new).
 
@@ -86,10 +98,15 @@ def changed_fields(step: dict[str, Any], notes: dict[str, str], for_up: bool = F
     variable_note = notes.get(f"service {new.get('service_name') or new.get('service_id')}")
     keys = set(old) | set(new) if for_up else set(old)
     rows, hidden = [], []
-    for key in sorted(keys - {"__provider"}):
+    for key in sorted(keys - LEFT_OUT):
         before, after = old.get(key), new.get(key)
+        if key in FIELD_WORDS:
+            if before != after:
+                rows.append((FIELD_WORDS[key], shown(before, key in old), shown(after, key in new)))
+            continue
         if key == "variables" and (before != after or variable_note):
-            names = variable_names(before, after, variable_note, for_up)
+            plain = new.get("plain_names") or old.get("plain_names") or ()
+            names = variable_names(before, after, variable_note, for_up, plain)
             rows.append((key, names, "(values not shown)"))
         elif before == after == SECRET:
             hidden.append((key, SECRET, f"{SECRET} (may differ)"))
@@ -98,12 +115,12 @@ def changed_fields(step: dict[str, Any], notes: dict[str, str], for_up: bool = F
     return rows or hidden
 
 
-def variable_names(old: Any, new: Any, note: str | None, for_up: bool = False) -> str:
+def variable_names(old: Any, new: Any, note: str | None, for_up: bool = False, plain: Any = ()) -> str:
     """Which variables differ, by name: from the values when they are plain, else from what the
     provider said on the run (a collection holding a secret reaches us only as `[secret]`)."""
     if isinstance(old, dict) and isinstance(new, dict):
         # drift: the provider's words (added/removed in reality); up: what up adds and removes
-        return ", ".join(differences(old, new) if for_up else differences(new, old)) or "differ"
+        return ", ".join(differences(old, new, plain) if for_up else differences(new, old, plain)) or "differ"
     return note or f"differ (names not known: the collection is {SECRET})"
 
 

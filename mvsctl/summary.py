@@ -9,7 +9,8 @@ The report puts first what a reviewer must not miss: per stack one line of count
 when `up` would delete or replace anything, the resources that hold data (the database, its
 volume, backups) named apart from the rest. Then each stack's release (version and images, old ->
 new), its policy findings, and the changed resources with their fields (collapsed). Secrets are
-`[secret]` in the engine's JSON already; variables are named, never shown. A GitHub comment holds
+`[secret]` in the engine's JSON already; variables are named, and only those the stack file
+declares in plain text show their values (`LOG_LEVEL changed: warn → error`). A GitHub comment holds
 65,536 characters: the report is cut from the end to fit, so the counts and banners always stay.
 More sections (a cost estimate, once one exists) belong in `stack_sections`.
 """
@@ -192,7 +193,7 @@ def variables_row(row: tuple[str, str, str], step: dict[str, Any]) -> tuple[str,
     """Variables by name, never by value, and which of them hold a secret (`SESSION_SECRET changed [secret]`)."""
     secret_names = set(inputs(step, "new").get("secret_names") or inputs(step, "old").get("secret_names") or [])
     named = [f"{part} {SECRET}" if part.split(" ", 1)[0] in secret_names else part for part in row[1].split(", ")]
-    return row[0], "(values not shown)", ", ".join(named)
+    return row[0], "(secret values not shown)", ", ".join(named)
 
 
 def holds_data(stack: str, kind: str, name: str) -> str:

@@ -281,6 +281,7 @@ class RailwayStack(pulumi.ComponentResource):
             opts=kept,
             service_name=railway_name,
             secret_names=secret_names,
+            plain_names=[k for k, v in variables.items() if not isinstance(v, pulumi.Output) and k not in secret_names],
         )
         self.deployments[key] = Deployment(
             f"{prefix}-deployment",

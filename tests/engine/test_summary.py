@@ -85,6 +85,7 @@ def test_a_replaced_volume_a_changed_secret_and_a_changed_release(world, tmp_pat
     world.cli.ok("config", "set", "--secret", "--stack", STACK, "mvs:sessionSecret", input_text=ROTATED)
     set_key(world, "release.version", "2.1.0")
     set_key(world, "release.images.backend", NEW_BACKEND)
+    set_key(world, "services.backend.env.LOG_LEVEL", "debug")
 
     out = tmp_path / "summary.md"
     result = world.mvs("summary", STACK, "--out", str(out))
@@ -99,6 +100,7 @@ def test_a_replaced_volume_a_changed_secret_and_a_changed_release(world, tmp_pat
     assert "**Release**: 2.0.0 -> 2.1.0" in report
     assert f"- backend: `ghcr.io/mvs-app/backend:2.0.0` -> `{NEW_BACKEND}`" in report
     assert "SESSION_SECRET changed [secret]" in report
+    assert "LOG_LEVEL changed: info → debug" in report, "a plain variable shows its values"
     assert "<details><summary>" in report and "</details>" in report
     assert "**Policies**:" in report
     assert (world.cli.workdir / ".state" / "policies" / f"{STACK}.jsonl").exists(), "the pack ran and kept its findings"

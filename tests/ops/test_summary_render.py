@@ -197,10 +197,21 @@ def test_secrets_are_shown_as_secret_and_variables_by_name_only():
         diagnostics=["railway: variables of service backend to apply: LOG_LEVEL changed, SESSION_SECRET changed"],
     )
     report = one(doc)
-    assert "| variables | (values not shown) | LOG_LEVEL changed, SESSION_SECRET changed [secret] |" in report
-    assert "| variables | (values not shown) | NEW added, BACKEND_URL changed, GONE removed |" in report
+    assert "| variables | (secret values not shown) | LOG_LEVEL changed, SESSION_SECRET changed [secret] |" in report
+    assert "| variables | (secret values not shown) | NEW added, BACKEND_URL changed, GONE removed |" in report
     assert "| token | [secret] | [secret] (may differ) |" in report
     assert PLAIN_VALUE not in report and PLAIN_VALUE not in summary.as_json([summary_of(STACK, doc)])
+
+
+def test_variables_the_stack_file_declares_in_plain_text_show_their_values():
+    old = {"service_name": "backend", "plain_names": ["LOG_LEVEL"], "variables": {"LOG_LEVEL": "warn", "K": "a"}}
+    new = {**old, "variables": {"LOG_LEVEL": "error", "K": "b"}}
+    report = one(document(step("update", "railway:Variables", "staging-backend-variables", old, new)))
+    assert "| variables | (secret values not shown) | K changed, LOG_LEVEL changed: warn → error |" in report
+    note = "railway: variables of service backend to apply: LOG_LEVEL changed: warn → error, SESSION_SECRET changed"
+    hidden = {"service_name": "backend", "secret_names": ["SESSION_SECRET"], "variables": "[secret]"}
+    doc = document(step("update", "railway:Variables", "staging-backend-variables", hidden, hidden), diagnostics=[note])
+    assert "LOG_LEVEL changed: warn → error, SESSION_SECRET changed [secret]" in one(doc)
 
 
 def test_the_changed_resources_are_collapsed_with_their_fields():
@@ -281,6 +292,16 @@ def test_the_findings_of_a_waived_rule_fold_into_one_line():
     assert "| images | advisory | `staging-a-settings` | not pinned |" in report
     single = one(document(), policies=PolicyResult(True, folded[:1], []))
     assert "| replicas | waived | `staging-a-settings` | WAIVED (waived by alice: launch week): a has 1 |" in single
+
+
+def test_the_providers_bookkeeping_is_said_in_words_or_left_out():
+    old = {"name": "mvs", "sibling_ids": {}, "adopt_id": None, "declared_as": {"file": "a"}, "expects": {"x": 1}}
+    new = {**old, "sibling_ids": {"p-1": "stacks/Pulumi.prod.yaml"}, "declared_as": {"file": "b"}, "expects": {"x": 2}}
+    report = one(document(step("update", "railway:Project", "staging-project", old, new)))
+    fields = report.split("#### update railway:Project `staging-project`")[1]
+    assert "| the project ids other stack files declare | {} |" in fields
+    for internal in ("sibling_ids", "adopt_id", "declared_as", "expects"):
+        assert internal not in fields, internal
 
 
 def test_a_preview_the_pack_refused_is_one_line_naming_the_findings(tmp_path: Path):

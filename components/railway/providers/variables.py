@@ -14,6 +14,7 @@ names only, never a value.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Collection
 from typing import Any
 
 import pulumi
@@ -23,13 +24,29 @@ from ...errors import RailwayNotFound
 from . import made_here
 from .base import RailwayProvider, applied_now, pick, say
 
+SHOWN_CHARACTERS = 60
 
-def differences(old: dict[str, str], new: dict[str, str]) -> list[str]:
-    """Which names differ between two collections, and how; never their values."""
+
+def differences(old: dict[str, str], new: dict[str, str], plain: Collection[str] = ()) -> list[str]:
+    """Which names differ between two collections, and how. Values only of the `plain` names (the
+    ones the stack file declares in plain text: `LOG_LEVEL changed: warn → error`), never of a
+    secret or of anything else."""
+
+    def value(text: str) -> str:
+        flat = " ".join(str(text).split())
+        return flat if len(flat) <= SHOWN_CHARACTERS else flat[: SHOWN_CHARACTERS - 1] + "…"
+
+    def said(name: str, how: str, *values: str) -> str:
+        return f"{name} {how}: {' → '.join(map(value, values))}" if name in plain else f"{name} {how}"
+
     return [
-        *(f"{name} added" for name in sorted(set(new) - set(old))),
-        *(f"{name} changed" for name in sorted(set(old) & set(new)) if old[name] != new[name]),
-        *(f"{name} removed" for name in sorted(set(old) - set(new))),
+        *(said(name, "added", new[name]) for name in sorted(set(new) - set(old))),
+        *(
+            said(name, "changed", old[name], new[name])
+            for name in sorted(set(old) & set(new))
+            if old[name] != new[name]
+        ),
+        *(said(name, "removed", old[name]) for name in sorted(set(old) - set(new))),
     ]
 
 
@@ -71,7 +88,7 @@ class VariablesProvider(RailwayProvider):
         result = super().diff(id_, olds, news)
         old, new = olds.get("variables"), news.get("variables")
         known = result.changes and isinstance(old, dict) and isinstance(new, dict)
-        if known and (found := differences(old, new)):
+        if known and (found := differences(old, new, news.get("plain_names") or ())):
             say(f"railway: variables of {_who(news)} to apply: {', '.join(found)}")
         return result
 
@@ -80,7 +97,7 @@ class VariablesProvider(RailwayProvider):
         current = snapshot.variables(props["service_id"]) if snapshot is not None else None
         if current is None:
             return ReadResult(None, {})
-        if found := differences(props.get("variables") or {}, dict(current)):
+        if found := differences(props.get("variables") or {}, dict(current), props.get("plain_names") or ()):
             say(f"railway: variables of {_who(props)} changed outside this stack: {', '.join(found)}")
         current_inputs = {**pick(props, self.inputs), "variables": dict(current)}
         outs = {**current_inputs, "service_name": props.get("service_name"), "applied_at": props.get("applied_at")}
@@ -108,9 +125,11 @@ class Variables(Resource, module="railway", name="Variables"):
         opts: pulumi.ResourceOptions | None = None,
         service_name: str | None = None,
         secret_names: list[str] | None = None,
+        plain_names: list[str] | None = None,
     ):
         """`secret_names`: which variables hold a declared secret. Policies cannot tell a secret value
-        from a plain one (they see both decrypted), so this says which is which; names only, not compared."""
+        from a plain one (they see both decrypted), so this says which is which; names only, not compared.
+        `plain_names`: the variables declared in plain text, whose values a preview may show."""
         props = {
             "project_id": project_id,
             "environment_id": environment_id,
@@ -118,6 +137,7 @@ class Variables(Resource, module="railway", name="Variables"):
             "variables": variables,
             "service_name": service_name,  # for messages only: not compared
             "secret_names": sorted(secret_names or []),
+            "plain_names": sorted(plain_names or []),  # for messages only: not compared
             "applied_at": None,
         }
         super().__init__(VariablesProvider(), name, props, opts)
