@@ -92,7 +92,7 @@ def test_failed_railway_calls_are_one_line_with_the_next_step(world):
     assert crashed.returncode != 0 and "Traceback" not in output
     assert "staging-backend-deployment):\n    error: deployment " in output
     assert "ended CRASHED. The previous deployment keeps serving." in output
-    assert "To go back to the last good release, run `./mvs rollback <stack>`" in output
+    assert "To go back to the last good release, run `./mvs rollback staging`" in output
 
     world.admin("behaviour", {"service": "backend", "outcome": "SUCCESS"})
     world.cli.ok(
@@ -103,7 +103,7 @@ def test_failed_railway_calls_are_one_line_with_the_next_step(world):
     output = unavailable.stdout + unavailable.stderr
     assert unavailable.returncode != 0 and "Traceback" not in output
     line = next(line for line in output.splitlines() if "Railway variableCollectionUpsert" in line)
-    assert "(HTTP 503)" in line and "Next: Railway did not answer in time; run `./mvs up <stack>` again" in line
+    assert "(HTTP 503)" in line and "Next: Railway did not answer in time; run `./mvs up staging` again" in line
 
 
 def test_variable_drift_is_named_by_key_even_when_the_collection_holds_secrets(world):

@@ -7,6 +7,7 @@ calls them; the engine's part is tests/engine/test_create_reads.py."""
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -24,6 +25,7 @@ from .conftest import create_environment
 from .test_providers import configured
 from .test_providers import world as world  # the fixture
 
+ROOT = Path(__file__).resolve().parents[2]
 NAMES = ("frontend", "worker", "backup", "drill", "metrics")
 
 
@@ -148,6 +150,30 @@ def test_a_write_that_may_change_anything_makes_every_read_stale():
     assert reads.get(key, fetch, "b") == {"n": 2}
     reads.wrote()  # an environment made, say
     assert reads.get(key, fetch, "b") == {"n": 3}
+
+
+def test_writes_that_cannot_change_a_project_read_leave_it_good(one_run):
+    """A service's settings, variables, domains, volume or deploy change none of the names a project
+    read holds: a settings write of the first service made does not cost the later creates a read."""
+    fetched = []
+
+    def fetch() -> dict:
+        fetched.append(1)
+        return {"n": len(fetched)}
+
+    key = ("http://railway", "p")
+    one_run.get(key, fetch, "a")
+    for operation in sorted(project_reads.LEAVES_PROJECT_READS):
+        project_reads.wrote(operation)
+    assert one_run.get(key, fetch, "b") == {"n": 1}
+    project_reads.wrote("environmentPatchCommit")  # may make or remove anything
+    assert one_run.get(key, fetch, "b") == {"n": 2}
+    operations_here = {p.stem for p in (ROOT / "components/railway/operations").glob("*.graphql")}
+    assert operations_here >= project_reads.LEAVES_PROJECT_READS, "only operations the project sends"
+    assert (
+        not {"serviceCreate", "serviceDelete", "serviceUpdate", "environmentCreate"}
+        & project_reads.LEAVES_PROJECT_READS
+    )
 
 
 def test_a_write_that_ends_while_the_read_is_answered_makes_it_read_again():

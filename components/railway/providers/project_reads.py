@@ -152,7 +152,35 @@ def writing(project_id: str, service_name: str) -> contextlib.AbstractContextMan
     return PROCESS_PROJECT_READS.writing(project_id, service_name)
 
 
-def wrote(_operation: str) -> None:
+# Writes that cannot change what a project read holds (the project's own fields, its environments'
+# names and its services' names): a service instance's settings, variables, domains, volumes,
+# backup schedules and deployments. They leave every read good; so the order in which the engine
+# happens to interleave the creates of one `up` (a settings write of the first service before the
+# last service's create) does not cost a read. Any other write (a service or an environment made,
+# renamed or deleted, the project changed, an environment patch) marks reads as above.
+LEAVES_PROJECT_READS = frozenset(
+    {
+        "serviceInstanceUpdate",
+        "variableCollectionUpsert",
+        "variableDelete",
+        "serviceDomainCreate",
+        "serviceDomainUpdate",
+        "serviceDomainDelete",
+        "customDomainCreate",
+        "customDomainUpdate",
+        "customDomainDelete",
+        "volumeCreate",
+        "volumeDelete",
+        "volumeInstanceUpdate",
+        "volumeInstanceBackupScheduleUpdate",
+        "serviceInstanceDeployV2",
+        "deploymentRestart",
+        "deploymentRollback",
+    }
+)
+
+
+def wrote(operation: str) -> None:
     """Every write this process sends, once it has ended (base.py's client says so)."""
-    if PROCESS_PROJECT_READS is not None:
+    if PROCESS_PROJECT_READS is not None and operation not in LEAVES_PROJECT_READS:
         PROCESS_PROJECT_READS.wrote()
