@@ -47,14 +47,14 @@ class Releases:
         return next((r for r in self.history[1:] if r["services"] != newest["services"]), None)
 
 
-def read(stack: str, project: Path = PROJECT_ROOT) -> Releases:
-    """The stack's release history and the outcome of its last update; StackNotUp before any `up`."""
+def read(stack: str, project: Path = PROJECT_ROOT, with_outcome: bool = True) -> Releases:
+    """The stack's release history and the outcome of its last update; StackNotUp before any `up`.
+    `with_outcome=False` leaves out the outcome (one `pulumi` call less, for `ps` when every
+    service's latest deployment succeeded)."""
     try:
         exported = json.loads(pulumi("stack", "export", "--stack", stack, project=project) or "{}")
-        updates = json.loads(
-            pulumi("stack", "history", "--stack", stack, "--output", "json", "--page-size", "20", project=project)
-            or "[]"
-        )
+        history_args = ("stack", "history", "--stack", stack, "--output", "json", "--page-size", "20")
+        updates = json.loads(pulumi(*history_args, project=project) or "[]") if with_outcome else []
     except ToolError as error:
         if NO_STACK not in error.stderr:
             raise

@@ -186,10 +186,12 @@ def ps(stack: str, spec: EnvironmentSpec) -> int:
     deployment that really serves, then the other with why it does not (one more request each),
     each labelled with the release it runs, from the stack's release history."""
     outputs = stack_outputs(stack)
-    history = releases.read(stack)
     rows = [["SERVICE", "STATE", "HEALTH", "IMAGE", "RELEASE", "URL"]]
     with railway(stack) as client:
         found = environment_services(client, outputs.environment_id)
+        # Which update failed matters only for a deployment that did not succeed.
+        unsettled = any(s.latest is not None and s.latest.status != "SUCCESS" for s in found.values())
+        history = releases.read(stack, with_outcome=unsettled)
         for name in outputs.names(spec):
             status = found.get(outputs.service_ids[name])
             url = url_column(status, outputs.urls.get(name))
